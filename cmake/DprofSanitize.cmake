@@ -1,0 +1,12 @@
+# Sanitizer builds. scripts/test.sh configures one build tree per sanitizer.
+if(DPROF_SANITIZE STREQUAL "address")
+  set(_dprof_san -fsanitize=address,undefined -fno-sanitize-recover=undefined)
+elseif(DPROF_SANITIZE STREQUAL "thread")
+  set(_dprof_san -fsanitize=thread)
+elseif(NOT DPROF_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "DPROF_SANITIZE must be empty, 'address' or 'thread', not '${DPROF_SANITIZE}'")
+endif()
+if(_dprof_san)
+  add_compile_options(${_dprof_san} -fno-omit-frame-pointer)
+  add_link_options(${_dprof_san})
+endif()

@@ -1,0 +1,91 @@
+#include "dprof/rcu/grace_period.h"
+
+#include <urcu/urcu-bp.h>
+
+#include <cstddef>
+
+#include "rcu/internal/tsan.h"
+
+namespace dprof::rcu {
+namespace {
+
+// Sequence comparison modulo 2^32: true when `a` is at or after `b`.
+bool SeqAtOrAfter(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) >= 0; }
+
+}  // namespace
+
+struct GracePeriodTracker::Callback {
+  rcu_head head;  // first member: liburcu hands back &head
+  GracePeriodTracker* tracker;
+};
+
+GracePeriodTracker::GracePeriodTracker() : callback_(new Callback{{}, this}) {}
+
+GracePeriodTracker::~GracePeriodTracker() {
+  {
+    std::lock_guard lock(mu_);
+    if (!ever_queued_) return;
+  }
+  // urcu_bp_barrier() returns once every callback queued before it has returned. The callback only
+  // rearms while requested_ is ahead, and nobody calls Start() any more, so the chain ends;
+  // checking in_flight_ only after a barrier guarantees the callback that cleared it has fully
+  // returned.
+  for (;;) {
+    urcu_bp_barrier();
+    std::lock_guard lock(mu_);
+    if (!in_flight_) break;
+  }
+}
+
+GracePeriodTracker::State GracePeriodTracker::Start() {
+  std::lock_guard lock(mu_);
+  const State completed = completed_.load(std::memory_order_relaxed);
+  if (!in_flight_) {
+    requested_ = completed + 1;
+    QueueLocked();
+    return requested_;
+  }
+  // The in-flight callback completes completed + 1, but its grace period may have begun before the
+  // caller's unlink. The one after it is queued by that callback, under mu_, after this call.
+  requested_ = completed + 2;
+  return requested_;
+}
+
+bool GracePeriodTracker::Poll(State state) const {
+  // Acquire; pairs with the release store in OnGracePeriod(). TSan follows that edge too, so the
+  // grace-period annotation made there reaches the caller.
+  return SeqAtOrAfter(completed_.load(std::memory_order_acquire), state);
+}
+
+void GracePeriodTracker::Wait(State state) {
+  std::unique_lock lock(mu_);
+  advanced_.wait(lock, [&] { return Poll(state); });
+}
+
+void GracePeriodTracker::QueueLocked() {
+  in_flight_ = true;
+  ever_queued_ = true;
+  // liburcu's queue is invisible to TSan: release here, acquire in OnGracePeriod().
+  internal::TsanRelease(callback_.get());
+  urcu_bp_call_rcu(&callback_->head,
+                   [](rcu_head* head) { OnGracePeriod(reinterpret_cast<Callback*>(head)); });
+}
+
+void GracePeriodTracker::OnGracePeriod(Callback* callback) {
+  static_assert(offsetof(Callback, head) == 0, "QueueLocked() casts the rcu_head back");
+  internal::TsanAcquire(callback);
+  internal::AnnotateGracePeriodEnded();
+  GracePeriodTracker* self = callback->tracker;
+  std::lock_guard lock(self->mu_);
+  const State done = self->completed_.load(std::memory_order_relaxed) + 1;
+  // Release; pairs with the acquire load in Poll().
+  self->completed_.store(done, std::memory_order_release);
+  self->advanced_.notify_all();
+  if (SeqAtOrAfter(done, self->requested_)) {
+    self->in_flight_ = false;
+  } else {
+    self->QueueLocked();
+  }
+}
+
+}  // namespace dprof::rcu

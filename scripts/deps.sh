@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every Debian package dprof's build, tests and benchmarks need.
+# Idempotent: prints nothing and changes nothing when all of them are present.
+# The README's "Dependencies" section says why each package is here.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config
+  # libraries (DESIGN.md "Dependencies")
+  libdw-dev libelf-dev libunwind-dev libabsl-dev liburcu-dev linux-libc-dev
+  libcli11-dev libzstd-dev zlib1g-dev libprotobuf-dev protobuf-compiler
+  # tests and benchmarks
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+
+if ((EUID != 0)); then
+  if command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo)
+  else
+    echo "deps.sh: missing packages (${missing[*]}); run this script as root to install them" >&2
+    exit 1
+  fi
+else
+  sudo=()
+fi
+
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

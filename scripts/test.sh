@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test:
+#   1. the normal build: every ctest label (unit, concurrency, tool)
+#   2. an ASan + UBSan build: the unit and concurrency tests
+#   3. a TSan build: the concurrency tests
+# Exits non-zero on the first failure. Build trees: build/, build-asan/, build-tsan/.
+# DPROF_STRESS_OPS changes the stress tests' operation count (default 10 million).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+section "dependencies"
+scripts/deps.sh
+
+section "build"
+configure build
+cmake --build build -j "$jobs"
+section "tests"
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+# Sanitizer trees build the library and its tests only.
+sanitizer_tree=(-DDPROF_BUILD_BENCH=OFF -DDPROF_BUILD_SAMPLES=OFF -DDPROF_BUILD_CLI=OFF)
+
+section "ASan + UBSan build"
+configure build-asan -DDPROF_SANITIZE=address "${sanitizer_tree[@]}"
+cmake --build build-asan -j "$jobs"
+section "ASan + UBSan tests (unit, concurrency)"
+ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan -L 'unit|concurrency' --output-on-failure -j "$jobs"
+
+section "TSan build"
+configure build-tsan -DDPROF_SANITIZE=thread "${sanitizer_tree[@]}"
+cmake --build build-tsan -j "$jobs"
+section "TSan tests (concurrency)"
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/tsan.supp \
+  ctest --test-dir build-tsan -L concurrency --output-on-failure -j "$jobs"
+
+section "all tests passed"

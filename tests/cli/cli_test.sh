@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs the dprof binary and checks exit codes and the key words of what it prints.
+# usage: cli_test.sh <dprof> <version>
+set -u
+dprof=$1 version=$2
+failures=0
+
+# expect <exit code> <regex the output must match> <args...>
+expect() {
+  local code=$1 pattern=$2
+  shift 2
+  local out rc
+  out=$("$dprof" "$@" 2>&1)
+  rc=$?
+  if [[ $rc -ne $code ]]; then
+    echo "FAIL: dprof $*: exit $rc, expected $code; output: $out"
+    failures=$((failures + 1))
+  elif ! grep -Eq -- "$pattern" <<<"$out"; then
+    echo "FAIL: dprof $*: output does not match /$pattern/: $out"
+    failures=$((failures + 1))
+  fi
+}
+
+expect 0 "^dprof ${version//./\\.}\$" --version
+expect 0 "Usage:.*dprof" --help
+expect 0 "help.*Show help" help
+expect 0 "Usage:.*help" help help
+expect 2 "no command 'frobnicate'.*dprof help" help frobnicate
+expect 2 "unknown command .frobnicate.*dprof help" frobnicate
+expect 2 "dprof: .*subcommand.*dprof --help"
+
+exit $((failures > 0))
