@@ -7,6 +7,7 @@ elseif(NOT DPROF_SANITIZE STREQUAL "")
   message(FATAL_ERROR "DPROF_SANITIZE must be empty, 'address' or 'thread', not '${DPROF_SANITIZE}'")
 endif()
 if(_dprof_san)
-  add_compile_options(${_dprof_san} -fno-omit-frame-pointer)
+  # -UNDEBUG: sanitizer builds also check every assert().
+  add_compile_options(${_dprof_san} -fno-omit-frame-pointer -UNDEBUG)
   add_link_options(${_dprof_san})
 endif()

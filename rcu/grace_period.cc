@@ -2,8 +2,10 @@
 
 #include <urcu/urcu-bp.h>
 
+#include <cassert>
 #include <cstddef>
 
+#include "dprof/rcu/rcu.h"
 #include "rcu/internal/tsan.h"
 
 namespace dprof::rcu {
@@ -22,19 +24,22 @@ struct GracePeriodTracker::Callback {
 GracePeriodTracker::GracePeriodTracker() : callback_(new Callback{{}, this}) {}
 
 GracePeriodTracker::~GracePeriodTracker() {
+  // Inside a read-side section urcu_bp_barrier() returns at once, and the loop below would spin.
+  assert(!InReadSection() && "a GracePeriodTracker must not be destroyed inside a ReadLock");
   {
     std::lock_guard lock(mu_);
     if (!ever_queued_) return;
   }
   // urcu_bp_barrier() returns once every callback queued before it has returned. The callback only
-  // rearms while requested_ is ahead, and nobody calls Start() any more, so the chain ends;
-  // checking in_flight_ only after a barrier guarantees the callback that cleared it has fully
-  // returned.
+  // rearms while requested_ is ahead and nobody calls Start() any more, so the chain ends. The
+  // last callback may have been queued (by its predecessor) after a barrier began and cleared
+  // in_flight_ before we look; one more barrier after the loop waits until it has returned.
   for (;;) {
     urcu_bp_barrier();
     std::lock_guard lock(mu_);
     if (!in_flight_) break;
   }
+  urcu_bp_barrier();
 }
 
 GracePeriodTracker::State GracePeriodTracker::Start() {

@@ -121,8 +121,10 @@ int main() {
   Depot& depot = **depot_or;
 
   std::vector<Sampler> samplers;
+  samplers.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) samplers.push_back({&depot, {}, 0, 0x9e3779b97f4a7c15ull + t});
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (Sampler& s : samplers) threads.emplace_back(demo_worker, &s);
   for (std::thread& t : threads) t.join();
 
@@ -135,13 +137,13 @@ int main() {
   for (const auto& [handle, count] : counts) samples += count;
 
   const auto stats = depot.Stats();
-  const double raw_kib = frames * sizeof(uint64_t) / 1024.0;
-  const double kept_kib = stats[Stat::kBytesInUse] / 1024.0;
+  const double raw_kib = static_cast<double>(frames * sizeof(uint64_t)) / 1024.0;
+  const double kept_kib = static_cast<double>(stats[Stat::kBytesInUse]) / 1024.0;
   std::printf("dprof depot demo: %d threads took %" PRIu64
               " stack samples of a recursive evaluator\n",
               kThreads, samples);
   std::printf("  distinct stacks  %" PRIu64 " (stored once each; %" PRIu64
-              " saves were lock-free hits)\n",
+              " saves found theirs already stored)\n",
               stats[Stat::kRecordsInUse], stats[Stat::kHits]);
   std::printf("  depot memory     %.1f KiB of records for %.1f KiB of raw frames (%.0fx smaller)\n",
               kept_kib, raw_kib, raw_kib / kept_kib);
@@ -150,11 +152,13 @@ int main() {
   }
 
   std::vector<std::pair<uint64_t, Handle>> hottest;
-  for (const auto& [handle, count] : counts) hottest.push_back({count, handle});
+  hottest.reserve(counts.size());
+  for (const auto& [handle, count] : counts) hottest.emplace_back(count, handle);
   std::sort(hottest.rbegin(), hottest.rend());
   std::printf("hottest stacks (innermost first):\n");
   for (size_t i = 0; i < std::min<size_t>(3, hottest.size()); ++i) {
-    std::printf("  %5.1f%%  ", 100.0 * hottest[i].first / samples);
+    std::printf("  %5.1f%%  ",
+                100.0 * static_cast<double>(hottest[i].first) / static_cast<double>(samples));
     int shown = 0;
     for (uint64_t pc : depot.Fetch(hottest[i].second)) {
       const std::string name = NameOf(pc);

@@ -71,7 +71,7 @@ int DefaultTableBits(size_t max_bytes) {
 
 struct Depot::FreeLists {
   // Freed records in unlink order, hence in nondecreasing grace-period stamp order: the ones whose
-  // grace period is over form a prefix. Linked through Record::free_next.
+  // grace period is over form a prefix. Linked through Record::id_or_free_next.
   uint32_t pending_head = 0;
   uint32_t pending_tail = 0;
   uint64_t pending_count = 0;
@@ -173,8 +173,12 @@ Record* Depot::Resolve(Handle handle) const {
     return nullptr;
   }
   Record* record = RecordAt(id);
+  if (internal::AsanIsPoisoned(record, sizeof(Record))) return nullptr;
+  // A live record knows its own id, so a handle into the middle of a record, or into space never
+  // handed out (zeroes), is refused. A handle kept after its record was freed and reused by a
+  // trace of the same size class names that trace: the caller's bug, undetectable here.
   if (record->refs.load(std::memory_order_relaxed) == 0 ||
-      offset + sizeof(Record) + size_t{record->size} * sizeof(uint64_t) > options_.pool_bytes) {
+      record->id_or_free_next.load(std::memory_order_relaxed) != id) {
     return nullptr;
   }
   return record;
@@ -244,6 +248,7 @@ void Depot::LinkLocked(uint32_t id, std::span<const uint64_t> frames, uint32_t h
   record->size_class = static_cast<uint8_t>(size_class);
   std::copy(frames.begin(), frames.end(), record->frames());
   record->refs.store(refs, std::memory_order_relaxed);
+  record->id_or_free_next.store(id, std::memory_order_relaxed);
   std::atomic<uint32_t>& bucket = table_[hash & table_mask_];
   record->next.store(bucket.load(std::memory_order_relaxed), std::memory_order_relaxed);
   // Release: publishes everything written above; pairs with the acquire loads in FindAndTake().
@@ -258,7 +263,7 @@ uint32_t Depot::AllocLocked(int size_class, bool can_alloc) {
   if (reusable != 0) {
     const uint32_t id = reusable;
     Record* record = RecordAt(id);
-    reusable = record->free_next;
+    reusable = record->id_or_free_next.load(std::memory_order_relaxed);
     --free_->reusable_count;
     internal::AsanUnpoison(record->frames(), ClassFrames(size_class) * sizeof(uint64_t));
     return id;
@@ -271,8 +276,11 @@ uint32_t Depot::AllocLocked(int size_class, bool can_alloc) {
       failure = Stat::kFailCapacity;
     } else if (!can_alloc) {
       failure = Stat::kFailNoAlloc;
-    } else if (!MapPoolLocked()) {
+    } else if (!MapPoolLocked(pool_count_)) {
       failure = Stat::kFailNoMemory;
+    } else {
+      ++pool_count_;
+      bump_offset_ = 0;
     }
     if (failure != Stat::kCount) {
       counters_->Add(failure);
@@ -289,15 +297,14 @@ uint32_t Depot::AllocLocked(int size_class, bool can_alloc) {
   return id;
 }
 
-bool Depot::MapPoolLocked() {
+bool Depot::MapPoolLocked(size_t index) {
   void* pool = mmap(nullptr, options_.pool_bytes, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (pool == MAP_FAILED) return false;
   internal::AsanPoison(pool, options_.pool_bytes);
   // Release; pairs with the acquire loads in RecordAt() and Resolve().
-  pools_[pool_count_].store(static_cast<char*>(pool), std::memory_order_release);
-  ++pool_count_;
-  bump_offset_ = 0;
+  pools_[index].store(static_cast<char*>(pool), std::memory_order_release);
+  ++pools_mapped_;
   return true;
 }
 
@@ -308,6 +315,21 @@ std::span<const uint64_t> Depot::Fetch(Handle handle) const {
     return {};
   }
   return {record->frames(), record->size};
+}
+
+void Depot::ForEach(absl::FunctionRef<void(Handle, std::span<const uint64_t>)> visit) const {
+  std::lock_guard lock(mu_);
+  // Under mu_ no record is linked or unlinked; one whose count just dropped to 0 waits for mu_ to
+  // be unlinked, and is skipped as dead.
+  for (size_t b = 0; b <= table_mask_; ++b) {
+    for (uint32_t id = table_[b].load(std::memory_order_relaxed); id != 0;) {
+      const Record* record = RecordAt(id);
+      if (record->refs.load(std::memory_order_relaxed) != 0) {
+        visit(id, {record->frames(), record->size});
+      }
+      id = record->next.load(std::memory_order_relaxed);
+    }
+  }
 }
 
 void Depot::Put(Handle handle) {
@@ -346,10 +368,10 @@ void Depot::Free(uint32_t id) {
   link->store(record->next.load(std::memory_order_relaxed), std::memory_order_release);
 
   record->free_stamp = grace_.Start();
-  record->free_next = 0;
+  record->id_or_free_next.store(0, std::memory_order_relaxed);
   FreeLists& free = *free_;
   if (free.pending_tail != 0) {
-    RecordAt(free.pending_tail)->free_next = id;
+    RecordAt(free.pending_tail)->id_or_free_next.store(id, std::memory_order_relaxed);
   } else {
     free.pending_head = id;
   }
@@ -365,10 +387,10 @@ void Depot::ReclaimLocked() const {
     const uint32_t id = free.pending_head;
     Record* record = RecordAt(id);
     if (!grace_.Poll(record->free_stamp)) break;  // later stamps are no older
-    free.pending_head = record->free_next;
+    free.pending_head = record->id_or_free_next.load(std::memory_order_relaxed);
     if (free.pending_head == 0) free.pending_tail = 0;
     --free.pending_count;
-    record->free_next = free.reusable[record->size_class];
+    record->id_or_free_next.store(free.reusable[record->size_class], std::memory_order_relaxed);
     free.reusable[record->size_class] = id;
     ++free.reusable_count;
     // No reader can reach the record now: any read of its frames from here on is a use after Put.
@@ -386,24 +408,26 @@ DepotStats Depot::Stats() const {
   std::lock_guard lock(mu_);
   ReclaimLocked();
   auto set = [&stats](Stat s, uint64_t v) { stats.values[static_cast<int>(s)] = v; };
-  set(Stat::kPools, pool_count_);
+  set(Stat::kPools, pools_mapped_);
   set(Stat::kRecordsInUse, records_in_use_);
   set(Stat::kFreedPending, free_->pending_count);
   set(Stat::kReusable, free_->reusable_count);
   set(Stat::kBytesInUse, bytes_in_use_);
   set(Stat::kBytesReserved,
-      pool_count_ * options_.pool_bytes + (size_t{table_mask_} + 1) * sizeof(uint32_t));
+      pools_mapped_ * options_.pool_bytes + (size_t{table_mask_} + 1) * sizeof(uint32_t));
   return stats;
 }
 
 void Depot::ResetLocked() {
   for (size_t i = 0; i < pool_count_; ++i) {
     char* pool = pools_[i].exchange(nullptr, std::memory_order_relaxed);
+    if (pool == nullptr) continue;  // Load() maps only the pools its records live in
     internal::AsanUnpoison(pool, options_.pool_bytes);
     munmap(pool, options_.pool_bytes);
   }
   for (size_t i = 0; i <= table_mask_; ++i) table_[i].store(0, std::memory_order_relaxed);
   pool_count_ = 0;
+  pools_mapped_ = 0;
   bump_offset_ = 0;
   records_in_use_ = 0;
   bytes_in_use_ = 0;

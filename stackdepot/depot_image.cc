@@ -9,6 +9,7 @@
 #include <bit>
 #include <cstring>
 #include <new>
+#include <span>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -59,31 +60,33 @@ class ImageReader {
 }  // namespace
 
 std::string Depot::Serialize() const {
-  std::lock_guard lock(mu_);
-  std::vector<uint32_t> ids;
-  ids.reserve(records_in_use_);
-  // Under mu_ no record is linked or unlinked; one whose count just dropped to 0 waits for mu_ to
-  // be unlinked, and is skipped as dead.
-  for (size_t b = 0; b <= table_mask_; ++b) {
-    for (uint32_t id = table_[b].load(std::memory_order_relaxed); id != 0;) {
-      const internal::Record* record = RecordAt(id);
-      if (record->refs.load(std::memory_order_relaxed) != 0) ids.push_back(id);
-      id = record->next.load(std::memory_order_relaxed);
-    }
-  }
-  std::sort(ids.begin(), ids.end());
+  // Frames are copied while ForEach() holds the insert lock: once it returns, a concurrent Put()
+  // may free a record and a later Save() reuse its place.
+  struct Entry {
+    uint32_t id;
+    size_t first;  // index of its first frame in `frames`
+    size_t size;
+  };
+  std::vector<Entry> entries;
+  std::vector<uint64_t> frames;
+  ForEach([&](Handle id, std::span<const uint64_t> record) {
+    entries.push_back({id, frames.size(), record.size()});
+    frames.insert(frames.end(), record.begin(), record.end());
+  });
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.id < b.id; });
 
   std::string out;
+  out.reserve(kHeaderBytes + entries.size() * kRecordHeaderBytes + frames.size() * 8);
   out.append(kMagic, sizeof(kMagic));
   Append<uint16_t>(out, kVersion);
   Append<uint16_t>(out, 0);
   Append<uint32_t>(out, static_cast<uint32_t>(options_.pool_bytes));
-  Append<uint32_t>(out, static_cast<uint32_t>(ids.size()));
-  for (uint32_t id : ids) {
-    const internal::Record* record = RecordAt(id);
-    Append<uint32_t>(out, id);
-    Append<uint32_t>(out, record->size);
-    out.append(reinterpret_cast<const char*>(record->frames()), record->size * sizeof(uint64_t));
+  Append<uint32_t>(out, static_cast<uint32_t>(entries.size()));
+  for (const Entry& e : entries) {
+    Append<uint32_t>(out, e.id);
+    Append<uint32_t>(out, static_cast<uint32_t>(e.size));
+    out.append(reinterpret_cast<const char*>(&frames[e.first]), e.size * sizeof(uint64_t));
   }
   return out;
 }
@@ -117,9 +120,10 @@ absl::Status Depot::LoadLocked(std::string_view image) {
   if (std::memcmp(magic, kMagic, sizeof(kMagic)) != 0) {
     return absl::InvalidArgumentError("stack depot image: bad magic; this is not a depot image");
   }
-  if (version != kVersion) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "stack depot image: version %d, this build reads version %d", version, kVersion));
+  if (version != kVersion || reserved != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("stack depot image: version %d (reserved %d), this build reads version %d",
+                        version, reserved, kVersion));
   }
   if (pool_bytes != options_.pool_bytes) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -163,15 +167,18 @@ absl::Status Depot::LoadLocked(std::string_view image) {
       return absl::DataLossError(
           absl::StrFormat("stack depot image: record %d repeats an earlier trace", i + 1));
     }
-    while (pool_count_ < pool) {
-      if (!MapPoolLocked()) {
+    if (pool > pool_count_) {
+      // Only pools that hold a record are mapped: a short corrupt image naming pool 2047 costs one
+      // pool, not max_bytes. Handles into the skipped ones resolve to nothing.
+      if (!MapPoolLocked(pool - 1)) {
         return absl::ResourceExhaustedError("stack depot image: out of memory mapping a pool");
       }
       // Handles in a recording may name records the image lacks (a corrupt file). Gaps between
-      // loaded records stay readable zeroes, which Fetch() reads as a dead record, rather than
-      // poisoned space it would trip on.
-      internal::AsanUnpoison(pools_[pool_count_ - 1].load(std::memory_order_relaxed),
-                             options_.pool_bytes);
+      // loaded records stay readable zeroes, which Fetch() refuses as no record, rather than
+      // poisoned space.
+      internal::AsanUnpoison(pools_[pool - 1].load(std::memory_order_relaxed), options_.pool_bytes);
+      pool_count_ = pool;
+      bump_offset_ = 0;
     }
     const size_t bytes = ClassBytes(SizeClassOf(n));
     new (pools_[pool - 1].load(std::memory_order_relaxed) + offset) internal::Record{};

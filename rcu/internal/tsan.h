@@ -35,7 +35,10 @@ inline void AnnotateReadUnlock() {
 #endif
 }
 
-// Called once a grace period has completed. Pairs with AnnotateReadUnlock().
+// Called once a grace period has completed. Pairs with AnnotateReadUnlock(). It over-approximates:
+// it also collects sections that began after the grace period did, so TSan may miss a read of
+// freed memory by a thread that later leaves another section. ASan's poisoning of reclaimed
+// records (stackdepot/internal/asan.h) covers that case.
 inline void AnnotateGracePeriodEnded() {
 #ifdef DPROF_TSAN
   TsanAcquire(&tsan_grace_period_sync);

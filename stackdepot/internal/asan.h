@@ -1,6 +1,9 @@
 // AddressSanitizer poisoning of depot memory that no one may read: pool space not yet handed out,
 // and the frames of records freed and past their grace period. Without it ASan could not see a
 // use after Put(), because pools are never returned to malloc. No-ops in other builds.
+//
+// Mapped pool memory is always readable in other builds, so Resolve() may read any header-sized
+// slot of a mapped pool to validate a handle; under ASan it asks AsanIsPoisoned() first.
 #ifndef DPROF_STACKDEPOT_INTERNAL_ASAN_H_
 #define DPROF_STACKDEPOT_INTERNAL_ASAN_H_
 
@@ -29,6 +32,15 @@ inline void AsanPoison([[maybe_unused]] const void* p, [[maybe_unused]] size_t n
 inline void AsanUnpoison([[maybe_unused]] const void* p, [[maybe_unused]] size_t n) {
 #ifdef DPROF_ASAN
   __asan_unpoison_memory_region(p, n);
+#endif
+}
+
+// True when any byte of [p, p + n) is poisoned. Always false in other builds, where nothing is.
+inline bool AsanIsPoisoned([[maybe_unused]] const void* p, [[maybe_unused]] size_t n) {
+#ifdef DPROF_ASAN
+  return __asan_region_is_poisoned(const_cast<void*>(p), n) != nullptr;
+#else
+  return false;
 #endif
 }
 

@@ -42,8 +42,8 @@ inline constexpr uint32_t kCountMask = kPinned - 1;
 // What readers may touch when: FindAndTake() reads next, hash, size and the frames of any record it
 // reaches inside an RCU read-side section, live or freed-but-not-yet-reused, then takes a
 // reference only if refs is not 0. All of those stay unchanged from the unlink until reuse, which
-// waits for a grace period. free_next and free_stamp are the insert lock's alone, so writing them
-// at unlink time races with no reader.
+// waits for a grace period. Resolve() reads refs and id_or_free_next of whatever a caller's handle
+// names; both are atomics, so even a stale or forged handle causes no data race.
 struct Record {
   std::atomic<uint32_t> next;  // id of the next record in the hash chain; 0 ends it
   uint32_t hash;
@@ -51,7 +51,9 @@ struct Record {
   uint16_t size;  // frames stored
   uint8_t size_class;
   uint8_t unused = 0;
-  uint32_t free_next;   // free-list link (insert lock only)
+  // While linked: the record's own id, so that Resolve() rejects a handle that does not name the
+  // start of a record. Once freed: the free-list link. Written only under the insert lock.
+  std::atomic<uint32_t> id_or_free_next;
   uint32_t free_stamp;  // GracePeriodTracker state at unlink (insert lock only)
 
   uint64_t* frames() { return reinterpret_cast<uint64_t*>(this + 1); }
@@ -67,7 +69,8 @@ inline constexpr int kClassesPerDoubling = 8;
 
 constexpr int SizeClassOf(size_t frames) {
   if (frames <= kExactClasses) return static_cast<int>(frames) - 1;
-  const int log2 = std::bit_width(frames - 1) - 1;  // frames - 1 is in [2^log2, 2^(log2+1))
+  // frames - 1 is in [2^log2, 2^(log2+1)).
+  const int log2 = static_cast<int>(std::bit_width(frames - 1)) - 1;
   const size_t step = size_t{1} << (log2 - 3);
   const size_t steps = (frames - (size_t{1} << log2) + step - 1) / step;  // 1..8
   return static_cast<int>(kExactClasses) + (log2 - 4) * kClassesPerDoubling +

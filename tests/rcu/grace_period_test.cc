@@ -27,6 +27,9 @@ class Reader {
         }) {
     inside_.wait();
   }
+  ~Reader() {
+    if (thread_.joinable()) Leave();  // a failed assertion returned early
+  }
   void Leave() {
     leave_.count_down();
     thread_.join();
@@ -63,29 +66,53 @@ TEST(GracePeriodTrackerTest, ReaderInsideBlocksCompletion) {
 
 TEST(GracePeriodTrackerTest, StartWhileInFlightNeedsTheNextGracePeriod) {
   GracePeriodTracker tracker;
-  Reader reader;  // holds the first grace period open
+  Reader a;  // holds open the grace period `first` waits for
   const GracePeriodTracker::State first = tracker.Start();
+  // Give liburcu time to begin that grace period, so that it usually does not wait for b.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  Reader b;
   const GracePeriodTracker::State second = tracker.Start();
-  // The in-flight grace period may have begun before the second Start(): it must not count.
   EXPECT_EQ(second, first + 1);
-  EXPECT_EQ(tracker.Start(), second);  // one more grace period serves every later caller too
-  reader.Leave();
+  EXPECT_EQ(tracker.Start(), second);  // one more grace period serves every later caller
+  a.Leave();
+  // The grace period in flight when `second` was taken may end now, but it may have begun before
+  // that Start(): `second` needs one that began after, and b holds that one open. (When liburcu
+  // began the first one late, it waits for b as well; `first` then completes with `second`.)
+  int completed_early = 0;
+  for (int i = 0; i < 1000 && !tracker.Poll(first); ++i) {
+    completed_early += tracker.Poll(second);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  for (int i = 0; i < 25; ++i) {
+    completed_early += tracker.Poll(second);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(completed_early, 0);
+  b.Leave();
   tracker.Wait(second);
   EXPECT_TRUE(tracker.Poll(first));
-  EXPECT_TRUE(tracker.Poll(second));
 }
 
 TEST(GracePeriodTrackerTest, SynchronizeWaitsForReaders) {
-  std::atomic<bool> left{false};
   Reader reader;
+  std::latch calling(1);
+  std::atomic<bool> returned{false};
   std::thread writer([&] {
+    calling.count_down();
     Synchronize();
-    EXPECT_TRUE(left.load());
+    returned.store(true);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  left.store(true);
+  calling.wait();
+  // The writer is about to wait or already waiting; it cannot return while the reader is inside.
+  int returned_early = 0;
+  for (int i = 0; i < 50; ++i) {
+    returned_early += returned.load();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
   reader.Leave();
   writer.join();
+  EXPECT_EQ(returned_early, 0);
+  EXPECT_TRUE(returned.load());
 }
 
 TEST(GracePeriodTrackerTest, ReadSectionsNest) {

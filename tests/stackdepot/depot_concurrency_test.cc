@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <latch>
 #include <memory>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "dprof/stackdepot/depot.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/stackdepot/depot_testing.h"
 #include "tests/testing/eventually.h"
 
 namespace dprof::stackdepot {
@@ -19,21 +21,9 @@ namespace {
 
 using ::testing::ElementsAreArray;
 
-std::unique_ptr<Depot> MakeDepot(const Options& options = {}) {
-  absl::StatusOr<std::unique_ptr<Depot>> depot = Depot::Create(options);
-  EXPECT_TRUE(depot.ok()) << depot.status();
-  return *std::move(depot);
-}
-
-std::vector<uint64_t> Trace(uint64_t seed, size_t n) {
-  std::vector<uint64_t> frames(n);
-  for (size_t i = 0; i < n; ++i) frames[i] = 0x7f0000000000 + seed * 0x1000 + i * 0x29;
-  return frames;
-}
-
-bool Same(std::span<const uint64_t> a, const std::vector<uint64_t>& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end());
-}
+using testing::MakeDepot;
+using testing::Same;
+using testing::Trace;
 
 class Rng {
  public:
@@ -132,7 +122,7 @@ uint64_t StressOps() {
 }
 
 uint32_t WeakHash(std::span<const uint64_t> frames) {
-  return static_cast<uint32_t>((frames[0] >> 12) & 63);  // 64 hashes: long chains, many collisions
+  return static_cast<uint32_t>((frames[0] >> 16) & 63);  // 64 hashes: long chains, many collisions
 }
 
 enum class Room {
@@ -156,40 +146,48 @@ void RunMixedStress(const Options& options, uint64_t total_ops, Room room) {
   std::atomic<uint64_t> bad_fetches{0}, unstable_handles{0}, failed_saves{0};
   const uint64_t ops_per_thread = total_ops / (kWriters + kReaders);
   std::latch start(kWriters + kReaders);
+  std::atomic<int> remaining{kWriters + kReaders};  // threads still running
+
+  // Saves `trace`; counts a failure, or checks that the handle fetches exactly `trace`.
+  auto save_and_check = [&](const std::vector<uint64_t>& trace, SaveFlags flags) {
+    const Handle h = depot->Save(trace, flags);
+    if (h == kNoHandle) {
+      failed_saves.fetch_add(1);
+    } else if (!Same(depot->Fetch(h), trace)) {
+      bad_fetches.fetch_add(1);
+    }
+    return h;
+  };
+  struct Held {
+    Handle handle = kNoHandle;
+    size_t trace = 0;
+  };
+  // Held all along while others churned: still exactly its trace. Then let go.
+  auto check_and_put = [&](const Held& held) {
+    if (!Same(depot->Fetch(held.handle), churn[held.trace])) bad_fetches.fetch_add(1);
+    depot->Put(held.handle);
+  };
 
   auto writer = [&](int id) {
     Rng rng(id);
-    struct Held {
-      Handle handle = kNoHandle;
-      size_t trace = 0;
-    };
     Held held[kHeld];
     start.arrive_and_wait();
     for (uint64_t ops = 0; ops < ops_per_thread; ops += 6) {
       const size_t i = rng.Next() % kChurnTraces;
-      const Handle h = depot->Save(churn[i], kGet | kCanAlloc);
-      if (h == kNoHandle) {
-        failed_saves.fetch_add(1);
-        continue;
-      }
-      if (!Same(depot->Fetch(h), churn[i])) bad_fetches.fetch_add(1);
+      const Handle h = save_and_check(churn[i], kGet | kCanAlloc);
+      if (h == kNoHandle) continue;
       // While we hold a reference the record cannot go away, so the trace's handle is stable.
       const Handle again = depot->Save(churn[i], kGet);
       if (again != h) unstable_handles.fetch_add(1);
       depot->Put(again);
       Held& slot = held[rng.Next() % kHeld];
-      if (slot.handle != kNoHandle) {
-        // Held all along while others churned: still exactly its trace.
-        if (!Same(depot->Fetch(slot.handle), churn[slot.trace])) bad_fetches.fetch_add(1);
-        depot->Put(slot.handle);
-      }
+      if (slot.handle != kNoHandle) check_and_put(slot);
       slot = {h, i};
     }
     for (const Held& slot : held) {
-      if (slot.handle == kNoHandle) continue;
-      if (!Same(depot->Fetch(slot.handle), churn[slot.trace])) bad_fetches.fetch_add(1);
-      depot->Put(slot.handle);
+      if (slot.handle != kNoHandle) check_and_put(slot);
     }
+    remaining.fetch_sub(1);
   };
 
   auto reader = [&](int id) {
@@ -197,28 +195,42 @@ void RunMixedStress(const Options& options, uint64_t total_ops, Room room) {
     start.arrive_and_wait();
     for (uint64_t ops = 0; ops < ops_per_thread; ops += 5) {
       const size_t j = rng.Next() % kPinnedTraces;
-      const Handle p = depot->Save(pinned[j], kCanAlloc);
-      Handle expected = kNoHandle;
-      if (!pinned_handle[j].compare_exchange_strong(expected, p) && expected != p) {
-        unstable_handles.fetch_add(1);  // a pinned trace must keep its handle for good
+      if (const Handle p = save_and_check(pinned[j], kCanAlloc); p != kNoHandle) {
+        Handle expected = kNoHandle;
+        if (!pinned_handle[j].compare_exchange_strong(expected, p) && expected != p) {
+          unstable_handles.fetch_add(1);  // a pinned trace must keep its handle for good
+        }
       }
-      if (!Same(depot->Fetch(p), pinned[j])) bad_fetches.fetch_add(1);
-
       const size_t i = rng.Next() % kChurnTraces;
-      const Handle h = depot->Save(churn[i], kGet | kCanAlloc);
-      if (h == kNoHandle) {
-        failed_saves.fetch_add(1);
-        continue;
+      if (const Handle h = save_and_check(churn[i], kGet | kCanAlloc); h != kNoHandle) {
+        depot->Put(h);
       }
-      if (!Same(depot->Fetch(h), churn[i])) bad_fetches.fetch_add(1);
-      depot->Put(h);
     }
+    remaining.fetch_sub(1);
   };
 
   std::vector<std::thread> threads;
   for (int w = 0; w < kWriters; ++w) threads.emplace_back(writer, w);
   for (int r = 0; r < kReaders; ++r) threads.emplace_back(reader, r);
+
+  // Meanwhile, write the depot out as a recording would, and check every record in each image
+  // is exactly one of the traces the threads save: none torn by a concurrent Put() and reuse.
+  std::set<std::vector<uint64_t>> known(churn.begin(), churn.end());
+  known.insert(pinned.begin(), pinned.end());
+  int snapshots = 0, torn_records = 0, failed_loads = 0;
+  for (; snapshots < 10 && (snapshots == 0 || remaining.load() > 0); ++snapshots) {
+    auto copy = MakeDepot(options);
+    if (!copy->Load(depot->Serialize()).ok()) {
+      ++failed_loads;
+      continue;
+    }
+    copy->ForEach([&](Handle, std::span<const uint64_t> frames) {
+      torn_records += !known.contains(std::vector<uint64_t>(frames.begin(), frames.end()));
+    });
+  }
   for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failed_loads, 0);
+  EXPECT_EQ(torn_records, 0) << "in " << snapshots << " snapshots";
 
   EXPECT_EQ(bad_fetches.load(), 0u);
   EXPECT_EQ(unstable_handles.load(), 0u);

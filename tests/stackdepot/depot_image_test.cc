@@ -6,6 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "stackdepot/internal/record.h"
+#include "tests/stackdepot/depot_testing.h"
 
 namespace dprof::stackdepot {
 namespace {
@@ -13,17 +14,9 @@ namespace {
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 
-std::unique_ptr<Depot> MakeDepot(const Options& options = {}) {
-  absl::StatusOr<std::unique_ptr<Depot>> depot = Depot::Create(options);
-  EXPECT_TRUE(depot.ok()) << depot.status();
-  return *std::move(depot);
-}
-
-std::vector<uint64_t> Trace(uint64_t seed, size_t n) {
-  std::vector<uint64_t> frames(n);
-  for (size_t i = 0; i < n; ++i) frames[i] = 0xffffffff81000000 + seed * 0x100 + i;
-  return frames;
-}
+using testing::MakeDepot;
+using testing::Same;
+using testing::Trace;
 
 struct Saved {
   Handle handle;
@@ -66,8 +59,7 @@ TEST(DepotImageTest, RoundTripKeepsHandles) {
   // An evicted record is not in the image. Its handle names a gap (no record) or, if a later trace
   // reused its place, that trace; never the evicted one.
   for (const Saved& s : evicted) {
-    std::span<const uint64_t> frames = loaded->Fetch(s.handle);
-    EXPECT_FALSE(std::equal(frames.begin(), frames.end(), s.trace.begin(), s.trace.end()));
+    EXPECT_FALSE(Same(loaded->Fetch(s.handle), s.trace));
   }
   EXPECT_EQ(loaded->Stats()[Stat::kRecordsInUse], live.size());
   EXPECT_EQ(loaded->Stats()[Stat::kMisses], 0u);
@@ -137,18 +129,41 @@ TEST(DepotImageTest, CorruptImagesAreRejectedWithTheReason) {
   };
   EXPECT_THAT(error("not a depot image at all"), HasSubstr("bad magic"));
   EXPECT_THAT(error(Patch32(image, 4, 7)), HasSubstr("version 7"));
+  EXPECT_THAT(error(Patch32(image, 4, 1 | (1 << 16))), HasSubstr("reserved 1"));
   EXPECT_THAT(error(image + "x"), HasSubstr("1 bytes follow"));
   EXPECT_THAT(error(Patch32(image, 12, 3)), HasSubstr("record 3 of 3"));
   EXPECT_THAT(error(Patch32(image, kFirstRecord + 4, 0)), HasSubstr("has 0 frames"));
   EXPECT_THAT(error(Patch32(image, kFirstRecord + 4, 100000)), HasSubstr("has 100000 frames"));
   // Second record given the first one's handle: out of order.
   EXPECT_THAT(error(Patch32(image, kFirstRecord + kRecordBytes, a)), HasSubstr("out of order"));
+  // Second record starting inside the first one.
+  EXPECT_THAT(error(Patch32(image, kFirstRecord + kRecordBytes, a + 1)), HasSubstr("overlapping"));
   // A handle beyond max_bytes.
   EXPECT_THAT(error(Patch32(image, kFirstRecord, internal::MakeId(500, 0))), HasSubstr("beyond"));
   // Second record holding the first one's frames.
   std::string dup = image;
   std::memcpy(dup.data() + kFirstRecord + kRecordBytes + 8, dup.data() + kFirstRecord + 8, 32);
   EXPECT_THAT(error(dup), HasSubstr("repeats an earlier trace"));
+}
+
+TEST(DepotImageTest, OnlyPoolsHoldingRecordsAreMapped) {
+  auto depot = MakeDepot(kSmallPools);
+  const std::vector<uint64_t> trace = Trace(1, 4);
+  ASSERT_EQ(depot->Save(trace, kCanAlloc), internal::MakeId(0, 0));
+  // The same record, claimed to live in the last pool.
+  const Handle far = internal::MakeId(63, 0);
+  const std::string image = Patch32(depot->Serialize(), 16, far);
+
+  auto loaded = MakeDepot(kSmallPools);
+  ASSERT_TRUE(loaded->Load(image).ok());
+  EXPECT_EQ(loaded->Stats()[Stat::kPools], 1u);
+  EXPECT_THAT(loaded->Fetch(far), ElementsAreArray(trace));
+  EXPECT_THAT(loaded->Fetch(internal::MakeId(0, 0)), ::testing::IsEmpty());    // never mapped
+  EXPECT_THAT(loaded->Fetch(internal::MakeId(63, 56)), ::testing::IsEmpty());  // gap after it
+  // New traces go after the loaded ones.
+  const Handle next = loaded->Save(Trace(2, 4), kCanAlloc);
+  EXPECT_EQ(internal::PoolOf(next), 64u);
+  EXPECT_EQ(loaded->Serialize().size(), image.size() + 8 + 4 * 8);
 }
 
 TEST(DepotImageTest, RandomByteFlipsNeverCrash) {

@@ -1,13 +1,15 @@
 #include "dprof/stackdepot/depot.h"
 
 #include <cstdint>
+#include <map>
 #include <memory>
-#include <numeric>
 #include <vector>
 
+#include "dprof/rcu/rcu.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "stackdepot/internal/record.h"
+#include "tests/stackdepot/depot_testing.h"
 #include "tests/testing/eventually.h"
 
 namespace dprof::stackdepot {
@@ -17,18 +19,8 @@ using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-std::unique_ptr<Depot> MakeDepot(const Options& options = {}) {
-  absl::StatusOr<std::unique_ptr<Depot>> depot = Depot::Create(options);
-  EXPECT_TRUE(depot.ok()) << depot.status();
-  return *std::move(depot);
-}
-
-// A distinct trace per `seed`: `n` frames that look like return addresses.
-std::vector<uint64_t> Trace(uint64_t seed, size_t n = 16) {
-  std::vector<uint64_t> frames(n);
-  for (size_t i = 0; i < n; ++i) frames[i] = 0x400000 + seed * 0x10000 + i * 0x17;
-  return frames;
-}
+using testing::MakeDepot;
+using testing::Trace;
 
 uint32_t ConstantHash(std::span<const uint64_t>) { return 42; }
 
@@ -51,9 +43,8 @@ TEST(DepotTest, DifferentTracesDifferentHandles) {
   std::vector<Handle> handles;
   std::vector<std::vector<uint64_t>> traces;
   for (uint64_t s = 0; s < 1000; ++s) traces.push_back(Trace(s, 1 + s % 40));
-  std::vector<uint64_t> prefix = Trace(7, 10);
-  prefix.pop_back();  // a proper prefix of another trace is a different trace
-  traces.push_back(prefix);
+  // Trace(7, 8) is among them; one frame longer, it is a different trace.
+  traces.push_back(Trace(7, 9));
   for (const auto& t : traces) handles.push_back(depot->Save(t, kCanAlloc));
   for (size_t i = 0; i < traces.size(); ++i) {
     ASSERT_NE(handles[i], kNoHandle);
@@ -205,13 +196,60 @@ TEST(DepotTest, PinnedRecordsSurvivePuts) {
 
 TEST(DepotTest, BadHandlesAreRejected) {
   auto depot = MakeDepot();
-  const Handle h = depot->Save(Trace(1), kCanAlloc);
+  const std::vector<uint64_t> trace = Trace(1);
+  const Handle h = depot->Save(trace, kGet | kCanAlloc);  // the first record: pool 0, offset 0
+  ASSERT_EQ(h, internal::MakeId(0, 0));
   EXPECT_THAT(depot->Fetch(kNoHandle), IsEmpty());
   EXPECT_THAT(depot->Fetch(internal::MakeId(5, 0)), IsEmpty());     // pool never mapped
   EXPECT_THAT(depot->Fetch(internal::MakeId(2000, 0)), IsEmpty());  // beyond max_bytes
+  EXPECT_THAT(depot->Fetch(internal::MakeId(0, 4096)), IsEmpty());  // room not handed out yet
+  for (size_t offset = 8; offset < internal::ClassBytes(internal::SizeClassOf(16)); offset += 8) {
+    EXPECT_THAT(depot->Fetch(internal::MakeId(0, offset)), IsEmpty()) << "inside the record";
+    depot->Put(internal::MakeId(0, offset));  // must not touch the record's frames
+  }
   depot->Put(kNoHandle);
-  EXPECT_EQ(depot->Stats()[Stat::kBadHandles], 4u);
-  EXPECT_THAT(depot->Fetch(h), ElementsAreArray(Trace(1)));
+  const uint64_t inside = internal::ClassBytes(internal::SizeClassOf(16)) / 8 - 1;
+  EXPECT_EQ(depot->Stats()[Stat::kBadHandles], 4 + 2 * inside + 1);
+  EXPECT_THAT(depot->Fetch(h), ElementsAreArray(trace));
+  depot->Put(h);  // the one reference taken: the record goes
+  EXPECT_EQ(depot->Stats()[Stat::kRecordsInUse], 0u);
+}
+
+TEST(DepotTest, ForEachVisitsEveryLiveRecordOnce) {
+  auto depot = MakeDepot();
+  std::map<Handle, std::vector<uint64_t>> expected;
+  for (uint64_t s = 0; s < 200; ++s) {
+    const bool evict = s % 5 == 0;
+    const Handle h = depot->Save(Trace(s, 1 + s % 30), evict ? kGet | kCanAlloc : kCanAlloc);
+    if (evict) {
+      depot->Put(h);
+    } else {
+      expected[h] = Trace(s, 1 + s % 30);
+    }
+  }
+  std::map<Handle, std::vector<uint64_t>> visited;
+  depot->ForEach([&](Handle h, std::span<const uint64_t> frames) {
+    EXPECT_TRUE(visited.emplace(h, std::vector<uint64_t>(frames.begin(), frames.end())).second)
+        << "visited twice: " << h;
+  });
+  EXPECT_EQ(visited, expected);
+}
+
+TEST(DepotTest, SaveAndPutInsideTheCallersReadSection) {
+  auto depot = MakeDepot();
+  {
+    // The last Put() frees under the caller's read-side section: it must stamp the record and go
+    // on, not wait for a grace period the section itself holds open.
+    rcu::ReadLock rcu;
+    const Handle h = depot->Save(Trace(1), kGet | kCanAlloc);
+    EXPECT_EQ(depot->Save(Trace(1), kGet), h);
+    depot->Put(h);
+    depot->Put(h);
+    const DepotStats stats = depot->Stats();
+    EXPECT_EQ(stats[Stat::kRecordsInUse], 0u);
+    EXPECT_EQ(stats[Stat::kFreedPending], 1u);
+  }
+  EXPECT_TRUE(testing::Eventually([&] { return depot->Stats()[Stat::kReusable] == 1; }));
 }
 
 TEST(DepotTest, FreedRecordIsReusedAfterTheGracePeriod) {
@@ -220,6 +258,9 @@ TEST(DepotTest, FreedRecordIsReusedAfterTheGracePeriod) {
   depot->Put(first);
   // Nobody is reading, so the grace period ends by itself.
   ASSERT_TRUE(testing::Eventually([&] { return depot->Stats()[Stat::kReusable] == 1; }));
+  // Reclaimed: neither the old handle nor one into its frames names anything.
+  EXPECT_THAT(depot->Fetch(first), IsEmpty());
+  EXPECT_THAT(depot->Fetch(first + 4), IsEmpty());
   // Same size class: the freed record's place, hence its handle.
   const Handle second = depot->Save(Trace(2), kCanAlloc);
   EXPECT_EQ(second, first);

@@ -48,7 +48,8 @@ class GracePeriodTracker {
   // wait-free. Acquire; pairs with the release in the callback that advances the sequence.
   bool Poll(State state) const;
 
-  // Blocks until Poll(state) is true. Context: may block; never inside a ReadLock.
+  // Blocks until Poll(state) is true. `state` must come from Start(): nothing else is sure to
+  // complete. Context: may block; never inside a ReadLock.
   void Wait(State state) ABSL_LOCKS_EXCLUDED(mu_);
 
   // The last completed sequence number.

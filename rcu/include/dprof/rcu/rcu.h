@@ -15,6 +15,12 @@
 //    races in dprof's own code still show.
 //  - GracePeriodTracker (grace_period.h): polled grace-period state, which liburcu 0.13 lacks.
 //
+// fork(): liburcu's call_rcu thread does not exist in a child process. A child that execs at once
+// (how dprof launches a command) is unaffected. A child that goes on using dprof's RCU structures
+// must bracket fork() with liburcu's urcu_bp_before_fork(), urcu_bp_after_fork_parent() /
+// urcu_bp_after_fork_child() and the call_rcu equivalents (see urcu/urcu-bp.h); otherwise freed
+// depot records never become reusable and a depot's destructor waits forever.
+//
 // Example:
 //   // Reader, any thread:
 //   {

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "dprof/rcu/grace_period.h"
@@ -142,13 +143,23 @@ class Depot {
   Handle Save(std::span<const uint64_t> frames, SaveFlags flags) ABSL_LOCKS_EXCLUDED(mu_);
 
   // The frames stored under `handle`; empty when it names no live record (counted in
-  // kBadHandles). Valid while the record lives (see the guarantees above).
+  // kBadHandles): never mapped, not a record's start, or freed. Valid while the record lives (see
+  // the guarantees above). A handle kept after its record was freed and its place reused names
+  // the new trace; that caller bug cannot be detected.
   // Context: any thread; lock-free, wait-free.
   std::span<const uint64_t> Fetch(Handle handle) const;
 
   // Drops a reference taken with kGet. The last one unlinks the record.
   // Context: any thread; lock-free unless it drops the last reference (then takes the insert lock).
   void Put(Handle handle) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Calls visit(handle, frames) for every live record, in no particular order. Holds the insert
+  // lock throughout, so `frames` stays intact during the call even if another thread drops the
+  // last reference; keep it longer only for records you hold a reference on or that are pinned.
+  // `visit` must not call Save() or Put() on this depot.
+  // Context: any thread; blocks inserts while it runs.
+  void ForEach(absl::FunctionRef<void(Handle, std::span<const uint64_t>)> visit) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Counters. Context: any thread; takes the insert lock briefly.
   DepotStats Stats() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -177,7 +188,8 @@ class Depot {
                 SaveFlags flags) ABSL_LOCKS_EXCLUDED(mu_);
   // Returns the id of a record of `size_class` to fill, or 0 with the failure counted.
   uint32_t AllocLocked(int size_class, bool can_alloc) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool MapPoolLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Maps and publishes pool `index`. The caller advances pool_count_ and the bump offset.
+  bool MapPoolLocked(size_t index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LinkLocked(uint32_t id, std::span<const uint64_t> frames, uint32_t hash, uint32_t refs)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Free(uint32_t id);
@@ -201,9 +213,12 @@ class Depot {
   // The insert lock: serializes inserts, unlinks, pool mapping and the free lists. Readers never
   // take it. A std::mutex so that ThreadSanitizer sees it (see grace_period.h).
   mutable std::mutex mu_;
+  // Pools [0, pool_count_) are in use; all are mapped except where Load() skipped one no record
+  // of its image lives in.
   size_t pool_count_ ABSL_GUARDED_BY(mu_) = 0;
-  size_t bump_offset_ ABSL_GUARDED_BY(mu_) = 0;  // next free byte in the newest pool
-  // Freed records: mutable because Stats() moves the expired ones to the reusable lists.
+  size_t pools_mapped_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t bump_offset_ ABSL_GUARDED_BY(mu_) = 0;  // next free byte in pool pool_count_ - 1
+  // Freed records. Stats() (const) moves the expired ones to the reusable lists.
   std::unique_ptr<FreeLists> free_ ABSL_GUARDED_BY(mu_);
   uint64_t records_in_use_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t bytes_in_use_ ABSL_GUARDED_BY(mu_) = 0;
