@@ -17,8 +17,8 @@ cmake --build build -j "$jobs"
 section "tests"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
-# Sanitizer trees build the library and its tests only.
-sanitizer_tree=(-DDPROF_BUILD_BENCH=OFF -DDPROF_BUILD_SAMPLES=OFF -DDPROF_BUILD_CLI=OFF)
+# Sanitizer trees build the library, its tests and the programs the tests run.
+sanitizer_tree=(-DDPROF_BUILD_BENCH=OFF -DDPROF_BUILD_CLI=OFF)
 
 section "ASan + UBSan build"
 configure build-asan -DDPROF_SANITIZE=address "${sanitizer_tree[@]}"

@@ -1,0 +1,128 @@
+// Every unwinder against real stacks: samples/unwind_target captures its own registers and stack
+// in chain_c (main -> chain_a -> chain_b -> chain_c), built with frame pointers, without, and
+// with the chain in a shared library. An unwinder must recover exactly the return addresses the
+// program recorded, and those must name the chain's functions when symbolized with libdw.
+#include "dprof/unwind/unwinder.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unwind/unwind_testing.h"
+
+namespace dprof::unwind {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+
+struct Case {
+  std::string unwinder;  // "fp", "libdw", "libunwind"
+  std::string variant;   // unwind_target build: "fp", "nofp", "shlib"
+};
+
+std::unique_ptr<Unwinder> MakeUnwinder(const std::string& name, BinaryCache*) {
+  if (name == "fp") return MakeFramePointerUnwinder();
+  return nullptr;
+}
+
+std::vector<uint64_t> UnwindAll(Unwinder& unwinder, const Snapshot& snapshot, UnwindResult* result,
+                                size_t max_frames = 256) {
+  std::vector<uint64_t> pcs(max_frames);
+  *result = unwinder.Unwind(snapshot, pcs);
+  pcs.resize(result->frames);
+  return pcs;
+}
+
+class UnwinderTest : public ::testing::TestWithParam<Case> {
+ protected:
+  BinaryCache binaries_;
+};
+
+TEST_P(UnwinderTest, RecoversTheRecordedReturnAddresses) {
+  const Case& c = GetParam();
+  absl::StatusOr<testing::LoadedCapture> loaded =
+      testing::CaptureStack(testing::UnwindTarget(c.variant), 4, 65536, &binaries_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  std::unique_ptr<Unwinder> unwinder = MakeUnwinder(c.unwinder, &binaries_);
+  ASSERT_NE(unwinder, nullptr);
+  UnwindResult result;
+  const std::vector<uint64_t> pcs = UnwindAll(*unwinder, loaded->snapshot(), &result);
+  const std::vector<uint64_t>& expected = loaded->capture.expected;  // chain_b ... main's caller
+  ASSERT_EQ(expected.size(), 4u);
+
+  ASSERT_GE(pcs.size(), 1 + expected.size()) << StopReasonName(result.reason);
+  EXPECT_EQ(pcs[0], loaded->capture.regs[kRip]);
+  EXPECT_THAT(std::vector<uint64_t>(pcs.begin() + 1, pcs.begin() + 1 + expected.size()),
+              ElementsAreArray(expected));
+  const testing::Symbolizer symbols(*loaded->space);
+  const std::vector<std::string> names =
+      symbols.Functions(std::vector<uint64_t>(pcs.begin(), pcs.begin() + 4));
+  EXPECT_THAT(names, ElementsAre("chain_c", "chain_b", "chain_a", "main"));
+}
+
+TEST_P(UnwinderTest, TruncatedStackEndsWithOutOfStack) {
+  const Case& c = GetParam();
+  absl::StatusOr<testing::LoadedCapture> loaded =
+      testing::CaptureStack(testing::UnwindTarget(c.variant), 4, 65536, &binaries_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  // Cut the copy in the middle of the slot that holds chain_b's return address into chain_a.
+  const std::vector<uint8_t>& stack = loaded->capture.stack;
+  const uint64_t into_a = loaded->capture.expected[1];
+  size_t slot = 0;
+  while (slot + 8 <= stack.size() &&
+         std::memcmp(stack.data() + slot, &into_a, sizeof(into_a)) != 0) {
+    slot += 8;
+  }
+  ASSERT_LT(slot + 8, stack.size()) << "chain_b's return address is not on the stack";
+  Snapshot truncated = loaded->snapshot();
+  truncated.stack = truncated.stack.first(slot + 4);
+  std::unique_ptr<Unwinder> unwinder = MakeUnwinder(c.unwinder, &binaries_);
+  UnwindResult result;
+  const std::vector<uint64_t> pcs = UnwindAll(*unwinder, truncated, &result);
+  EXPECT_EQ(result.reason, StopReason::kOutOfStack) << StopReasonName(result.reason);
+  // chain_c's pc and its return address into chain_b came from below the cut.
+  ASSERT_EQ(pcs.size(), 2u);
+  EXPECT_EQ(pcs[1], loaded->capture.expected[0]);
+}
+
+TEST_P(UnwinderTest, StopsAtTheFrameLimit) {
+  const Case& c = GetParam();
+  absl::StatusOr<testing::LoadedCapture> loaded =
+      testing::CaptureStack(testing::UnwindTarget(c.variant), 12, 65536, &binaries_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  std::unique_ptr<Unwinder> unwinder = MakeUnwinder(c.unwinder, &binaries_);
+  UnwindResult result;
+  const std::vector<uint64_t> pcs = UnwindAll(*unwinder, loaded->snapshot(), &result, 5);
+  EXPECT_EQ(result.reason, StopReason::kFrameLimit);
+  EXPECT_EQ(pcs.size(), 5u);
+}
+
+std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
+  return info.param.unwinder + "_on_" + info.param.variant;
+}
+
+// Every unwinder on every build it must handle.
+INSTANTIATE_TEST_SUITE_P(FramePointer, UnwinderTest, ::testing::Values(Case{"fp", "fp"}), CaseName);
+
+// Without frame pointers rbp is an ordinary register: the frame-pointer unwinder may return a
+// short or wrong stack, but it must stop by itself, cleanly, for a reason it names.
+TEST(FramePointerUnwinderTest, EndsCleanlyWithoutFramePointers) {
+  BinaryCache binaries;
+  for (const std::string variant : {"nofp", "shlib"}) {
+    absl::StatusOr<testing::LoadedCapture> loaded =
+        testing::CaptureStack(testing::UnwindTarget(variant), 12, 65536, &binaries);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    std::unique_ptr<Unwinder> unwinder = MakeFramePointerUnwinder();
+    UnwindResult result;
+    const std::vector<uint64_t> pcs = UnwindAll(*unwinder, loaded->snapshot(), &result);
+    ASSERT_GE(pcs.size(), 1u) << variant;
+    EXPECT_EQ(pcs[0], loaded->capture.regs[kRip]) << variant;
+    EXPECT_NE(result.reason, StopReason::kFrameLimit) << variant;
+  }
+}
+
+}  // namespace
+}  // namespace dprof::unwind

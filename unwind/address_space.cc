@@ -1,0 +1,138 @@
+#include "dprof/unwind/address_space.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace dprof::unwind {
+
+bool Mapping::executable() const { return (prot & PROT_EXEC) != 0; }
+
+AddressSpace::AddressSpace(BinaryCache* binaries, std::string root)
+    : binaries_(binaries), root_(std::move(root)) {}
+
+absl::StatusOr<AddressSpace> AddressSpace::FromProc(pid_t pid, BinaryCache* binaries) {
+  const std::string path = absl::StrCat("/proc/", pid, "/maps");
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) return absl::NotFoundError(absl::StrCat("process ", pid, " does not exist"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot read ", path, ": ", std::strerror(err)));
+  }
+  std::string text;
+  char buf[16384];
+  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      close(fd);
+      return absl::UnavailableError(absl::StrCat("reading ", path, ": ", std::strerror(err)));
+    }
+    text.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  AddressSpace space(binaries, pid == getpid() ? "" : absl::StrCat("/proc/", pid, "/root"));
+  if (absl::Status status = space.AddMaps(text); !status.ok()) return status;
+  return space;
+}
+
+absl::Status AddressSpace::AddMaps(std::string_view maps_text) {
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(
+           absl::string_view(maps_text.data(), maps_text.size()), '\n', absl::SkipEmpty())) {
+    ++line_number;
+    // 55d0c0de0000-55d0c0de1000 r-xp 00001000 fd:01 1234567    /usr/bin/foo
+    const std::string text(line);
+    Mapping m;
+    char perms[5] = {};
+    unsigned dev_major = 0, dev_minor = 0;
+    uint64_t inode = 0;
+    int path_at = 0;
+    if (std::sscanf(text.c_str(), "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 " %n",
+                    &m.start, &m.end, perms, &m.pgoff, &dev_major, &dev_minor, &inode,
+                    &path_at) < 7 ||
+        m.end <= m.start) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("maps line ", line_number, " is malformed: ", text));
+    }
+    m.prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+             (perms[2] == 'x' ? PROT_EXEC : 0);
+    m.path = std::string(absl::StripTrailingAsciiWhitespace(
+        absl::string_view(text).substr(static_cast<size_t>(path_at))));
+    Map(std::move(m));
+  }
+  return absl::OkStatus();
+}
+
+void AddressSpace::ResolveBinary(Mapping& m) const {
+  if (binaries_ == nullptr || m.binary != nullptr || m.path.empty() || m.path[0] == '[' ||
+      absl::EndsWith(m.path, " (deleted)")) {
+    return;
+  }
+  std::shared_ptr<const Binary> binary = binaries_->Open(root_ + m.path);
+  if (binary == nullptr) return;
+  // A build-id from the kernel that differs from the file's: the file was replaced after it was
+  // mapped, and its contents say nothing about this mapping.
+  if (!m.build_id.empty() && !binary->build_id().empty() && m.build_id != binary->build_id()) {
+    return;
+  }
+  const Segment* segment = binary->SegmentAtOffset(m.pgoff);
+  if (segment == nullptr) return;
+  if (m.build_id.empty()) m.build_id = binary->build_id();
+  m.binary = std::move(binary);
+  // File offset X sits at bias + vaddr + (X - offset); X = pgoff sits at start.
+  m.bias = m.start - m.pgoff - segment->vaddr + segment->offset;
+}
+
+void AddressSpace::Map(Mapping mapping) {
+  ResolveBinary(mapping);
+  Unmap(mapping.start, mapping.end);
+  auto at = std::upper_bound(mappings_.begin(), mappings_.end(), mapping.start,
+                             [](uint64_t start, const Mapping& m) { return start < m.start; });
+  mappings_.insert(at, std::move(mapping));
+}
+
+void AddressSpace::Unmap(uint64_t start, uint64_t end) {
+  std::vector<Mapping> kept;
+  kept.reserve(mappings_.size() + 1);
+  for (Mapping& m : mappings_) {
+    if (m.end <= start || m.start >= end) {
+      kept.push_back(std::move(m));
+      continue;
+    }
+    if (m.start < start) {  // the part below the hole
+      Mapping below = m;
+      below.end = start;
+      kept.push_back(std::move(below));
+    }
+    if (m.end > end) {  // the part above it; the file offset moves with its start
+      Mapping above = std::move(m);
+      above.pgoff += end - above.start;
+      above.start = end;
+      kept.push_back(std::move(above));
+    }
+  }
+  mappings_ = std::move(kept);
+}
+
+const Mapping* AddressSpace::Find(uint64_t address) const {
+  auto it = std::upper_bound(mappings_.begin(), mappings_.end(), address,
+                             [](uint64_t a, const Mapping& m) { return a < m.start; });
+  if (it == mappings_.begin()) return nullptr;
+  --it;
+  return it->Contains(address) ? &*it : nullptr;
+}
+
+}  // namespace dprof::unwind

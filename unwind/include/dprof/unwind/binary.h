@@ -1,0 +1,101 @@
+// dprof::unwind::Binary and BinaryCache — ELF files opened once and shared.
+//
+// Everything dprof learns about a binary (its build-id, its loadable segments, its bytes, the
+// unwinders' per-binary tables) hangs off one Binary, opened once per file however many processes
+// map it and however many samples need it. BinaryCache finds a file's Binary by build-id when one
+// is known, else by the file's identity (device, inode, size, mtime).
+//
+// Example:
+//   BinaryCache binaries;
+//   std::shared_ptr<const Binary> libc = binaries.Open("/lib/x86_64-linux-gnu/libc.so.6");
+//   if (libc) libc->build_id();
+#ifndef DPROF_UNWIND_BINARY_H_
+#define DPROF_UNWIND_BINARY_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+
+typedef struct Elf Elf;  // libelf
+
+namespace dprof::unwind {
+
+struct Segment {  // a PT_LOAD program header
+  uint64_t vaddr = 0, memsz = 0, offset = 0, filesz = 0, align = 0;
+  uint32_t flags = 0;  // PF_R | PF_W | PF_X
+};
+
+// An ELF file, read-only after Open().
+// Context: every const method may be called from any thread.
+class Binary {
+ public:
+  // Opens `path` and reads its headers. Fails when the file is missing, unreadable or not ELF.
+  static absl::StatusOr<std::unique_ptr<Binary>> Open(const std::string& path);
+  ~Binary();
+  Binary(const Binary&) = delete;
+  Binary& operator=(const Binary&) = delete;
+
+  const std::string& path() const { return path_; }
+  // NT_GNU_BUILD_ID bytes; empty when the file has none.
+  const std::string& build_id() const { return build_id_; }
+  std::span<const Segment> segments() const { return segments_; }
+  // The whole file, mapped read-only.
+  std::span<const uint8_t> bytes() const { return bytes_; }
+  // libelf's handle, for libdw and the symbolizer. Shared: take a reference with elf_begin(-1,
+  // ELF_C_READ_MMAP, elf()) before handing it to anything that calls elf_end().
+  Elf* elf() const { return elf_; }
+
+  // The segment a mapping at file offset `pgoff` (page-aligned) maps; nullptr if none.
+  const Segment* SegmentAtOffset(uint64_t pgoff) const;
+
+  // Identity of the file on disk, for the cache.
+  struct FileId {
+    uint64_t dev = 0, ino = 0, size = 0;
+    int64_t mtime_ns = 0;
+    bool operator==(const FileId&) const = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const FileId& id) {
+      return H::combine(std::move(h), id.dev, id.ino, id.size, id.mtime_ns);
+    }
+  };
+  const FileId& file_id() const { return file_id_; }
+
+ private:
+  Binary() = default;
+
+  std::string path_;
+  std::string build_id_;
+  std::vector<Segment> segments_;
+  std::span<const uint8_t> bytes_;
+  FileId file_id_;
+  int fd_ = -1;
+  Elf* elf_ = nullptr;
+};
+
+// Context: thread-safe; Open() of a file not yet seen reads it under the cache's lock.
+class BinaryCache {
+ public:
+  // The Binary for `path`: the cached one if the same file (or a file with the same build-id) was
+  // opened before; nullptr when it cannot be opened or is not ELF (also remembered).
+  std::shared_ptr<const Binary> Open(const std::string& path) ABSL_LOCKS_EXCLUDED(mu_);
+
+  size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  mutable std::mutex mu_;
+  absl::flat_hash_map<Binary::FileId, std::shared_ptr<const Binary>> by_file_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<const Binary>> by_build_id_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace dprof::unwind
+
+#endif  // DPROF_UNWIND_BINARY_H_

@@ -1,0 +1,49 @@
+// dprof::unwind::Snapshot — what a user stack is unwound from, long after the fact.
+//
+// A sampler copies the user registers and the top of the user stack at kernel entry
+// (PERF_SAMPLE_REGS_USER + PERF_SAMPLE_STACK_USER); the unwinders walk that copy later, with the
+// address space the task had. Memory is read only through ReadMemory(), which says why a read
+// failed, so every unwinder reports the same stop reasons.
+#ifndef DPROF_UNWIND_SNAPSHOT_H_
+#define DPROF_UNWIND_SNAPSHOT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "dprof/unwind/address_space.h"
+#include "dprof/unwind/registers.h"
+
+namespace dprof::unwind {
+
+struct Snapshot {
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  Registers regs;
+  // Address of stack[0]: the stack pointer when the bytes were copied.
+  uint64_t stack_address = 0;
+  std::span<const uint8_t> stack;
+  // The task's mappings when the snapshot was taken; borrowed, must outlive the unwind.
+  const AddressSpace* space = nullptr;
+};
+
+enum class ReadResult {
+  kOk,
+  kOutOfStack,  // above the copied bytes, in the stack the copy was cut from
+  kBadMemory,   // anywhere else nothing is known about
+};
+
+// Reads `out.size()` bytes at `address`: from the copied stack, else from the file behind a
+// file-backed mapping (code and read-only data; .bss reads as zero).
+// Context: any thread; no allocation.
+ReadResult ReadMemory(const Snapshot& snapshot, uint64_t address, std::span<uint8_t> out);
+
+// Reads one 64-bit word.
+inline ReadResult ReadWord(const Snapshot& snapshot, uint64_t address, uint64_t* value) {
+  return ReadMemory(snapshot, address,
+                    std::span<uint8_t>(reinterpret_cast<uint8_t*>(value), sizeof(*value)));
+}
+
+}  // namespace dprof::unwind
+
+#endif  // DPROF_UNWIND_SNAPSHOT_H_

@@ -1,0 +1,53 @@
+// dprof::unwind::Unwinder — turns a Snapshot into a list of program counters.
+//
+// Three implementations, same interface, same stop reasons:
+//  - frame pointers (MakeFramePointerUnwinder): follows the rbp chain in the copied stack. Fast;
+//    wrong or short for code built without frame pointers.
+//  - DWARF CFI through elfutils libdw (MakeLibdwUnwinder): .eh_frame and .debug_frame.
+//  - DWARF CFI through libunwind's remote interface (MakeLibunwindUnwinder).
+// Output: pcs[0] is the interrupted instruction; pcs[1..] are return addresses (subtract 1 to
+// symbolize the call). Per-binary state is built once and reused across samples and processes;
+// an unwind itself allocates nothing.
+#ifndef DPROF_UNWIND_UNWINDER_H_
+#define DPROF_UNWIND_UNWINDER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "dprof/unwind/snapshot.h"
+
+namespace dprof::unwind {
+
+enum class StopReason : int {
+  kOutermost,     // reached the outermost frame (no caller: the thread's entry point)
+  kOutOfStack,    // the next frame lies beyond the copied stack bytes
+  kNoUnwindInfo,  // no CFI (or mapping) covers the pc
+  kBadMemory,     // a read or a recovered value made no sense
+  kLoop,          // the stack pointer or frame pointer did not move outward
+  kFrameLimit,    // the output was full
+  kCount,
+};
+inline constexpr int kNumStopReasons = static_cast<int>(StopReason::kCount);
+std::string_view StopReasonName(StopReason reason);
+
+struct UnwindResult {
+  size_t frames = 0;
+  StopReason reason = StopReason::kOutermost;
+};
+
+class Unwinder {
+ public:
+  virtual ~Unwinder() = default;
+  // Writes up to pcs.size() frames. Context: any thread, concurrently with other Unwind() calls.
+  virtual UnwindResult Unwind(const Snapshot& snapshot, std::span<uint64_t> pcs) = 0;
+  virtual std::string_view name() const = 0;
+};
+
+std::unique_ptr<Unwinder> MakeFramePointerUnwinder();
+
+}  // namespace dprof::unwind
+
+#endif  // DPROF_UNWIND_UNWINDER_H_
