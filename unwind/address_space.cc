@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -21,6 +22,22 @@ bool Mapping::executable() const { return (prot & PROT_EXEC) != 0; }
 
 AddressSpace::AddressSpace(BinaryCache* binaries, std::string root)
     : binaries_(binaries), root_(std::move(root)) {}
+
+AddressSpace::AddressSpace(const AddressSpace& other)
+    : binaries_(other.binaries_), root_(other.root_), mappings_(other.mappings_) {}
+
+AddressSpace& AddressSpace::operator=(const AddressSpace& other) {
+  binaries_ = other.binaries_;
+  root_ = other.root_;
+  mappings_ = other.mappings_;
+  id_ = NewId();
+  return *this;
+}
+
+uint64_t AddressSpace::NewId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
 
 absl::StatusOr<AddressSpace> AddressSpace::FromProc(pid_t pid, BinaryCache* binaries) {
   const std::string path = absl::StrCat("/proc/", pid, "/maps");
@@ -125,6 +142,7 @@ void AddressSpace::Unmap(uint64_t start, uint64_t end) {
     }
   }
   mappings_ = std::move(kept);
+  id_ = NewId();
 }
 
 const Mapping* AddressSpace::Find(uint64_t address) const {

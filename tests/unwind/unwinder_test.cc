@@ -21,10 +21,13 @@ using ::testing::ElementsAreArray;
 struct Case {
   std::string unwinder;  // "fp", "libdw", "libunwind"
   std::string variant;   // unwind_target build: "fp", "nofp", "shlib"
+
+  friend void PrintTo(const Case& c, std::ostream* os) { *os << c.unwinder << " on " << c.variant; }
 };
 
 std::unique_ptr<Unwinder> MakeUnwinder(const std::string& name, BinaryCache*) {
   if (name == "fp") return MakeFramePointerUnwinder();
+  if (name == "libdw") return MakeLibdwUnwinder();
   return nullptr;
 }
 
@@ -106,6 +109,10 @@ std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
 
 // Every unwinder on every build it must handle.
 INSTANTIATE_TEST_SUITE_P(FramePointer, UnwinderTest, ::testing::Values(Case{"fp", "fp"}), CaseName);
+INSTANTIATE_TEST_SUITE_P(Libdw, UnwinderTest,
+                         ::testing::Values(Case{"libdw", "fp"}, Case{"libdw", "nofp"},
+                                           Case{"libdw", "shlib"}),
+                         CaseName);
 
 // Without frame pointers rbp is an ordinary register: the frame-pointer unwinder may return a
 // short or wrong stack, but it must stop by itself, cleanly, for a reason it names.

@@ -55,6 +55,11 @@ class AddressSpace {
   // prefixes every file path when opening it: "/proc/PID/root" reaches a process in another mount
   // namespace.
   explicit AddressSpace(BinaryCache* binaries, std::string root = "");
+  // A copy is a new version, with an id of its own.
+  AddressSpace(const AddressSpace& other);
+  AddressSpace& operator=(const AddressSpace& other);
+  AddressSpace(AddressSpace&&) = default;
+  AddressSpace& operator=(AddressSpace&&) = default;
 
   // Reads /proc/PID/maps; fails with NotFound when the process does not exist, PermissionDenied
   // when it may not be read.
@@ -73,12 +78,19 @@ class AddressSpace {
   const Mapping* Find(uint64_t address) const;
   std::span<const Mapping> mappings() const { return mappings_; }
 
+  // Names this version: unique within the process, and new after every change (Map, Unmap,
+  // AddMaps) and copy. Unwinders key their per-address-space state by it.
+  uint64_t id() const { return id_; }
+
  private:
+  static uint64_t NewId();
+
   void ResolveBinary(Mapping& mapping) const;
 
   BinaryCache* binaries_;
   std::string root_;
   std::vector<Mapping> mappings_;  // sorted by start, non-overlapping
+  uint64_t id_ = NewId();
 };
 
 }  // namespace dprof::unwind

@@ -6,8 +6,8 @@
 //  - DWARF CFI through elfutils libdw (MakeLibdwUnwinder): .eh_frame and .debug_frame.
 //  - DWARF CFI through libunwind's remote interface (MakeLibunwindUnwinder).
 // Output: pcs[0] is the interrupted instruction; pcs[1..] are return addresses (subtract 1 to
-// symbolize the call). Per-binary state is built once and reused across samples and processes;
-// an unwind itself allocates nothing.
+// symbolize the call). Per-binary state (parsed CFI, unwind tables) is built once and reused
+// across samples and processes.
 #ifndef DPROF_UNWIND_UNWINDER_H_
 #define DPROF_UNWIND_UNWINDER_H_
 
@@ -47,6 +47,8 @@ class Unwinder {
 };
 
 std::unique_ptr<Unwinder> MakeFramePointerUnwinder();
+// Concurrent Unwind() calls take turns (libelf is not thread-safe); see libdw_unwinder.cc.
+std::unique_ptr<Unwinder> MakeLibdwUnwinder();
 
 }  // namespace dprof::unwind
 
