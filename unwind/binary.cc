@@ -37,6 +37,25 @@ std::string FindBuildId(Elf_Data* data) {
   return "";
 }
 
+// Parses the .eh_frame_hdr at file offset `offset`: version 1, then the encodings of the
+// .eh_frame pointer, the FDE count and the table. Only the table layout every toolchain emits,
+// 4-byte data-relative entries, can be searched in place.
+std::optional<EhFrameHdr> ParseEhFrameHdr(std::span<const uint8_t> file, uint64_t offset,
+                                          uint64_t vaddr) {
+  constexpr uint8_t kUdata4 = 0x03, kSdata4 = 0x0b, kPcrelSdata4 = 0x1b, kDatarelSdata4 = 0x3b;
+  if (offset > file.size() || file.size() - offset < 12) return std::nullopt;
+  const uint8_t* hdr = file.data() + offset;
+  const uint8_t ptr_enc = hdr[1], count_enc = hdr[2], table_enc = hdr[3];
+  if (hdr[0] != 1 || count_enc != kUdata4 || table_enc != kDatarelSdata4 ||
+      (ptr_enc != kSdata4 && ptr_enc != kPcrelSdata4 && ptr_enc != kUdata4)) {
+    return std::nullopt;
+  }
+  uint32_t fde_count = 0;
+  std::memcpy(&fde_count, hdr + 8, sizeof(fde_count));
+  if (fde_count > (file.size() - offset - 12) / 8) return std::nullopt;
+  return EhFrameHdr{.vaddr = vaddr, .table_vaddr = vaddr + 12, .fde_count = fde_count};
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Binary>> Binary::Open(const std::string& path) {
@@ -82,6 +101,8 @@ absl::StatusOr<std::unique_ptr<Binary>> Binary::Open(const std::string& path) {
                                    .filesz = phdr.p_filesz,
                                    .align = phdr.p_align,
                                    .flags = phdr.p_flags});
+    } else if (phdr.p_type == PT_GNU_EH_FRAME) {
+      binary->eh_frame_hdr_ = ParseEhFrameHdr(binary->bytes_, phdr.p_offset, phdr.p_vaddr);
     } else if (phdr.p_type == PT_NOTE && binary->build_id_.empty()) {
       binary->build_id_ = FindBuildId(elf_getdata_rawchunk(
           binary->elf_, static_cast<int64_t>(phdr.p_offset), phdr.p_filesz, ELF_T_NHDR));
@@ -107,6 +128,13 @@ const Segment* Binary::SegmentAtOffset(uint64_t pgoff) const {
   for (const Segment& s : segments_) {
     const uint64_t first = s.offset & ~(kPageSize - 1);
     if (pgoff >= first && pgoff < s.offset + s.filesz) return &s;
+  }
+  return nullptr;
+}
+
+const Segment* Binary::ExecutableSegmentAt(uint64_t vaddr) const {
+  for (const Segment& s : segments_) {
+    if ((s.flags & PF_X) != 0 && vaddr >= s.vaddr && vaddr - s.vaddr < s.memsz) return &s;
   }
   return nullptr;
 }

@@ -28,6 +28,7 @@ struct Case {
 std::unique_ptr<Unwinder> MakeUnwinder(const std::string& name, BinaryCache*) {
   if (name == "fp") return MakeFramePointerUnwinder();
   if (name == "libdw") return MakeLibdwUnwinder();
+  if (name == "libunwind") return MakeLibunwindUnwinder();
   return nullptr;
 }
 
@@ -113,6 +114,37 @@ INSTANTIATE_TEST_SUITE_P(Libdw, UnwinderTest,
                          ::testing::Values(Case{"libdw", "fp"}, Case{"libdw", "nofp"},
                                            Case{"libdw", "shlib"}),
                          CaseName);
+INSTANTIATE_TEST_SUITE_P(Libunwind, UnwinderTest,
+                         ::testing::Values(Case{"libunwind", "fp"}, Case{"libunwind", "nofp"},
+                                           Case{"libunwind", "shlib"}),
+                         CaseName);
+
+// The two DWARF unwinders read the same CFI by different code: on builds without frame pointers
+// they must agree on every frame, through libc's start code to the outermost frame.
+TEST(DwarfUnwindersTest, AgreeFrameForFrame) {
+  BinaryCache binaries;
+  std::unique_ptr<Unwinder> libdw = MakeLibdwUnwinder();
+  std::unique_ptr<Unwinder> libunwind = MakeLibunwindUnwinder();
+  for (const std::string variant : {"nofp", "shlib"}) {
+    for (int depth : {4, 20, 60}) {
+      SCOPED_TRACE(variant + " at depth " + std::to_string(depth));
+      absl::StatusOr<testing::LoadedCapture> loaded =
+          testing::CaptureStack(testing::UnwindTarget(variant), depth, 65536, &binaries);
+      ASSERT_TRUE(loaded.ok()) << loaded.status();
+      UnwindResult by_libdw, by_libunwind;
+      const std::vector<uint64_t> a = UnwindAll(*libdw, loaded->snapshot(), &by_libdw);
+      const std::vector<uint64_t> b = UnwindAll(*libunwind, loaded->snapshot(), &by_libunwind);
+      EXPECT_EQ(a, b);
+      EXPECT_EQ(by_libdw.reason, StopReason::kOutermost) << StopReasonName(by_libdw.reason);
+      EXPECT_EQ(by_libunwind.reason, StopReason::kOutermost) << StopReasonName(by_libunwind.reason);
+      // chain_c, depth - 1 callers through main, then libc's start code.
+      ASSERT_GT(a.size(), static_cast<size_t>(depth));
+      const testing::Symbolizer symbols(*loaded->space);
+      EXPECT_EQ(symbols.FunctionAt(a.back(), true), "_start");
+      EXPECT_EQ(symbols.FunctionAt(a[depth - 1], true), "main");
+    }
+  }
+}
 
 // Without frame pointers rbp is an ordinary register: the frame-pointer unwinder may return a
 // short or wrong stack, but it must stop by itself, cleanly, for a reason it names.

@@ -34,6 +34,14 @@ struct Segment {  // a PT_LOAD program header
   uint32_t flags = 0;  // PF_R | PF_W | PF_X
 };
 
+// The .eh_frame_hdr binary search table (PT_GNU_EH_FRAME), in the layout unwinders can search
+// in place: fde_count pairs of 4-byte offsets (initial location, FDE) relative to `vaddr`.
+struct EhFrameHdr {
+  uint64_t vaddr = 0;        // of .eh_frame_hdr
+  uint64_t table_vaddr = 0;  // of its first table entry
+  uint64_t fde_count = 0;
+};
+
 // An ELF file, read-only after Open().
 // Context: every const method may be called from any thread.
 class Binary {
@@ -56,6 +64,10 @@ class Binary {
 
   // The segment a mapping at file offset `pgoff` (page-aligned) maps; nullptr if none.
   const Segment* SegmentAtOffset(uint64_t pgoff) const;
+  // The executable segment holding ELF virtual address `vaddr`; nullptr if none.
+  const Segment* ExecutableSegmentAt(uint64_t vaddr) const;
+  // The search table over .eh_frame, when the file has one in the searchable layout.
+  const std::optional<EhFrameHdr>& eh_frame_hdr() const { return eh_frame_hdr_; }
 
   // Identity of the file on disk, for the cache.
   struct FileId {
@@ -75,6 +87,7 @@ class Binary {
   std::string path_;
   std::string build_id_;
   std::vector<Segment> segments_;
+  std::optional<EhFrameHdr> eh_frame_hdr_;
   std::span<const uint8_t> bytes_;
   FileId file_id_;
   int fd_ = -1;

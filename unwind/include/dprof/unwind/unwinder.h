@@ -49,6 +49,8 @@ class Unwinder {
 std::unique_ptr<Unwinder> MakeFramePointerUnwinder();
 // Concurrent Unwind() calls take turns (libelf is not thread-safe); see libdw_unwinder.cc.
 std::unique_ptr<Unwinder> MakeLibdwUnwinder();
+// .eh_frame only; concurrent Unwind() calls run in parallel. See libunwind_unwinder.cc.
+std::unique_ptr<Unwinder> MakeLibunwindUnwinder();
 
 }  // namespace dprof::unwind
 
