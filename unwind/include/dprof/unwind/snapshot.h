@@ -19,10 +19,10 @@ namespace dprof::unwind {
 struct Snapshot {
   uint32_t pid = 0;
   uint32_t tid = 0;
-  Registers regs;
+  Registers regs = {};
   // Address of stack[0]: the stack pointer when the bytes were copied.
   uint64_t stack_address = 0;
-  std::span<const uint8_t> stack;
+  std::span<const uint8_t> stack = {};
   // The task's mappings when the snapshot was taken; borrowed, must outlive the unwind.
   const AddressSpace* space = nullptr;
 };

@@ -1,0 +1,290 @@
+#include "dprof/unwind/deferred_unwinder.h"
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/eventually.h"
+#include "tests/unwind/deferred_unwinder_testing.h"
+#include "tests/unwind/unwind_testing.h"
+
+namespace dprof::unwind {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+using testing::Event;
+using testing::FakeUnwinder;
+using testing::Gate;
+
+const std::vector<uint8_t> kStack(256, 0xab);
+
+// Every callback call a work received.
+struct Calls {
+  std::mutex mu;
+  std::vector<std::pair<Cookie, std::vector<uint64_t>>> got;
+
+  UnwindCallback Callback() {
+    return [this](const UnwindTrace& trace, Cookie cookie) {
+      std::lock_guard lock(mu);
+      got.emplace_back(cookie, std::vector<uint64_t>(trace.pcs.begin(), trace.pcs.end()));
+    };
+  }
+  size_t size() {
+    std::lock_guard lock(mu);
+    return got.size();
+  }
+};
+
+class DeferredUnwinderTest : public ::testing::Test {
+ protected:
+  void Start(DeferredUnwinder::Options options, Gate* gate = nullptr) {
+    auto fake = std::make_unique<FakeUnwinder>(gate);
+    fake_ = fake.get();
+    options.unwinder = std::move(fake);
+    absl::StatusOr<std::unique_ptr<DeferredUnwinder>> engine =
+        DeferredUnwinder::Create(std::move(options));
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    engine_ = *std::move(engine);
+  }
+  UnwindWork Register(Calls& calls) {
+    absl::StatusOr<UnwindWork> work = engine_->Register(calls.Callback());
+    EXPECT_TRUE(work.ok()) << work.status();
+    return *work;
+  }
+
+  // The callbacks' state outlives the engine, whose destructor still delivers.
+  Calls a_, b_, c_;
+  FakeUnwinder* fake_ = nullptr;
+  std::unique_ptr<DeferredUnwinder> engine_;
+};
+
+TEST_F(DeferredUnwinderTest, OneUnwindPerCookieHoweverManyWorksAndRequests) {
+  Gate gate(false);
+  Start({.workers = 2}, &gate);
+  Calls &a = a_, &b = b_, &c = c_;
+  const UnwindWork works[] = {Register(a), Register(b), Register(c)};
+  // One kernel entry: every event carries the same user registers.
+  std::vector<RequestResult> results;
+  for (int i = 0; i < 10; ++i) {
+    for (UnwindWork w : works)
+      results.push_back(engine_->Request(w, Event(7, 0x401000, false, kStack)));
+  }
+  EXPECT_EQ(results[0].status, RequestStatus::kQueued);
+  for (size_t i = 1; i < results.size(); ++i) {
+    EXPECT_EQ(results[i].status, RequestStatus::kAlreadyPending) << i;
+    EXPECT_EQ(results[i].cookie, results[0].cookie);
+  }
+  gate.Open();
+  engine_->Flush();
+  EXPECT_EQ(fake_->calls(), 1);
+  for (Calls* calls : {&a, &b, &c}) {
+    ASSERT_EQ(calls->size(), 1u);  // once per cookie, however often the work asked
+    EXPECT_EQ(calls->got[0].first, results[0].cookie);
+    EXPECT_EQ(calls->got[0].second, a.got[0].second);  // the same trace for every work
+  }
+  EXPECT_THAT(a.got[0].second, ElementsAre(0x401000, 0x7ffd0000, kStack.size(), 7));
+  const EngineStats stats = engine_->Stats();
+  EXPECT_EQ(stats[EngineStat::kRequests], 30u);
+  EXPECT_EQ(stats[EngineStat::kJobs], 1u);
+  EXPECT_EQ(stats[EngineStat::kShared], 29u);
+  EXPECT_EQ(stats[EngineStat::kUnwinds], 1u);
+  EXPECT_EQ(stats[EngineStat::kDeliveries], 3u);
+  EXPECT_EQ(stats.stopped(StopReason::kOutermost), 1u);
+}
+
+TEST_F(DeferredUnwinderTest, SeparateEntriesAreSeparateUnwinds) {
+  Start({.workers = 1, .content_cache = 0});
+  Calls& a = a_;
+  const UnwindWork w = Register(a);
+  const RequestResult in_read = engine_->Request(w, Event(7, 0x401000, false, kStack));
+  const RequestResult user = engine_->Request(w, Event(7, 0x401000, true, kStack));
+  const RequestResult in_write = engine_->Request(w, Event(7, 0x401100, false, kStack));
+  const RequestResult other_task = engine_->Request(w, Event(8, 0x401000, false, kStack));
+  engine_->Flush();
+  std::set<Cookie> cookies = {in_read.cookie, user.cookie, in_write.cookie, other_task.cookie};
+  EXPECT_EQ(cookies.size(), 4u);
+  EXPECT_EQ(fake_->calls(), 4);
+  EXPECT_EQ(a.size(), 4u);
+}
+
+TEST_F(DeferredUnwinderTest, LateRequestGetsTheKeptTraceWithoutANewUnwind) {
+  Start({.workers = 1});
+  Calls &a = a_, &b = b_;
+  const UnwindWork wa = Register(a), wb = Register(b);
+  const RequestResult first = engine_->Request(wa, Event(7, 0x401000, false, kStack));
+  engine_->Flush();
+  ASSERT_EQ(a.size(), 1u);
+  // Still the same kernel entry: b asks late, a asks again.
+  EXPECT_EQ(engine_->Request(wb, Event(7, 0x401000, false, kStack)).status, RequestStatus::kQueued);
+  EXPECT_EQ(engine_->Request(wa, Event(7, 0x401000, false, kStack)).cookie, first.cookie);
+  engine_->Flush();
+  EXPECT_EQ(fake_->calls(), 1);
+  ASSERT_EQ(b.size(), 1u);
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(b.got[0], a.got[0]);
+  EXPECT_EQ(a.got[1], a.got[0]);
+}
+
+TEST_F(DeferredUnwinderTest, IdenticalSnapshotsReuseOneResult) {
+  Start({.workers = 1});
+  Calls& a = a_;
+  const UnwindWork w = Register(a);
+  // Two user-mode samples: two contexts, but the same registers and stack bytes.
+  const RequestResult first = engine_->Request(w, Event(7, 0x401000, true, kStack));
+  engine_->Flush();
+  const RequestResult second = engine_->Request(w, Event(7, 0x401000, true, kStack));
+  engine_->Flush();
+  EXPECT_NE(first.cookie, second.cookie);
+  EXPECT_EQ(fake_->calls(), 1);
+  EXPECT_EQ(engine_->Stats()[EngineStat::kContentHits], 1u);
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a.got[0].second, a.got[1].second);
+  EXPECT_EQ(a.got[1].first, second.cookie);
+}
+
+TEST_F(DeferredUnwinderTest, AFullQueueDropsSnapshotsAndCountsThem) {
+  Gate gate(false);
+  Start({.workers = 1, .queue_capacity = 2}, &gate);
+  Calls& a = a_;
+  const UnwindWork w = Register(a);
+  EXPECT_EQ(engine_->Request(w, Event(1, 0x401000, true, kStack)).status, RequestStatus::kQueued);
+  // The worker takes the first job and waits at the gate; two more fill the queue.
+  ASSERT_TRUE(testing::Eventually([&] { return fake_->calls() == 1; }));
+  EXPECT_EQ(engine_->Request(w, Event(2, 0x401000, true, kStack)).status, RequestStatus::kQueued);
+  EXPECT_EQ(engine_->Request(w, Event(3, 0x401000, true, kStack)).status, RequestStatus::kQueued);
+  const RequestResult dropped = engine_->Request(w, Event(4, 0x401000, true, kStack));
+  EXPECT_EQ(dropped.status, RequestStatus::kDropped);
+  EXPECT_NE(dropped.cookie, cookie::kNoCookie);  // the event still has its context
+  EXPECT_EQ(engine_->Stats()[EngineStat::kDrops], 1u);
+  gate.Open();
+  engine_->Flush();
+  EXPECT_EQ(a.size(), 3u);
+}
+
+TEST_F(DeferredUnwinderTest, SnapshotsAreCutToMaxStackBytes) {
+  Start({.workers = 1, .max_stack_bytes = 100});
+  Calls& a = a_;
+  engine_->Request(Register(a), Event(1, 0x401000, true, kStack));
+  engine_->Flush();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a.got[0].second[2], 100u);
+  EXPECT_EQ(engine_->Stats()[EngineStat::kTruncatedCopies], 1u);
+}
+
+TEST_F(DeferredUnwinderTest, CancelClearsPendingRequestsAndRefusesNewOnes) {
+  Gate gate(false);
+  Start({.workers = 1}, &gate);
+  Calls &a = a_, &b = b_;
+  const UnwindWork wa = Register(a), wb = Register(b);
+  // A job the worker holds (unwinding), and one queued behind it; both asked for by a and b.
+  engine_->Request(wa, Event(1, 0x401000, false, kStack));
+  engine_->Request(wb, Event(1, 0x401000, false, kStack));
+  ASSERT_TRUE(testing::Eventually([&] { return fake_->calls() == 1; }));
+  engine_->Request(wa, Event(2, 0x401000, false, kStack));
+  engine_->Request(wb, Event(2, 0x401000, false, kStack));
+  engine_->Cancel(wa);
+  EXPECT_EQ(engine_->Request(wa, Event(3, 0x401000, false, kStack)).status,
+            RequestStatus::kCanceled);
+  engine_->Cancel(wa);  // twice is harmless
+  // A new work may get a's bit; it must not inherit a's pending requests.
+  Calls& c = c_;
+  const UnwindWork wc = Register(c);
+  gate.Open();
+  engine_->Flush();
+  EXPECT_EQ(a.size(), 0u);
+  EXPECT_EQ(b.size(), 2u);
+  EXPECT_EQ(c.size(), 0u);
+  EXPECT_EQ(wc.bit, wa.bit);
+  EXPECT_EQ(engine_->Stats()[EngineStat::kCanceledRequests], 1u);
+}
+
+TEST_F(DeferredUnwinderTest, AtLeast32WorksAndAClearErrorBeyondTheLimit) {
+  Start({.workers = 1});
+  Calls& calls = a_;
+  std::vector<UnwindWork> works;
+  for (int i = 0; i < DeferredUnwinder::kMaxWorks; ++i) works.push_back(Register(calls));
+  EXPECT_GE(works.size(), 32u);
+  absl::StatusOr<UnwindWork> one_more = engine_->Register(calls.Callback());
+  EXPECT_EQ(one_more.status().code(), absl::StatusCode::kResourceExhausted);
+  engine_->Cancel(works[10]);
+  EXPECT_TRUE(engine_->Register(calls.Callback()).ok());
+}
+
+TEST_F(DeferredUnwinderTest, ExitedTaskStartsFresh) {
+  Start({.workers = 1});
+  Calls& a = a_;
+  const UnwindWork w = Register(a);
+  const Cookie before = engine_->Request(w, Event(7, 0x401000, false, kStack)).cookie;
+  engine_->TaskExited(7);
+  EXPECT_NE(engine_->Request(w, Event(7, 0x401000, false, kStack)).cookie, before);
+}
+
+TEST_F(DeferredUnwinderTest, NativeCookiesAreUsedAsTheKernelGaveThem) {
+  Start({.workers = 1});
+  Calls& a = a_;
+  const UnwindWork w = Register(a);
+  TaskContext context = Event(7, 0x401000, false, kStack);
+  context.native_cookie = cookie::MakeCookie(1, 41);
+  EXPECT_EQ(engine_->Request(w, context).cookie, context.native_cookie);
+  engine_->Flush();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a.got[0].first, context.native_cookie);
+}
+
+TEST_F(DeferredUnwinderTest, TracesGoIntoTheDepot) {
+  auto depot = stackdepot::Depot::Create({}).value();
+  Start({.workers = 1, .depot = depot.get()});
+  stackdepot::Handle handle = stackdepot::kNoHandle;
+  std::vector<uint64_t> pcs;
+  const UnwindWork w = engine_
+                           ->Register([&](const UnwindTrace& t, Cookie) {
+                             handle = t.handle;
+                             pcs.assign(t.pcs.begin(), t.pcs.end());
+                           })
+                           .value();
+  engine_->Request(w, Event(1, 0x401000, true, kStack));
+  engine_->Flush();
+  ASSERT_NE(handle, stackdepot::kNoHandle);
+  EXPECT_THAT(depot->Fetch(handle), ElementsAreArray(pcs));
+}
+
+TEST_F(DeferredUnwinderTest, RejectsMissingUnwinder) {
+  EXPECT_EQ(DeferredUnwinder::Create({}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The engine with a real unwinder on a real captured stack.
+TEST(DeferredUnwinderRealStackTest, DeliversTheUnwoundUserStack) {
+  BinaryCache binaries;
+  absl::StatusOr<testing::LoadedCapture> loaded =
+      testing::CaptureStack(testing::UnwindTarget("shlib"), 6, 65536, &binaries);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  std::vector<uint64_t> pcs;  // outlives the engine that writes it
+  std::mutex mu;
+  auto engine = DeferredUnwinder::Create({.unwinder = MakeLibunwindUnwinder()}).value();
+  const UnwindWork w = engine
+                           ->Register([&](const UnwindTrace& t, Cookie) {
+                             std::lock_guard lock(mu);
+                             pcs.assign(t.pcs.begin(), t.pcs.end());
+                           })
+                           .value();
+  const Snapshot s = loaded->snapshot();
+  TaskContext context{.pid = s.pid,
+                      .tid = s.tid,
+                      .regs = s.regs,
+                      .stack_address = s.stack_address,
+                      .stack = s.stack,
+                      .space = std::make_shared<AddressSpace>(*loaded->space)};
+  EXPECT_EQ(engine->Request(w, context).status, RequestStatus::kQueued);
+  engine->Flush();
+  std::lock_guard lock(mu);
+  const std::vector<uint64_t>& expected = loaded->capture.expected;
+  ASSERT_GT(pcs.size(), expected.size());
+  EXPECT_EQ(std::vector<uint64_t>(pcs.begin() + 1, pcs.begin() + 1 + expected.size()), expected);
+}
+
+}  // namespace
+}  // namespace dprof::unwind

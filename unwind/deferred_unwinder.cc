@@ -1,0 +1,419 @@
+#include "dprof/unwind/deferred_unwinder.h"
+
+#include <algorithm>
+#include <bit>
+#include <cassert>
+#include <cstring>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
+#include "dprof/rcu/rcu.h"
+
+namespace dprof::unwind {
+
+// One kernel entry's unwind: its snapshot until the unwind ran, then its result.
+struct DeferredUnwinder::Job {
+  enum class State {
+    kFree,     // in free_jobs_
+    kFilling,  // the first requester is copying the snapshot in
+    kQueued,   // waiting for a worker (to unwind, or only to deliver the cached trace)
+    kRunning,  // a worker owns it: unwinding and delivering
+    kDone,     // result kept for late requests, until evicted
+  };
+
+  // Guarded by mu_.
+  State state = State::kFree;
+  Cookie cookie = cookie::kNoCookie;
+  uint64_t requested = 0;  // works that asked
+  uint64_t delivered = 0;  // works called
+  bool has_result = false;
+  bool in_done_list = false;
+  bool owns_content_entry = false;
+  uint64_t content_hash = 0;
+
+  // The snapshot: written by the first requester while kFilling, then read by one worker while
+  // kRunning. The stack buffer goes back to the pool once the unwind ran.
+  uint32_t pid = 0, tid = 0;
+  Registers regs;
+  uint64_t stack_address = 0;
+  std::vector<uint8_t>* stack = nullptr;
+  std::shared_ptr<const AddressSpace> space;
+
+  // The result: written by the worker before has_result is set (under mu_), read-only after.
+  std::vector<uint64_t> pcs;
+  size_t frames = 0;
+  StopReason reason = StopReason::kOutermost;
+  stackdepot::Handle handle = stackdepot::kNoHandle;
+};
+
+std::string_view RequestStatusName(RequestStatus status) {
+  switch (status) {
+    case RequestStatus::kQueued:
+      return "queued";
+    case RequestStatus::kAlreadyPending:
+      return "already pending";
+    case RequestStatus::kCanceled:
+      return "work canceled";
+    case RequestStatus::kDropped:
+      return "dropped: unwind queue full";
+    case RequestStatus::kNoCookie:
+      return "no cookie";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<std::unique_ptr<DeferredUnwinder>> DeferredUnwinder::Create(Options options) {
+  if (options.unwinder == nullptr) {
+    return absl::InvalidArgumentError("deferred unwinder: Options::unwinder is required");
+  }
+  if (options.queue_capacity == 0 || options.max_stack_bytes == 0 || options.max_frames == 0) {
+    return absl::InvalidArgumentError(
+        "deferred unwinder: queue_capacity, max_stack_bytes and max_frames must be positive");
+  }
+  if (options.workers <= 0) {
+    options.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  return std::unique_ptr<DeferredUnwinder>(new DeferredUnwinder(std::move(options)));
+}
+
+DeferredUnwinder::DeferredUnwinder(Options options)
+    : options_(std::move(options)),
+      tracker_(&cookies_, cookie::ContextTracker::Options{.max_tasks = options_.max_tasks}) {
+  // Every job that can be queued or running needs a stack buffer; finished ones keep only their
+  // result. Buffers grow to their size on first use and are reused after.
+  const size_t in_flight = options_.queue_capacity + static_cast<size_t>(options_.workers);
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < in_flight; ++i) {
+    all_stacks_.push_back(std::make_unique<std::vector<uint8_t>>());
+    free_stacks_.push_back(all_stacks_.back().get());
+  }
+  for (size_t i = 0; i < in_flight + options_.result_cache; ++i) {
+    all_jobs_.push_back(std::make_unique<Job>());
+    all_jobs_.back()->pcs.resize(options_.max_frames);
+    free_jobs_.push_back(all_jobs_.back().get());
+  }
+  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+DeferredUnwinder::~DeferredUnwinder() {
+  Flush();
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  work_ready_.notify_all();
+  for (std::thread& t : workers_) t.join();
+  for (std::atomic<Work*>& slot : works_) delete slot.load(std::memory_order_relaxed);
+}
+
+absl::StatusOr<UnwindWork> DeferredUnwinder::Register(UnwindCallback callback) {
+  if (!callback) return absl::InvalidArgumentError("deferred unwinder: empty callback");
+  std::lock_guard lock(works_mu_);
+  if (used_bits_ == ~uint64_t{0}) {
+    return absl::ResourceExhaustedError(absl::StrCat("deferred unwinder: all ", kMaxWorks,
+                                                     " works are registered; cancel one first"));
+  }
+  const int bit = std::countr_one(used_bits_);
+  auto* work = new Work{std::move(callback), ++generations_};
+  used_bits_ |= uint64_t{1} << bit;
+  // Release: publishes the Work; pairs with the acquire loads in Request() and Deliver().
+  works_[bit].store(work, std::memory_order_release);
+  return UnwindWork{bit, work->generation};
+}
+
+void DeferredUnwinder::Cancel(UnwindWork work) {
+  assert(!rcu::InReadSection() && "Cancel() inside a read-side section would wait for itself");
+  if (work.bit < 0 || work.bit >= kMaxWorks) return;
+  const uint64_t mask = uint64_t{1} << work.bit;
+  Work* unlinked = nullptr;
+  {
+    std::lock_guard lock(works_mu_);
+    Work* current = works_[work.bit].load(std::memory_order_relaxed);
+    if (current == nullptr || current->generation != work.generation) return;
+    // From here on Request() refuses the work and Deliver() skips it.
+    works_[work.bit].store(nullptr, std::memory_order_release);
+    unlinked = current;
+  }
+  // Every Request() that still saw the work has set its bit, and every callback of it has
+  // returned: both happen inside read-side sections.
+  rcu::Synchronize();
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [cookie, job] : jobs_) {
+      job->requested &= ~mask;
+      job->delivered &= ~mask;
+    }
+  }
+  // A worker may have read a pending mask naming the bit before it was cleared; it did so inside
+  // a read-side section, which has ended now. Only then may a new work get the bit.
+  rcu::Synchronize();
+  delete unlinked;
+  std::lock_guard lock(works_mu_);
+  used_bits_ &= ~mask;
+}
+
+RequestResult DeferredUnwinder::Request(UnwindWork work, const TaskContext& context) {
+  Count(EngineStat::kRequests);
+  if (work.bit < 0 || work.bit >= kMaxWorks) {
+    Count(EngineStat::kCanceledRequests);
+    return {RequestStatus::kCanceled};
+  }
+  // The work is checked and its bit set inside one read-side section, so Cancel() (which waits
+  // for a grace period between unlinking the work and clearing its bit) cannot miss the bit.
+  rcu::ReadLock rcu;
+  const Work* w = works_[work.bit].load(std::memory_order_acquire);
+  if (w == nullptr || w->generation != work.generation) {
+    Count(EngineStat::kCanceledRequests);
+    return {RequestStatus::kCanceled};
+  }
+  const uint64_t bit = uint64_t{1} << work.bit;
+  Job* fill = nullptr;
+  Cookie cookie = cookie::kNoCookie;
+  {
+    std::lock_guard lock(mu_);
+    cookie = context.native_cookie != cookie::kNoCookie
+                 ? tracker_.AcceptNative(context.tid, context.cpu, context.time_ns,
+                                         context.native_cookie)
+                 : tracker_.Track({.tid = context.tid,
+                                   .cpu = context.cpu,
+                                   .time_ns = context.time_ns,
+                                   .user_mode = context.user_mode,
+                                   .user_regs = context.regs.value});
+    if (cookie == cookie::kNoCookie) return {RequestStatus::kNoCookie};
+    if (auto it = jobs_.find(cookie); it != jobs_.end()) {
+      Job* job = it->second;
+      Count(EngineStat::kShared);
+      job->requested |= bit;
+      // Asked again after the unwind ran: called again, with the kept trace (as the kernel does).
+      if (job->has_result) job->delivered &= ~bit;
+      if (job->state != Job::State::kDone) return {RequestStatus::kAlreadyPending, cookie};
+      // Already unwound: deliver the kept trace again, without a new unwind.
+      if (queue_.size() >= options_.queue_capacity) {
+        job->requested &= ~bit;
+        Count(EngineStat::kDrops);
+        return {RequestStatus::kDropped, cookie};
+      }
+      job->state = Job::State::kQueued;
+      queue_.push_back(job);
+      ++busy_;
+      work_ready_.notify_one();
+      return {RequestStatus::kQueued, cookie};
+    }
+    if (queue_.size() >= options_.queue_capacity || free_stacks_.empty() ||
+        (fill = TakeJobLocked()) == nullptr) {
+      Count(EngineStat::kDrops);
+      return {RequestStatus::kDropped, cookie};
+    }
+    fill->state = Job::State::kFilling;
+    fill->cookie = cookie;
+    fill->requested = bit;
+    fill->delivered = 0;
+    fill->has_result = false;
+    fill->stack = free_stacks_.back();
+    free_stacks_.pop_back();
+    jobs_.emplace(cookie, fill);
+    ++busy_;
+  }
+  // Copied outside the lock: while kFilling no worker takes the job, and further requests for
+  // the cookie only set their bits.
+  fill->pid = context.pid;
+  fill->tid = context.tid;
+  fill->regs = context.regs;
+  fill->stack_address = context.stack_address;
+  std::span<const uint8_t> stack = context.stack;
+  if (stack.size() > options_.max_stack_bytes) {
+    stack = stack.first(options_.max_stack_bytes);
+    Count(EngineStat::kTruncatedCopies);
+  }
+  fill->stack->assign(stack.begin(), stack.end());
+  fill->space = context.space;
+  Count(EngineStat::kJobs);
+  {
+    std::lock_guard lock(mu_);
+    fill->state = Job::State::kQueued;
+    queue_.push_back(fill);
+  }
+  work_ready_.notify_one();
+  return {RequestStatus::kQueued, cookie};
+}
+
+DeferredUnwinder::Job* DeferredUnwinder::TakeJobLocked() {
+  if (!free_jobs_.empty()) {
+    Job* job = free_jobs_.back();
+    free_jobs_.pop_back();
+    return job;
+  }
+  // Reuse the oldest finished job; one being re-delivered is skipped and files itself again
+  // when it is done.
+  while (!done_.empty()) {
+    Job* job = done_.front();
+    done_.pop_front();
+    job->in_done_list = false;
+    if (job->state != Job::State::kDone) continue;
+    RetireLocked(job);
+    return job;
+  }
+  return nullptr;
+}
+
+void DeferredUnwinder::RetireLocked(Job* job) {
+  jobs_.erase(job->cookie);
+  if (job->owns_content_entry) by_content_.erase(job->content_hash);
+  job->owns_content_entry = false;
+  job->state = Job::State::kFree;
+}
+
+void DeferredUnwinder::WorkerLoop() {
+  for (;;) {
+    Job* job = nullptr;
+    {
+      std::unique_lock lock(mu_);
+      work_ready_.wait(
+          lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left
+      job = queue_.front();
+      queue_.pop_front();
+      job->state = Job::State::kRunning;
+    }
+    Process(job);
+  }
+}
+
+void DeferredUnwinder::Process(Job* job) {
+  bool unwound;
+  {
+    std::lock_guard lock(mu_);
+    unwound = job->has_result;
+  }
+  if (!unwound) Unwind(job);
+  Deliver(job, job->cookie);
+}
+
+void DeferredUnwinder::Unwind(Job* job) {
+  const std::span<const uint8_t> stack(*job->stack);
+  const uint64_t content = absl::HashOf(job->space ? job->space->id() : 0, job->pid,
+                                        job->regs.valid, absl::MakeConstSpan(job->regs.value),
+                                        job->stack_address, absl::MakeConstSpan(stack));
+  bool reused = false;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = by_content_.find(content); it != by_content_.end()) {
+      const Job* same = it->second;  // finished: its result no longer changes
+      std::copy(same->pcs.begin(), same->pcs.begin() + same->frames, job->pcs.begin());
+      job->frames = same->frames;
+      job->reason = same->reason;
+      job->handle = same->handle;
+      reused = true;
+    }
+  }
+  if (reused) {
+    Count(EngineStat::kContentHits);
+  } else {
+    const Snapshot snapshot{.pid = job->pid,
+                            .tid = job->tid,
+                            .regs = job->regs,
+                            .stack_address = job->stack_address,
+                            .stack = stack,
+                            .space = job->space.get()};
+    const UnwindResult result = options_.unwinder->Unwind(snapshot, job->pcs);
+    job->frames = result.frames;
+    job->reason = result.reason;
+    job->handle = stackdepot::kNoHandle;
+    if (options_.depot != nullptr && result.frames > 0) {
+      job->handle =
+          options_.depot->Save(std::span(job->pcs).first(result.frames), stackdepot::kCanAlloc);
+    }
+    Count(EngineStat::kUnwinds);
+    stop_reasons_[static_cast<int>(result.reason)].fetch_add(1, std::memory_order_relaxed);
+  }
+  std::lock_guard lock(mu_);
+  job->has_result = true;
+  free_stacks_.push_back(job->stack);
+  job->stack = nullptr;
+  job->space.reset();
+  if (!reused && options_.content_cache > 0 && by_content_.emplace(content, job).second) {
+    job->owns_content_entry = true;
+    job->content_hash = content;
+    content_order_.emplace_back(content, job);
+    TrimContentCacheLocked();
+  }
+}
+
+void DeferredUnwinder::TrimContentCacheLocked() {
+  auto live = [this](const std::pair<uint64_t, Job*>& entry) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    auto it = by_content_.find(entry.first);
+    return it != by_content_.end() && it->second == entry.second;
+  };
+  // Forget the oldest contents beyond the bound (their cookies keep their results), and entries
+  // of jobs that were retired meanwhile.
+  while (!content_order_.empty() &&
+         (by_content_.size() > options_.content_cache || !live(content_order_.front()))) {
+    if (live(content_order_.front())) {
+      content_order_.front().second->owns_content_entry = false;
+      by_content_.erase(content_order_.front().first);
+    }
+    content_order_.pop_front();
+  }
+  // Retired entries deeper in the queue: compact now and then, so the queue stays bounded.
+  if (content_order_.size() > 2 * options_.content_cache + 16) {
+    std::erase_if(content_order_, [&](const auto& entry) { return !live(entry); });
+  }
+}
+
+void DeferredUnwinder::Deliver(Job* job, Cookie cookie) {
+  const UnwindTrace trace{.pcs = std::span<const uint64_t>(job->pcs).first(job->frames),
+                          .reason = job->reason,
+                          .handle = job->handle};
+  for (;;) {
+    // The section begins before the pending mask is read: Cancel() waits for it before freeing
+    // the bit of a work it clears from the mask (see Cancel()).
+    rcu::ReadLock rcu;
+    uint64_t pending;
+    {
+      std::lock_guard lock(mu_);
+      pending = job->requested & ~job->delivered;
+      if (pending == 0) {
+        job->state = Job::State::kDone;
+        if (!job->in_done_list) {
+          done_.push_back(job);
+          job->in_done_list = true;
+        }
+        --busy_;
+        idle_.notify_all();
+        return;
+      }
+      job->delivered |= pending;
+    }
+    for (uint64_t bits = pending; bits != 0; bits &= bits - 1) {
+      const int bit = std::countr_zero(bits);
+      // Acquire; pairs with the release in Register().
+      if (const Work* w = works_[bit].load(std::memory_order_acquire)) {
+        w->callback(trace, cookie);
+        Count(EngineStat::kDeliveries);
+      }
+    }
+  }
+}
+
+void DeferredUnwinder::TaskExited(uint32_t tid) {
+  std::lock_guard lock(mu_);
+  tracker_.TaskExited(tid);
+}
+
+void DeferredUnwinder::Flush() {
+  std::unique_lock lock(mu_);
+  idle_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return busy_ == 0; });
+}
+
+EngineStats DeferredUnwinder::Stats() const {
+  EngineStats stats;
+  for (int i = 0; i < kNumEngineStats; ++i) {
+    stats.values[i] = stats_[i].load(std::memory_order_relaxed);
+  }
+  for (int i = 0; i < kNumStopReasons; ++i) {
+    stats.stop_reasons[i] = stop_reasons_[i].load(std::memory_order_relaxed);
+  }
+  return stats;
+}
+
+}  // namespace dprof::unwind

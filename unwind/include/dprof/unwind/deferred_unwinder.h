@@ -1,0 +1,224 @@
+// dprof::unwind::DeferredUnwinder — one user-stack unwind per kernel entry, for every consumer.
+//
+// The user-space version of the kernel's unwind_deferred (seeds 002 and 000). Consumers register
+// a callback and get an UnwindWork (one bit of a request mask). For each event they want a user
+// stack for, they Request() with the task's context. The first request of a kernel entry
+// (named by its cookie, from a ContextTracker) copies the snapshot and queues one unwind job; later
+// requests for the same cookie, from any work, only set their bit. A worker thread unwinds once
+// and calls every work whose bit is set with the same trace and cookie. Requests for a cookie
+// whose unwind already ran get the cached trace without a new unwind, and a snapshot identical in
+// registers and stack bytes to a recent one reuses that one's result.
+//
+// Guarantees:
+//  - Request() never blocks on an unwind and never allocates: jobs and stack buffers come from
+//    pools sized by Options; when the queue is full the snapshot is dropped and counted.
+//  - After Cancel(work) returns, work's callback is not running anywhere and is never called
+//    again; requests with it fail. Register() and Cancel() never block unwinding: the callback
+//    table is read under RCU.
+//  - Callbacks of different cookies run in parallel on the worker threads.
+//
+// Example:
+//   auto engine = DeferredUnwinder::Create({.unwinder = MakeLibunwindUnwinder()}).value();
+//   UnwindWork work = engine->Register([](const UnwindTrace& t, Cookie c) { Keep(c, t.pcs); })
+//                         .value();
+//   RequestResult r = engine->Request(work, context);  // per event, from the sampler thread
+//   // r.cookie names the entry; the callback gets the trace with the same cookie, later.
+//   engine->Cancel(work);
+#ifndef DPROF_UNWIND_DEFERRED_UNWINDER_H_
+#define DPROF_UNWIND_DEFERRED_UNWINDER_H_
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "dprof/cookie/context_tracker.h"
+#include "dprof/cookie/cookie.h"
+#include "dprof/stackdepot/depot.h"
+#include "dprof/unwind/unwinder.h"
+
+namespace dprof::unwind {
+
+using cookie::Cookie;
+
+// What every work that asked for a cookie receives.
+struct UnwindTrace {
+  std::span<const uint64_t> pcs = {};  // valid during the callback
+  StopReason reason = StopReason::kOutermost;
+  // The trace in Options::depot (pinned), or kNoHandle without a depot or when it was full.
+  stackdepot::Handle handle = stackdepot::kNoHandle;
+};
+
+// Called on a worker thread, possibly in parallel with other cookies' callbacks; must not call
+// Cancel() (it would wait for itself).
+using UnwindCallback = std::function<void(const UnwindTrace& trace, Cookie cookie)>;
+
+// A registered consumer. Invalid after Cancel().
+struct UnwindWork {
+  int bit = -1;
+  uint64_t generation = 0;
+};
+
+// What the sampler knows about an event when it asks for the task's user stack.
+struct TaskContext {
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  uint32_t cpu = 0;
+  uint64_t time_ns = 0;
+  bool user_mode = false;  // the event interrupted user code
+  // Set when the kernel named the entry itself (native deferred callchains).
+  Cookie native_cookie = cookie::kNoCookie;
+  Registers regs = {};  // user registers
+  uint64_t stack_address = 0;
+  std::span<const uint8_t> stack = {};  // copied on the first request of an entry
+  std::shared_ptr<const AddressSpace> space = nullptr;
+};
+
+enum class RequestStatus {
+  kQueued,          // this request queued the cookie's unwind, or a delivery of its cached trace
+  kAlreadyPending,  // an unwind for the cookie was already queued or running; the bit is set
+  kCanceled,        // the work was canceled (or never registered)
+  kDropped,         // the queue was full: the snapshot was dropped (counted)
+  kNoCookie,        // no cookie could be made for the event (counted by the tracker)
+};
+std::string_view RequestStatusName(RequestStatus status);
+
+struct RequestResult {
+  RequestStatus status;
+  Cookie cookie = cookie::kNoCookie;
+};
+
+enum class EngineStat : int {
+  kRequests,         // Request() calls
+  kJobs,             // unwind jobs queued (one per cookie)
+  kShared,           // requests served by another request's job: pending, or the cached trace
+  kContentHits,      // jobs whose result came from an identical earlier snapshot, not an unwind
+  kUnwinds,          // unwinds run
+  kDeliveries,       // callback calls
+  kDrops,            // snapshots dropped because the queue was full
+  kTruncatedCopies,  // snapshots cut to Options::max_stack_bytes
+  kCanceledRequests,
+  kCount,
+};
+inline constexpr int kNumEngineStats = static_cast<int>(EngineStat::kCount);
+
+struct EngineStats {
+  std::array<uint64_t, kNumEngineStats> values{};
+  std::array<uint64_t, kNumStopReasons> stop_reasons{};  // of the unwinds run
+
+  uint64_t operator[](EngineStat s) const { return values[static_cast<int>(s)]; }
+  uint64_t stopped(StopReason r) const { return stop_reasons[static_cast<int>(r)]; }
+};
+
+class DeferredUnwinder {
+ public:
+  static constexpr int kMaxWorks = 64;
+
+  struct Options {
+    std::unique_ptr<Unwinder> unwinder = nullptr;  // required
+    int workers = 0;                               // 0: one per CPU
+    size_t queue_capacity = 256;                   // jobs waiting for a worker
+    size_t max_stack_bytes = 65528;                // per snapshot (perf's maximum)
+    size_t max_frames = 256;
+    size_t result_cache = 1024;   // finished cookies whose trace is kept for late requests
+    size_t content_cache = 1024;  // snapshot contents whose result is kept for reuse
+    stackdepot::Depot* depot = nullptr;
+    size_t max_tasks = 65536;  // ContextTracker bound
+  };
+
+  // Starts the workers. Fails with InvalidArgument on a missing unwinder or a zero size.
+  static absl::StatusOr<std::unique_ptr<DeferredUnwinder>> Create(Options options);
+  // Runs every queued job to the end, then stops the workers.
+  ~DeferredUnwinder();
+  DeferredUnwinder(const DeferredUnwinder&) = delete;
+  DeferredUnwinder& operator=(const DeferredUnwinder&) = delete;
+
+  // Registers a consumer. ResourceExhausted when kMaxWorks are registered.
+  // Context: any thread; never blocks unwinding.
+  absl::StatusOr<UnwindWork> Register(UnwindCallback callback) ABSL_LOCKS_EXCLUDED(works_mu_);
+
+  // Asks for the user stack of `context`'s kernel entry on behalf of `work`.
+  // Context: any thread; never waits for an unwind; no allocation once the task is known.
+  RequestResult Request(UnwindWork work, const TaskContext& context) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Unregisters `work`: further requests with it fail, its bit is cleared from pending jobs, and
+  // when Cancel() returns its callback is not running and never runs again.
+  // Context: may block for two RCU grace periods; never from a callback or inside a ReadLock.
+  void Cancel(UnwindWork work) ABSL_LOCKS_EXCLUDED(works_mu_, mu_);
+
+  // The task exited: forget its context (PERF_RECORD_EXIT).
+  void TaskExited(uint32_t tid) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Waits until every queued job has run and been delivered. Context: never from a callback.
+  void Flush() ABSL_LOCKS_EXCLUDED(mu_);
+
+  EngineStats Stats() const ABSL_LOCKS_EXCLUDED(mu_);
+  const cookie::ContextTracker& tracker() const { return tracker_; }
+
+ private:
+  struct Job;
+  struct Work {
+    UnwindCallback callback;
+    uint64_t generation;
+  };
+
+  explicit DeferredUnwinder(Options options);
+  void WorkerLoop();
+  void Process(Job* job);
+  void Unwind(Job* job);
+  void Deliver(Job* job, Cookie cookie);
+  void RetireLocked(Job* job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void TrimContentCacheLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Job* TakeJobLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Count(EngineStat s, uint64_t n = 1) {
+    stats_[static_cast<int>(s)].fetch_add(n, std::memory_order_relaxed);
+  }
+
+  Options options_;
+  cookie::CookieAllocator cookies_;
+
+  // The callback table, one slot per bit, read under RCU: a slot is published with release and
+  // loaded with acquire; Cancel() clears it and waits for a grace period before freeing the Work.
+  std::array<std::atomic<Work*>, kMaxWorks> works_{};
+  std::mutex works_mu_;  // serializes Register() and Cancel()
+  uint64_t used_bits_ ABSL_GUARDED_BY(works_mu_) = 0;
+  uint64_t generations_ ABSL_GUARDED_BY(works_mu_) = 0;
+
+  // Cookies, jobs and the queue.
+  mutable std::mutex mu_;
+  std::condition_variable work_ready_;  // a job was queued, or stopping_
+  std::condition_variable idle_;        // a job finished
+  cookie::ContextTracker tracker_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<Cookie, Job*> jobs_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, Job*> by_content_ ABSL_GUARDED_BY(mu_);
+  // Insertion order of by_content_, for eviction; entries whose job moved on are skipped.
+  std::deque<std::pair<uint64_t, Job*>> content_order_ ABSL_GUARDED_BY(mu_);
+  std::deque<Job*> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<Job*> done_ ABSL_GUARDED_BY(mu_);  // finished jobs, oldest first, for eviction
+  std::vector<Job*> free_jobs_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::vector<uint8_t>*> free_stacks_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Job>> all_jobs_;
+  std::vector<std::unique_ptr<std::vector<uint8_t>>> all_stacks_;
+  size_t busy_ ABSL_GUARDED_BY(mu_) = 0;  // jobs queued or being processed
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::array<std::atomic<uint64_t>, kNumEngineStats> stats_{};
+  std::array<std::atomic<uint64_t>, kNumStopReasons> stop_reasons_{};
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace dprof::unwind
+
+#endif  // DPROF_UNWIND_DEFERRED_UNWINDER_H_
