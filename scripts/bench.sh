@@ -1,46 +1,84 @@
 #!/usr/bin/env bash
-# Builds and runs the stack depot benchmarks, then prints each benchmark's throughput for the
-# depot and both baselines with the ratios, and the memory per stored trace.
-# Extra arguments go to the benchmark binary (e.g. --benchmark_filter=SaveHit).
+# Builds and runs the benchmarks, then prints their figures with ratios against the baselines
+# measured in the same run:
+#   depot   bench/stackdepot_bench: the stack depot against two locked hash maps
+#   unwind  bench/unwind_bench: every unwinder on the same snapshots, and the deferred engine
+# usage: scripts/bench.sh [depot|unwind|all] [extra benchmark arguments...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+which=${1:-all}
+[[ $# -gt 0 ]] && shift
+case $which in depot|unwind|all) ;; *) echo "usage: $0 [depot|unwind|all] [benchmark args]" >&2; exit 2;; esac
+
 scripts/deps.sh
 configure build
-cmake --build build -j "$jobs" --target stackdepot_bench >&2
+cmake --build build -j "$jobs" --target stackdepot_bench unwind_bench >&2
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-section "build/bench/stackdepot_bench --benchmark_repetitions=5 $*"
-build/bench/stackdepot_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
-  "$@" | tee "$out" >&2
 
-section "throughput (median of 5, million ops/s) and ratios"
-awk '
-  function mops(s) {  # items_per_second=27.74M/s -> 27.74
-    sub(/items_per_second=/, "", s); sub(/\/s$/, "", s)
-    if (s ~ /G$/) return s * 1000; if (s ~ /M$/) return s + 0; if (s ~ /k$/) return s / 1000
-    return s / 1e6
-  }
-  /_median/ && /items_per_second/ {
-    split($1, p, "/"); bench = p[1]; impl = p[2]
-    threads = $1; sub(/.*threads:/, "", threads); sub(/_median/, "", threads)
-    for (i = 2; i <= NF; i++) if ($i ~ /^items_per_second=/) v[bench, threads, impl] = mops($i)
-    seen[bench, threads] = 1; order[++n] = bench SUBSEP threads
-  }
-  /BM_Memory16/ && /_median/ {
-    for (i = 2; i <= NF; i++) if ($i ~ /^bytes_per_trace=/) { b = $i; sub(/.*=/, "", b) }
-    split($1, p, "/"); mem[++m] = sprintf("%-16s %-8s traces  %6.1f bytes/trace (target 192)", p[2], p[3], b)
-  }
-  END {
-    printf "%-14s %7s %10s %10s %15s %10s %16s\n", "benchmark", "threads", "Depot", "MutexMap",
-           "SharedMutexMap", "vs Mutex", "vs SharedMutex"
-    for (k = 1; k <= n; k++) {
-      if (done[order[k]]++) continue
-      split(order[k], bt, SUBSEP); d = v[bt[1], bt[2], "Depot"]
-      mm = v[bt[1], bt[2], "MutexMap"]; sm = v[bt[1], bt[2], "SharedMutexMap"]
-      printf "%-14s %7s %10.2f", bt[1], bt[2], d
-      if (mm) printf " %10.2f %15.2f %9.2fx %15.2fx\n", mm, sm, d / mm, d / sm; else printf "\n"
+# run <binary> [args]: 5 repetitions, medians kept in $out.
+run() {
+  section "$* --benchmark_repetitions=5"
+  "$@" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true | tee "$out" >&2
+}
+
+if [[ $which == depot || $which == all ]]; then
+  run build/bench/stackdepot_bench "$@"
+  section "stack depot: throughput (median of 5, million ops/s) and ratios"
+  awk '
+    function mops(s) {  # items_per_second=27.74M/s -> 27.74
+      sub(/items_per_second=/, "", s); sub(/\/s$/, "", s)
+      if (s ~ /G$/) return s * 1000; if (s ~ /M$/) return s + 0; if (s ~ /k$/) return s / 1000
+      return s / 1e6
     }
-    print ""
-    for (k = 1; k <= m; k++) print mem[k]
-  }' "$out"
+    /_median/ && /items_per_second/ {
+      split($1, p, "/"); bench = p[1]; impl = p[2]
+      threads = $1; sub(/.*threads:/, "", threads); sub(/_median/, "", threads)
+      for (i = 2; i <= NF; i++) if ($i ~ /^items_per_second=/) v[bench, threads, impl] = mops($i)
+      order[++n] = bench SUBSEP threads
+    }
+    /BM_Memory16/ && /_median/ {
+      for (i = 2; i <= NF; i++) if ($i ~ /^bytes_per_trace=/) { b = $i; sub(/.*=/, "", b) }
+      split($1, p, "/"); mem[++m] = sprintf("%-16s %-8s traces  %6.1f bytes/trace (target 192)", p[2], p[3], b)
+    }
+    END {
+      printf "%-14s %7s %10s %10s %15s %10s %16s\n", "benchmark", "threads", "Depot", "MutexMap",
+             "SharedMutexMap", "vs Mutex", "vs SharedMutex"
+      for (k = 1; k <= n; k++) {
+        if (done[order[k]]++) continue
+        split(order[k], bt, SUBSEP); d = v[bt[1], bt[2], "Depot"]
+        mm = v[bt[1], bt[2], "MutexMap"]; sm = v[bt[1], bt[2], "SharedMutexMap"]
+        printf "%-14s %7s %10.2f", bt[1], bt[2], d
+        if (mm) printf " %10.2f %15.2f %9.2fx %15.2fx\n", mm, sm, d / mm, d / sm; else printf "\n"
+      }
+      print ""
+      for (k = 1; k <= m; k++) print mem[k]
+    }' "$out"
+fi
+
+if [[ $which == unwind || $which == all ]]; then
+  run build/bench/unwind_bench "$@"
+  section "unwinders: median microseconds per stack; dwarf's speed-up over libdw and libunwind"
+  awk '
+    function us(t, unit) { return unit == "ns" ? t / 1000 : unit == "us" ? t : t * 1000 }
+    /^BM_Unwind/ && /_median/ {
+      split($1, p, "/"); name = p[3] "/" p[4]; sub(/_median/, "", name)
+      t[p[2], name] = us($2, $3)
+      for (i = 4; i <= NF; i++) if ($i ~ /^frames=/) { f = $i; sub(/frames=/, "", f); frames[name] = f }
+      if (!(name in seen)) { seen[name] = 1; order[++n] = name }
+    }
+    /^BM_Engine/ && /_median/ { engine[++m] = sprintf("%-28s %8.2f us per request", $1, us($2, $3)) }
+    END {
+      printf "%-18s %6s %8s %8s %8s %10s %10s %10s\n", "snapshot", "frames", "fp", "dwarf",
+             "libdw", "libunwind", "vs libdw", "vs libunw."
+      for (k = 1; k <= n; k++) {
+        s = order[k]
+        printf "%-18s %6s %8s %8.2f %8.2f %10.2f %9.1fx %9.1fx\n", s, frames[s],
+               ((("fp", s) in t) ? sprintf("%.2f", t["fp", s]) : "-"), t["dwarf", s], t["libdw", s],
+               t["libunwind", s], t["libdw", s] / t["dwarf", s], t["libunwind", s] / t["dwarf", s]
+      }
+      print ""
+      for (k = 1; k <= m; k++) print engine[k]
+    }' "$out"
+fi

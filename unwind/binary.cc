@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -60,7 +61,9 @@ std::optional<EhFrameHdr> ParseEhFrameHdr(std::span<const uint8_t> file, uint64_
 
 absl::StatusOr<std::unique_ptr<Binary>> Binary::Open(const std::string& path) {
   InitLibelf();
+  static std::atomic<uint64_t> next_id{1};
   std::unique_ptr<Binary> binary(new Binary());
+  binary->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
   binary->path_ = path;
   binary->fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (binary->fd_ < 0) {

@@ -196,7 +196,7 @@ RequestResult DeferredUnwinder::Request(UnwindWork work, const TaskContext& cont
       job->state = Job::State::kQueued;
       queue_.push_back(job);
       ++busy_;
-      work_ready_.notify_one();
+      if (sleeping_workers_ > 0) work_ready_.notify_one();
       return {RequestStatus::kQueued, cookie};
     }
     if (queue_.size() >= options_.queue_capacity || free_stacks_.empty() ||
@@ -228,12 +228,16 @@ RequestResult DeferredUnwinder::Request(UnwindWork work, const TaskContext& cont
   fill->stack->assign(stack.begin(), stack.end());
   fill->space = context.space;
   Count(EngineStat::kJobs);
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     fill->state = Job::State::kQueued;
     queue_.push_back(fill);
+    // A worker that is awake takes the job when it is done with its own: waking one is a
+    // syscall, so only sleepers are woken.
+    wake = sleeping_workers_ > 0;
   }
-  work_ready_.notify_one();
+  if (wake) work_ready_.notify_one();
   return {RequestStatus::kQueued, cookie};
 }
 
@@ -268,8 +272,10 @@ void DeferredUnwinder::WorkerLoop() {
     Job* job = nullptr;
     {
       std::unique_lock lock(mu_);
+      ++sleeping_workers_;
       work_ready_.wait(
           lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_ || !queue_.empty(); });
+      --sleeping_workers_;
       if (queue_.empty()) return;  // stopping, and nothing left
       job = queue_.front();
       queue_.pop_front();

@@ -11,10 +11,6 @@
 namespace dprof::unwind {
 namespace {
 
-StopReason ReasonFor(ReadResult result) {
-  return result == ReadResult::kOutOfStack ? StopReason::kOutOfStack : StopReason::kBadMemory;
-}
-
 class FramePointerUnwinder final : public Unwinder {
  public:
   UnwindResult Unwind(const Snapshot& snapshot, std::span<uint64_t> pcs) override {
@@ -33,10 +29,10 @@ class FramePointerUnwinder final : public Unwinder {
       if (bp < floor) return {n, StopReason::kLoop};
       uint64_t next_bp = 0, return_address = 0;
       if (ReadResult r = ReadWord(snapshot, bp + 8, &return_address); r != ReadResult::kOk) {
-        return {n, ReasonFor(r)};
+        return {n, StopReasonForRead(r)};
       }
       if (ReadResult r = ReadWord(snapshot, bp, &next_bp); r != ReadResult::kOk) {
-        return {n, ReasonFor(r)};
+        return {n, StopReasonForRead(r)};
       }
       if (return_address == 0) return {n, StopReason::kOutermost};
       if (snapshot.space != nullptr) {

@@ -25,6 +25,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "dprof/unwind/unwinder.h"
+#include "unwind/internal/preconditions.h"
 
 namespace dprof::unwind {
 namespace {
@@ -143,10 +144,7 @@ int OnFrame(Dwfl_Frame* frame, void* arg) {
 class LibdwUnwinder final : public Unwinder {
  public:
   UnwindResult Unwind(const Snapshot& snapshot, std::span<uint64_t> pcs) override {
-    if (pcs.empty()) return {0, StopReason::kFrameLimit};
-    if (snapshot.space == nullptr || !snapshot.regs.Has(kRip) || !snapshot.regs.Has(kRsp)) {
-      return {0, StopReason::kNoUnwindInfo};
-    }
+    if (auto refused = internal::RefuseToUnwind(snapshot, pcs)) return *refused;
     std::lock_guard lock(mu_);
     SpaceState* state = StateFor(snapshot);
     if (state == nullptr) {
@@ -161,14 +159,7 @@ class LibdwUnwinder final : public Unwinder {
     if (walk.stopped) return {walk.frames, walk.reason};
     // A read that failed after the last frame was delivered is why there is no next one, whatever
     // libdwfl returns: it ends a walk with 0 ("all frames") when the return address is unreadable.
-    switch (walk.failure) {
-      case ReadResult::kOutOfStack:
-        return {walk.frames, StopReason::kOutOfStack};
-      case ReadResult::kBadMemory:
-        return {walk.frames, StopReason::kBadMemory};
-      case ReadResult::kOk:
-        break;
-    }
+    if (walk.failure != ReadResult::kOk) return {walk.frames, StopReasonForRead(walk.failure)};
     return {walk.frames, rc == 0 ? StopReason::kOutermost : StopReason::kNoUnwindInfo};
   }
 

@@ -19,6 +19,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "dprof/unwind/unwinder.h"
+#include "unwind/internal/preconditions.h"
 
 // Exported by libunwind but not declared in its headers (perf declares it the same way).
 extern "C" int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip,
@@ -115,19 +116,14 @@ struct LibunwindSpace {
 };
 
 StopReason ReasonFor(const Walk& walk, int step_result) {
-  if (walk.failure == ReadResult::kOutOfStack) return StopReason::kOutOfStack;
-  if (walk.failure == ReadResult::kBadMemory) return StopReason::kBadMemory;
-  if (step_result == -UNW_ENOINFO) return StopReason::kNoUnwindInfo;
-  return StopReason::kBadMemory;
+  if (walk.failure != ReadResult::kOk) return StopReasonForRead(walk.failure);
+  return step_result == -UNW_ENOINFO ? StopReason::kNoUnwindInfo : StopReason::kBadMemory;
 }
 
 class LibunwindUnwinder final : public Unwinder {
  public:
   UnwindResult Unwind(const Snapshot& snapshot, std::span<uint64_t> pcs) override {
-    if (pcs.empty()) return {0, StopReason::kFrameLimit};
-    if (snapshot.space == nullptr || !snapshot.regs.Has(kRip) || !snapshot.regs.Has(kRsp)) {
-      return {0, StopReason::kNoUnwindInfo};
-    }
+    if (auto refused = internal::RefuseToUnwind(snapshot, pcs)) return *refused;
     const std::shared_ptr<LibunwindSpace> space = SpaceFor(*snapshot.space);
     if (space->as == nullptr) return {0, StopReason::kNoUnwindInfo};
     Walk walk{.snapshot = &snapshot};

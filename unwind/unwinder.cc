@@ -11,4 +11,8 @@ std::string_view StopReasonName(StopReason reason) {
   return i >= 0 && i < kNumStopReasons ? kNames[i] : "unknown";
 }
 
+StopReason StopReasonForRead(ReadResult result) {
+  return result == ReadResult::kOutOfStack ? StopReason::kOutOfStack : StopReason::kBadMemory;
+}
+
 }  // namespace dprof::unwind

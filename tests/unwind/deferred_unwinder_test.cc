@@ -8,8 +8,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/eventually.h"
+#include "tests/testing/unwind_testing.h"
 #include "tests/unwind/deferred_unwinder_testing.h"
-#include "tests/unwind/unwind_testing.h"
 
 namespace dprof::unwind {
 namespace {

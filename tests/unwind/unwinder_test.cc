@@ -10,7 +10,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/unwind/unwind_testing.h"
+#include "tests/testing/unwind_testing.h"
 
 namespace dprof::unwind {
 namespace {
@@ -27,6 +27,7 @@ struct Case {
 
 std::unique_ptr<Unwinder> MakeUnwinder(const std::string& name, BinaryCache*) {
   if (name == "fp") return MakeFramePointerUnwinder();
+  if (name == "dwarf") return MakeDwarfUnwinder();
   if (name == "libdw") return MakeLibdwUnwinder();
   if (name == "libunwind") return MakeLibunwindUnwinder();
   return nullptr;
@@ -110,6 +111,10 @@ std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
 
 // Every unwinder on every build it must handle.
 INSTANTIATE_TEST_SUITE_P(FramePointer, UnwinderTest, ::testing::Values(Case{"fp", "fp"}), CaseName);
+INSTANTIATE_TEST_SUITE_P(Dwarf, UnwinderTest,
+                         ::testing::Values(Case{"dwarf", "fp"}, Case{"dwarf", "nofp"},
+                                           Case{"dwarf", "shlib"}),
+                         CaseName);
 INSTANTIATE_TEST_SUITE_P(Libdw, UnwinderTest,
                          ::testing::Values(Case{"libdw", "fp"}, Case{"libdw", "nofp"},
                                            Case{"libdw", "shlib"}),
@@ -119,29 +124,34 @@ INSTANTIATE_TEST_SUITE_P(Libunwind, UnwinderTest,
                                            Case{"libunwind", "shlib"}),
                          CaseName);
 
-// The two DWARF unwinders read the same CFI by different code: on builds without frame pointers
-// they must agree on every frame, through libc's start code to the outermost frame.
+// The DWARF unwinders read the same CFI through different code: on builds without frame
+// pointers they must agree on every frame, through libc's start code to the outermost frame.
 TEST(DwarfUnwindersTest, AgreeFrameForFrame) {
   BinaryCache binaries;
-  std::unique_ptr<Unwinder> libdw = MakeLibdwUnwinder();
-  std::unique_ptr<Unwinder> libunwind = MakeLibunwindUnwinder();
+  std::unique_ptr<Unwinder> unwinders[] = {MakeLibdwUnwinder(), MakeLibunwindUnwinder(),
+                                           MakeDwarfUnwinder()};
   for (const std::string variant : {"nofp", "shlib"}) {
     for (int depth : {4, 20, 60}) {
       SCOPED_TRACE(variant + " at depth " + std::to_string(depth));
       absl::StatusOr<testing::LoadedCapture> loaded =
           testing::CaptureStack(testing::UnwindTarget(variant), depth, 65536, &binaries);
       ASSERT_TRUE(loaded.ok()) << loaded.status();
-      UnwindResult by_libdw, by_libunwind;
-      const std::vector<uint64_t> a = UnwindAll(*libdw, loaded->snapshot(), &by_libdw);
-      const std::vector<uint64_t> b = UnwindAll(*libunwind, loaded->snapshot(), &by_libunwind);
-      EXPECT_EQ(a, b);
-      EXPECT_EQ(by_libdw.reason, StopReason::kOutermost) << StopReasonName(by_libdw.reason);
-      EXPECT_EQ(by_libunwind.reason, StopReason::kOutermost) << StopReasonName(by_libunwind.reason);
+      UnwindResult reference_result;
+      const std::vector<uint64_t> reference =
+          UnwindAll(*unwinders[0], loaded->snapshot(), &reference_result);
+      EXPECT_EQ(reference_result.reason, StopReason::kOutermost)
+          << StopReasonName(reference_result.reason);
+      for (auto& other : unwinders) {
+        UnwindResult result;
+        EXPECT_EQ(UnwindAll(*other, loaded->snapshot(), &result), reference) << other->name();
+        EXPECT_EQ(result.reason, StopReason::kOutermost)
+            << other->name() << ": " << StopReasonName(result.reason);
+      }
       // chain_c, depth - 1 callers through main, then libc's start code.
-      ASSERT_GT(a.size(), static_cast<size_t>(depth));
+      ASSERT_GT(reference.size(), static_cast<size_t>(depth));
       const testing::Symbolizer symbols(*loaded->space);
-      EXPECT_EQ(symbols.FunctionAt(a.back(), true), "_start");
-      EXPECT_EQ(symbols.FunctionAt(a[depth - 1], true), "main");
+      EXPECT_EQ(symbols.FunctionAt(reference.back(), true), "_start");
+      EXPECT_EQ(symbols.FunctionAt(reference[depth - 1], true), "main");
     }
   }
 }

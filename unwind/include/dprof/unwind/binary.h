@@ -53,6 +53,9 @@ class Binary {
   Binary& operator=(const Binary&) = delete;
 
   const std::string& path() const { return path_; }
+  // Unique among the Binary objects of this process, never reused: a key for per-binary caches
+  // that must not mistake a new Binary at a freed one's address for the old one.
+  uint64_t id() const { return id_; }
   // NT_GNU_BUILD_ID bytes; empty when the file has none.
   const std::string& build_id() const { return build_id_; }
   std::span<const Segment> segments() const { return segments_; }
@@ -84,6 +87,7 @@ class Binary {
  private:
   Binary() = default;
 
+  uint64_t id_ = 0;
   std::string path_;
   std::string build_id_;
   std::vector<Segment> segments_;

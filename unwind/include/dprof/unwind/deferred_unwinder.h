@@ -211,7 +211,8 @@ class DeferredUnwinder {
   std::vector<std::vector<uint8_t>*> free_stacks_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<Job>> all_jobs_;
   std::vector<std::unique_ptr<std::vector<uint8_t>>> all_stacks_;
-  size_t busy_ ABSL_GUARDED_BY(mu_) = 0;  // jobs queued or being processed
+  size_t busy_ ABSL_GUARDED_BY(mu_) = 0;           // jobs queued or being processed
+  int sleeping_workers_ ABSL_GUARDED_BY(mu_) = 0;  // waiting on work_ready_
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
   std::array<std::atomic<uint64_t>, kNumEngineStats> stats_{};

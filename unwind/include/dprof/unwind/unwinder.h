@@ -1,9 +1,12 @@
 // dprof::unwind::Unwinder — turns a Snapshot into a list of program counters.
 //
-// Three implementations, same interface, same stop reasons:
+// Four implementations, same interface, same stop reasons:
 //  - frame pointers (MakeFramePointerUnwinder): follows the rbp chain in the copied stack. Fast;
 //    wrong or short for code built without frame pointers.
-//  - DWARF CFI through elfutils libdw (MakeLibdwUnwinder): .eh_frame and .debug_frame.
+//  - DWARF CFI, rules read with libdw and cached per binary and pc (MakeDwarfUnwinder): the fast
+//    DWARF path, and the deferred engine's default.
+//  - DWARF CFI through elfutils libdwfl's own frame walker (MakeLibdwUnwinder): libdw's exact
+//    semantics, the reference the others are checked against; slower.
 //  - DWARF CFI through libunwind's remote interface (MakeLibunwindUnwinder).
 // Output: pcs[0] is the interrupted instruction; pcs[1..] are return addresses (subtract 1 to
 // symbolize the call). Per-binary state (parsed CFI, unwind tables) is built once and reused
@@ -33,6 +36,9 @@ enum class StopReason : int {
 inline constexpr int kNumStopReasons = static_cast<int>(StopReason::kCount);
 std::string_view StopReasonName(StopReason reason);
 
+// Why to stop when a memory read failed with `result` (not kOk).
+StopReason StopReasonForRead(ReadResult result);
+
 struct UnwindResult {
   size_t frames = 0;
   StopReason reason = StopReason::kOutermost;
@@ -47,6 +53,9 @@ class Unwinder {
 };
 
 std::unique_ptr<Unwinder> MakeFramePointerUnwinder();
+// .eh_frame, .debug_frame and separate debug files; falls back to rbp where there is no CFI.
+// Concurrent Unwind() calls run in parallel. See dwarf_unwinder.cc.
+std::unique_ptr<Unwinder> MakeDwarfUnwinder();
 // Concurrent Unwind() calls take turns (libelf is not thread-safe); see libdw_unwinder.cc.
 std::unique_ptr<Unwinder> MakeLibdwUnwinder();
 // .eh_frame only; concurrent Unwind() calls run in parallel. See libunwind_unwinder.cc.

@@ -1,7 +1,7 @@
 // Support for the unwinder tests and benchmarks: run samples/unwind_target, load what it
 // captured into a Snapshot, and name the frames with libdw.
-#ifndef DPROF_TESTS_UNWIND_UNWIND_TESTING_H_
-#define DPROF_TESTS_UNWIND_UNWIND_TESTING_H_
+#ifndef DPROF_TESTS_TESTING_UNWIND_TESTING_H_
+#define DPROF_TESTS_TESTING_UNWIND_TESTING_H_
 
 #include <cstdint>
 #include <memory>
@@ -51,4 +51,4 @@ std::string UnwindTarget(const std::string& variant);
 
 }  // namespace dprof::testing
 
-#endif  // DPROF_TESTS_UNWIND_UNWIND_TESTING_H_
+#endif  // DPROF_TESTS_TESTING_UNWIND_TESTING_H_

@@ -1,4 +1,4 @@
-#include "tests/unwind/unwind_testing.h"
+#include "tests/testing/unwind_testing.h"
 
 #include <elfutils/libdwfl.h>
 #include <spawn.h>
