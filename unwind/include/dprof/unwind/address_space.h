@@ -34,14 +34,14 @@ namespace dprof::unwind {
 
 struct Mapping {
   uint64_t start = 0;
-  uint64_t end = 0;    // exclusive
-  uint64_t pgoff = 0;  // file offset of `start`
-  uint32_t prot = 0;   // PROT_READ | PROT_WRITE | PROT_EXEC
-  std::string path;    // file path; "[stack]", "[vdso]", ... or empty for anonymous memory
+  uint64_t end = 0;       // exclusive
+  uint64_t pgoff = 0;     // file offset of `start`
+  uint32_t prot = 0;      // PROT_READ | PROT_WRITE | PROT_EXEC
+  std::string path = {};  // file path; "[stack]", "[vdso]", ... or empty for anonymous memory
   // Build-id from PERF_RECORD_MMAP2 when the kernel gave one; else the Binary's.
-  std::string build_id;
+  std::string build_id = {};
   // The ELF file, when `path` is one dprof could open; nullptr otherwise.
-  std::shared_ptr<const Binary> binary;
+  std::shared_ptr<const Binary> binary = nullptr;
   // ELF virtual address = address - bias (meaningful when binary is set).
   uint64_t bias = 0;
 
