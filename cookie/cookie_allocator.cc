@@ -30,11 +30,11 @@ Cookie CookieAllocator::Next() {
 }
 
 Cookie CookieAllocator::NextOn(uint32_t cpu) {
-  if (cpu >= counters_.size()) return kNoCookie;
+  if (cpu >= counters_.size() || cpu >= 0x7ffffffe) return kNoCookie;
   // Relaxed: the counter only has to hand out distinct values; fetch_add's atomicity does that
   // across threads and signal handlers alike. Nothing is published through it.
   const uint32_t counter = counters_[cpu].value.fetch_add(2, std::memory_order_relaxed) + 2;
-  return MakeCookie(cpu, counter);
+  return MakeCookie(cpu, counter) | kDprofMade;
 }
 
 }  // namespace dprof::cookie

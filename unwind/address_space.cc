@@ -1,5 +1,6 @@
 #include "dprof/unwind/address_space.h"
 
+#include <elf.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -105,23 +106,42 @@ void AddressSpace::ResolveBinary(Mapping& m) const {
   if (!m.build_id.empty() && !binary->build_id().empty() && m.build_id != binary->build_id()) {
     return;
   }
-  const Segment* segment = binary->SegmentAtOffset(m.pgoff);
+  const Segment* segment = binary->SegmentFor(m.pgoff, m.prot);
   if (segment == nullptr) return;
   if (m.build_id.empty()) m.build_id = binary->build_id();
   m.binary = std::move(binary);
   // File offset X sits at bias + vaddr + (X - offset); X = pgoff sits at start.
   m.bias = m.start - m.pgoff - segment->vaddr + segment->offset;
+  m.file_contents = (segment->flags & PF_W) == 0 && (m.prot & PROT_WRITE) == 0;
 }
 
+namespace {
+
+// Whether a mapping's coming or going changes what unwinders know: file-backed memory does;
+// anonymous memory, [heap] and [stack] do not.
+bool FileBacked(const Mapping& m) { return !m.path.empty() && m.path[0] != '['; }
+
+}  // namespace
+
 void AddressSpace::Map(Mapping mapping) {
+  if (mapping.end <= mapping.start) return;
   ResolveBinary(mapping);
-  Unmap(mapping.start, mapping.end);
+  if (FileBacked(mapping)) id_ = NewId();
   auto at = std::upper_bound(mappings_.begin(), mappings_.end(), mapping.start,
                              [](uint64_t start, const Mapping& m) { return start < m.start; });
+  // The common case, /proc/PID/maps read in address order: nothing to cut, often an append.
+  const bool overlaps = (at != mappings_.end() && at->start < mapping.end) ||
+                        (at != mappings_.begin() && std::prev(at)->end > mapping.start);
+  if (overlaps) {
+    Unmap(mapping.start, mapping.end);
+    at = std::upper_bound(mappings_.begin(), mappings_.end(), mapping.start,
+                          [](uint64_t start, const Mapping& m) { return start < m.start; });
+  }
   mappings_.insert(at, std::move(mapping));
 }
 
 void AddressSpace::Unmap(uint64_t start, uint64_t end) {
+  if (end <= start) return;
   std::vector<Mapping> kept;
   kept.reserve(mappings_.size() + 1);
   for (Mapping& m : mappings_) {
@@ -129,6 +149,7 @@ void AddressSpace::Unmap(uint64_t start, uint64_t end) {
       kept.push_back(std::move(m));
       continue;
     }
+    if (FileBacked(m)) id_ = NewId();
     if (m.start < start) {  // the part below the hole
       Mapping below = m;
       below.end = start;
@@ -142,7 +163,6 @@ void AddressSpace::Unmap(uint64_t start, uint64_t end) {
     }
   }
   mappings_ = std::move(kept);
-  id_ = NewId();
 }
 
 const Mapping* AddressSpace::Find(uint64_t address) const {

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -127,12 +128,17 @@ Binary::~Binary() {
   if (fd_ >= 0) close(fd_);
 }
 
-const Segment* Binary::SegmentAtOffset(uint64_t pgoff) const {
+const Segment* Binary::SegmentFor(uint64_t pgoff, uint32_t prot) const {
+  const Segment* any = nullptr;
   for (const Segment& s : segments_) {
     const uint64_t first = s.offset & ~(kPageSize - 1);
-    if (pgoff >= first && pgoff < s.offset + s.filesz) return &s;
+    if (pgoff < first || pgoff >= s.offset + s.filesz) continue;
+    const bool exec = (s.flags & PF_X) != 0, write = (s.flags & PF_W) != 0;
+    // mprotect after relocation turns RELRO pages read-only, so only the exec bit must match.
+    if (exec == ((prot & PROT_EXEC) != 0) && (write || (prot & PROT_WRITE) == 0)) return &s;
+    if (any == nullptr) any = &s;
   }
-  return nullptr;
+  return any;
 }
 
 const Segment* Binary::ExecutableSegmentAt(uint64_t vaddr) const {

@@ -29,7 +29,7 @@ struct DeferredUnwinder::Job {
   bool has_result = false;
   bool in_done_list = false;
   bool owns_content_entry = false;
-  uint64_t content_hash = 0;
+  ContentKey content;
 
   // The snapshot: written by the first requester while kFilling, then read by one worker while
   // kRunning. The stack buffer goes back to the pool once the unwind ran.
@@ -127,11 +127,18 @@ void DeferredUnwinder::Cancel(UnwindWork work) {
   const uint64_t mask = uint64_t{1} << work.bit;
   Work* unlinked = nullptr;
   {
-    std::lock_guard lock(works_mu_);
+    std::unique_lock lock(works_mu_);
     Work* current = works_[work.bit].load(std::memory_order_relaxed);
-    if (current == nullptr || current->generation != work.generation) return;
+    if (current == nullptr || current->generation != work.generation) {
+      // Already unlinked. If that Cancel() is still under way (the bit is not free yet, and no
+      // newer work has it), its promise is not kept yet: wait until it is.
+      canceled_.wait(
+          lock, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return (canceling_bits_ & mask) == 0; });
+      return;
+    }
     // From here on Request() refuses the work and Deliver() skips it.
     works_[work.bit].store(nullptr, std::memory_order_release);
+    canceling_bits_ |= mask;
     unlinked = current;
   }
   // Every Request() that still saw the work has set its bit, and every callback of it has
@@ -148,8 +155,12 @@ void DeferredUnwinder::Cancel(UnwindWork work) {
   // a read-side section, which has ended now. Only then may a new work get the bit.
   rcu::Synchronize();
   delete unlinked;
-  std::lock_guard lock(works_mu_);
-  used_bits_ &= ~mask;
+  {
+    std::lock_guard lock(works_mu_);
+    used_bits_ &= ~mask;
+    canceling_bits_ &= ~mask;
+  }
+  canceled_.notify_all();
 }
 
 RequestResult DeferredUnwinder::Request(UnwindWork work, const TaskContext& context) {
@@ -185,7 +196,9 @@ RequestResult DeferredUnwinder::Request(UnwindWork work, const TaskContext& cont
       Count(EngineStat::kShared);
       job->requested |= bit;
       // Asked again after the unwind ran: called again, with the kept trace (as the kernel does).
-      if (job->has_result) job->delivered &= ~bit;
+      // Not while the trace is being delivered: the work has it or is about to, and a callback
+      // that asks for its own cookie would otherwise be called forever.
+      if (job->has_result && job->state != Job::State::kRunning) job->delivered &= ~bit;
       if (job->state != Job::State::kDone) return {RequestStatus::kAlreadyPending, cookie};
       // Already unwound: deliver the kept trace again, without a new unwind.
       if (queue_.size() >= options_.queue_capacity) {
@@ -199,7 +212,7 @@ RequestResult DeferredUnwinder::Request(UnwindWork work, const TaskContext& cont
       if (sleeping_workers_ > 0) work_ready_.notify_one();
       return {RequestStatus::kQueued, cookie};
     }
-    if (queue_.size() >= options_.queue_capacity || free_stacks_.empty() ||
+    if (queue_.size() + filling_ >= options_.queue_capacity || free_stacks_.empty() ||
         (fill = TakeJobLocked()) == nullptr) {
       Count(EngineStat::kDrops);
       return {RequestStatus::kDropped, cookie};
@@ -213,6 +226,7 @@ RequestResult DeferredUnwinder::Request(UnwindWork work, const TaskContext& cont
     free_stacks_.pop_back();
     jobs_.emplace(cookie, fill);
     ++busy_;
+    ++filling_;
   }
   // Copied outside the lock: while kFilling no worker takes the job, and further requests for
   // the cookie only set their bits.
@@ -233,6 +247,7 @@ RequestResult DeferredUnwinder::Request(UnwindWork work, const TaskContext& cont
     std::lock_guard lock(mu_);
     fill->state = Job::State::kQueued;
     queue_.push_back(fill);
+    --filling_;
     // A worker that is awake takes the job when it is done with its own: waking one is a
     // syscall, so only sleepers are woken.
     wake = sleeping_workers_ > 0;
@@ -262,7 +277,7 @@ DeferredUnwinder::Job* DeferredUnwinder::TakeJobLocked() {
 
 void DeferredUnwinder::RetireLocked(Job* job) {
   jobs_.erase(job->cookie);
-  if (job->owns_content_entry) by_content_.erase(job->content_hash);
+  if (job->owns_content_entry) by_content_.erase(job->content);
   job->owns_content_entry = false;
   job->state = Job::State::kFree;
 }
@@ -297,9 +312,13 @@ void DeferredUnwinder::Process(Job* job) {
 
 void DeferredUnwinder::Unwind(Job* job) {
   const std::span<const uint8_t> stack(*job->stack);
-  const uint64_t content = absl::HashOf(job->space ? job->space->id() : 0, job->pid,
-                                        job->regs.valid, absl::MakeConstSpan(job->regs.value),
-                                        job->stack_address, absl::MakeConstSpan(stack));
+  // Salted differently, the two hashes are independent: equal keys mean equal snapshots.
+  auto hash = [&](uint64_t salt) {
+    return absl::HashOf(salt, job->space ? job->space->id() : 0, job->pid, job->regs.valid,
+                        absl::MakeConstSpan(job->regs.value), job->stack_address,
+                        absl::MakeConstSpan(stack));
+  };
+  const ContentKey content{hash(0x9e3779b97f4a7c15), hash(0xc2b2ae3d27d4eb4f)};
   bool reused = false;
   {
     std::lock_guard lock(mu_);
@@ -339,14 +358,14 @@ void DeferredUnwinder::Unwind(Job* job) {
   job->space.reset();
   if (!reused && options_.content_cache > 0 && by_content_.emplace(content, job).second) {
     job->owns_content_entry = true;
-    job->content_hash = content;
+    job->content = content;
     content_order_.emplace_back(content, job);
     TrimContentCacheLocked();
   }
 }
 
 void DeferredUnwinder::TrimContentCacheLocked() {
-  auto live = [this](const std::pair<uint64_t, Job*>& entry) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  auto live = [this](const std::pair<ContentKey, Job*>& entry) ABSL_NO_THREAD_SAFETY_ANALYSIS {
     auto it = by_content_.find(entry.first);
     return it != by_content_.end() && it->second == entry.second;
   };

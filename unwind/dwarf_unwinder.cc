@@ -46,13 +46,15 @@ using internal::ExpressionResult;
 // CFA) and the x86-64 callee-saved registers. The others are clobbered by calls: unknown in
 // callers.
 constexpr int kTracked[] = {kRbx, kRbp, kR12, kR13, kR14, kR15, kRip};
-constexpr size_t kCacheLimit = 65536;  // rules per thread; past it the cache starts over
+// Rules per thread (about 160 bytes each); past it the cache starts over.
+constexpr size_t kCacheLimit = 16384;
 
 enum class RuleKind : uint8_t {
   kUndefined,      // not recoverable
   kSame,           // unchanged from this frame
   kOffset,         // saved at CFA + n
   kValOffset,      // = CFA + n
+  kRegister,       // = this frame's register n (DW_CFA_register)
   kExpression,     // saved at the address `expression` computes
   kValExpression,  // = the value `expression` computes
 };
@@ -82,6 +84,17 @@ RegRule CompileRegister(Dwarf_Op* ops, size_t nops, Dwarf_Op* ops_mem) {
   }
   const bool value = ops[nops - 1].atom == DW_OP_stack_value;
   const size_t n = value ? nops - 1 : nops;
+  // "In register R" (DW_CFA_register), as a register location.
+  if (n == 1 && !value && ops[0].atom >= DW_OP_reg0 && ops[0].atom <= DW_OP_reg31) {
+    r.kind = RuleKind::kRegister;
+    r.n = ops[0].atom - DW_OP_reg0;
+    return r;
+  }
+  if (n == 1 && !value && ops[0].atom == DW_OP_regx) {
+    r.kind = RuleKind::kRegister;
+    r.n = static_cast<int64_t>(ops[0].number);
+    return r;
+  }
   // The common shapes, "CFA + offset", compiled; anything else kept as an expression.
   if (n >= 1 && ops[0].atom == DW_OP_call_frame_cfa) {
     if (n == 1) {
@@ -116,9 +129,13 @@ Rule Compile(Dwarf_Frame* frame) {
     rule.found = false;
     return rule;
   }
+  // "Register + offset", the common CFA rule; libdw writes it as DW_OP_bregx.
   if (nops == 1 && ops[0].atom >= DW_OP_breg0 && ops[0].atom <= DW_OP_breg31) {
     rule.cfa_reg = ops[0].atom - DW_OP_breg0;
     rule.cfa_offset = static_cast<int64_t>(ops[0].number);
+  } else if (nops == 1 && ops[0].atom == DW_OP_bregx && ops[0].number < kNumRegs) {
+    rule.cfa_reg = static_cast<int>(ops[0].number);
+    rule.cfa_offset = static_cast<int64_t>(ops[0].number2);
   } else {
     rule.cfa_expression.assign(ops, ops + nops);
   }
@@ -153,10 +170,9 @@ class BinaryCfi {
  public:
   explicit BinaryCfi(std::shared_ptr<const Binary> binary_ptr) : binary_(std::move(binary_ptr)) {
     const Binary& binary = *binary_;
-    // A libelf handle of our own over the Binary's mapped bytes (kept mapped by binary_): libelf
-    // is not thread-safe, and the Binary's own handle may be in use by another unwinder.
-    std::span<const uint8_t> bytes = binary.bytes();
-    elf_ = elf_memory(reinterpret_cast<char*>(const_cast<uint8_t*>(bytes.data())), bytes.size());
+    // A libelf handle of our own (libelf is not thread-safe), read-only: libdw decompresses
+    // compressed debug sections into memory of its own rather than in place.
+    elf_ = elf_begin(binary.fd(), ELF_C_READ_MMAP, nullptr);
     if (elf_ != nullptr) {
       eh_ = dwarf_getcfi_elf(elf_);
       dwarf_ = dwarf_begin_elf(elf_, DWARF_C_READ, nullptr);
@@ -239,6 +255,11 @@ ReadResult ApplyRegister(const RegRule& rule, uint64_t cfa, const Snapshot& snap
     case RuleKind::kValOffset:
       next->Set(reg, cfa + rule.n);
       return ReadResult::kOk;
+    case RuleKind::kRegister:
+      if (rule.n >= 0 && rule.n < kNumRegs && current.Has(static_cast<int>(rule.n))) {
+        next->Set(reg, current.value[rule.n]);
+      }
+      return ReadResult::kOk;
     case RuleKind::kExpression:
     case RuleKind::kValExpression: {
       const ExpressionResult e = Evaluate(rule.expression, current, cfa, snapshot);
@@ -267,8 +288,11 @@ class DwarfUnwinder final : public Unwinder {
     while (n < pcs.size()) {
       const uint64_t pc = regs.ip();
       const uint64_t lookup = exact_pc ? pc : pc - 1;  // inside the call, not after it
-      const Rule* rule = RuleFor(*snapshot.space, lookup);
+      const Mapping* mapping = snapshot.space->Find(lookup);
+      if (mapping == nullptr || !mapping->executable()) return {n, StopReason::kBadMemory};
+      const Rule* rule = RuleFor(*mapping, lookup);
       if (rule == nullptr) {
+        // No CFI for code that is there (JIT code, bare assembly): try an rbp frame.
         if (!regs.Has(kRbp)) return {n, StopReason::kNoUnwindInfo};
         rule = &FramePointerRule();
       }
@@ -305,31 +329,36 @@ class DwarfUnwinder final : public Unwinder {
   std::string_view name() const override { return "dwarf"; }
 
  private:
-  // The compiled rule for `pc` in `space`; nullptr when no CFI covers it.
-  const Rule* RuleFor(const AddressSpace& space, uint64_t pc) {
-    const Mapping* m = space.Find(pc);
-    if (m == nullptr || m->binary == nullptr) return nullptr;
-    const RuleKey key{m->binary->id(), pc - m->bias};
+  // The compiled rule for `pc` in `mapping`; nullptr when no CFI covers it.
+  const Rule* RuleFor(const Mapping& mapping, uint64_t pc) {
+    if (mapping.binary == nullptr) return nullptr;
+    const RuleKey key{mapping.binary->id(), pc - mapping.bias};
     thread_local absl::flat_hash_map<RuleKey, Rule> cache;
     auto it = cache.find(key);
     if (it == cache.end()) {
       if (cache.size() >= kCacheLimit) cache.clear();
-      it = cache.emplace(key, CfiFor(m->binary).RuleAt(key.elf_pc)).first;
+      it = cache.emplace(key, CfiFor(mapping.binary)->RuleAt(key.elf_pc)).first;
     }
     return it->second.found ? &it->second : nullptr;
   }
 
-  BinaryCfi& CfiFor(const std::shared_ptr<const Binary>& binary) ABSL_LOCKS_EXCLUDED(mu_) {
+  std::shared_ptr<BinaryCfi> CfiFor(const std::shared_ptr<const Binary>& binary)
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = cfi_.find(binary->id()); it != cfi_.end()) return it->second;
+    }
+    // Opened outside the lock (it reads the file): other workers go on unwinding meanwhile. Two
+    // workers opening the same binary at once keep the first.
+    auto opened = std::make_shared<BinaryCfi>(binary);
     std::lock_guard lock(mu_);
-    std::unique_ptr<BinaryCfi>& cfi = cfi_[binary->id()];
-    if (cfi == nullptr) cfi = std::make_unique<BinaryCfi>(binary);
-    return *cfi;
+    return cfi_.try_emplace(binary->id(), std::move(opened)).first->second;
   }
 
   std::mutex mu_;
   // One per binary ever seen, kept (with the binary mapped) for the unwinder's lifetime: a
   // profiling session's binaries, opened once.
-  absl::flat_hash_map<uint64_t, std::unique_ptr<BinaryCfi>> cfi_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, std::shared_ptr<BinaryCfi>> cfi_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

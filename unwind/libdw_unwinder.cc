@@ -9,12 +9,13 @@
 // State kept, never rebuilt per sample:
 //  - one Dwfl per address-space version (AddressSpace::id()), its modules reported once, its CFI
 //    parsed lazily by libdw and cached in the modules; the least recently used few are kept;
-//  - one libelf handle per binary, shared by every Dwfl that maps the binary (find_elf hands out
-//    references to the Binary's Elf instead of opening the file again).
+//  - one libelf handle per binary, this unwinder's own, shared by all its Dwfls that map the
+//    binary (find_elf hands out references to it instead of opening the file again).
 // Debian's libelf is not built thread-safe, and shared Elf handles fill their caches lazily, so
 // every libdw call here runs under one lock: concurrent Unwind() calls are correct but take turns.
 // The libunwind unwinder is the one that runs in parallel.
 #include <elfutils/libdwfl.h>
+#include <libelf.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -44,12 +45,26 @@ struct Walk {
   StopReason reason = StopReason::kOutermost;
 };
 
+// This unwinder's libelf handle on one binary (libelf handles are not thread-safe: no one else
+// uses it, and this unwinder uses it under its lock).
+struct BinaryElf {
+  std::shared_ptr<const Binary> binary;  // keeps the file open
+  Elf* elf;
+
+  explicit BinaryElf(std::shared_ptr<const Binary> b)
+      : binary(std::move(b)), elf(elf_begin(binary->fd(), ELF_C_READ_MMAP, nullptr)) {}
+  ~BinaryElf() {
+    if (elf != nullptr) elf_end(elf);
+  }
+  BinaryElf(const BinaryElf&) = delete;
+  BinaryElf& operator=(const BinaryElf&) = delete;
+};
+
 // A Dwfl for one address-space version.
 struct SpaceState {
   Dwfl* dwfl = nullptr;
-  std::vector<std::shared_ptr<const Binary>> binaries;  // the modules' files, kept alive
-  Walk* walk = nullptr;                                 // the Unwind() in progress
-  uint64_t last_used = 0;
+  std::vector<const Binary*> binaries;  // the modules' files
+  Walk* walk = nullptr;                 // the Unwind() in progress
 
   ~SpaceState() {
     if (dwfl != nullptr) dwfl_end(dwfl);
@@ -57,11 +72,12 @@ struct SpaceState {
 };
 
 int FindElf(Dwfl_Module*, void** userdata, const char*, Dwarf_Addr, char** file_name, Elf** elfp) {
-  const Binary* binary = static_cast<const Binary*>(*userdata);
-  // A new reference to the Binary's Elf, not a new open of the file: for a non-archive, elf_begin
-  // with a reference just counts it. dwfl_end() drops it again.
-  *elfp = elf_begin(-1, ELF_C_READ_MMAP, binary->elf());
-  *file_name = strdup(binary->path().c_str());
+  const BinaryElf* binary = static_cast<const BinaryElf*>(*userdata);
+  if (binary->elf == nullptr) return -1;
+  // A new reference to the unwinder's handle, not a new open of the file: for a non-archive,
+  // elf_begin with a reference just counts it. dwfl_end() drops it again.
+  *elfp = elf_begin(-1, ELF_C_READ_MMAP, binary->elf);
+  *file_name = strdup(binary->binary->path().c_str());
   return -1;
 }
 
@@ -97,10 +113,14 @@ bool ReadMemoryWord(Dwfl*, Dwarf_Addr address, Dwarf_Word* result, void* arg) {
 
 bool SetInitialRegisters(Dwfl_Thread* thread, void* thread_arg) {
   const Registers& regs = static_cast<SpaceState*>(thread_arg)->walk->snapshot->regs;
-  Dwarf_Word values[kNumRegs];
-  std::copy(regs.value.begin(), regs.value.end(), values);
   dwfl_thread_state_register_pc(thread, regs.ip());
-  return dwfl_thread_state_registers(thread, 0, kRip, values);
+  // Only the registers the snapshot has: the others stay unknown to libdwfl.
+  for (int r = 0; r < kRip; ++r) {
+    if (!regs.Has(r)) continue;
+    const Dwarf_Word value = regs.value[r];
+    if (!dwfl_thread_state_registers(thread, r, 1, &value)) return false;
+  }
+  return true;
 }
 
 const Dwfl_Thread_Callbacks kThreadCallbacks = {
@@ -166,28 +186,40 @@ class LibdwUnwinder final : public Unwinder {
   std::string_view name() const override { return "libdw"; }
 
  private:
-  // The Dwfl for the snapshot's address space, made on first use. nullptr if libdwfl refuses it.
+  struct Cached {
+    std::unique_ptr<SpaceState> state;  // nullptr: libdwfl refused this address space
+    uint64_t last_used = 0;
+  };
+
+  // The Dwfl for the snapshot's address space, made on first use; nullptr when libdwfl refuses
+  // it (remembered: it would refuse again).
   SpaceState* StateFor(const Snapshot& snapshot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const uint64_t id = snapshot.space->id();
     auto it = spaces_.find(id);
     if (it == spaces_.end()) {
       if (spaces_.size() >= kMaxCachedSpaces) EvictLeastRecentlyUsed();
-      std::unique_ptr<SpaceState> state = MakeState(snapshot);
-      if (state == nullptr) return nullptr;
-      it = spaces_.emplace(id, std::move(state)).first;
+      it = spaces_.emplace(id, Cached{MakeState(snapshot)}).first;
     }
-    it->second->last_used = ++clock_;
-    return it->second.get();
+    it->second.last_used = ++clock_;
+    return it->second.state.get();
   }
 
-  std::unique_ptr<SpaceState> MakeState(const Snapshot& snapshot) {
+  BinaryElf* ElfFor(const std::shared_ptr<const Binary>& binary)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::unique_ptr<BinaryElf>& elf = elves_[binary->id()];
+    if (elf == nullptr) elf = std::make_unique<BinaryElf>(binary);
+    return elf.get();
+  }
+
+  std::unique_ptr<SpaceState> MakeState(const Snapshot& snapshot)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto state = std::make_unique<SpaceState>();
     state->dwfl = dwfl_begin(&kCallbacks);
     if (state->dwfl == nullptr) return nullptr;
     dwfl_report_begin(state->dwfl);
     for (const Mapping& m : snapshot.space->mappings()) {
       if (m.binary == nullptr || !m.executable() ||
-          std::find(state->binaries.begin(), state->binaries.end(), m.binary) !=
+          std::find(state->binaries.begin(), state->binaries.end(), m.binary.get()) !=
               state->binaries.end()) {
         continue;
       }
@@ -203,8 +235,8 @@ class LibdwUnwinder final : public Unwinder {
       if (module == nullptr) continue;
       void** userdata = nullptr;
       dwfl_module_info(module, &userdata, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
-      *userdata = const_cast<Binary*>(m.binary.get());
-      state->binaries.push_back(m.binary);
+      *userdata = ElfFor(m.binary);
+      state->binaries.push_back(m.binary.get());
     }
     if (dwfl_report_end(state->dwfl, nullptr, nullptr) != 0 || state->binaries.empty() ||
         !dwfl_attach_state(state->dwfl, nullptr, static_cast<pid_t>(snapshot.pid),
@@ -217,12 +249,15 @@ class LibdwUnwinder final : public Unwinder {
   void EvictLeastRecentlyUsed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto oldest = std::min_element(
         spaces_.begin(), spaces_.end(),
-        [](const auto& a, const auto& b) { return a.second->last_used < b.second->last_used; });
+        [](const auto& a, const auto& b) { return a.second.last_used < b.second.last_used; });
     spaces_.erase(oldest);
   }
 
   std::mutex mu_;
-  absl::flat_hash_map<uint64_t, std::unique_ptr<SpaceState>> spaces_ ABSL_GUARDED_BY(mu_);
+  // Before spaces_: Dwfls hold references to these handles until they end. One per binary ever
+  // seen, for the unwinder's lifetime.
+  absl::flat_hash_map<uint64_t, std::unique_ptr<BinaryElf>> elves_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, Cached> spaces_ ABSL_GUARDED_BY(mu_);
   uint64_t clock_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

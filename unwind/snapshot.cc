@@ -1,7 +1,5 @@
 #include "dprof/unwind/snapshot.h"
 
-#include <sys/mman.h>
-
 #include <cstring>
 
 namespace dprof::unwind {
@@ -27,12 +25,11 @@ ReadResult ReadMemory(const Snapshot& snapshot, uint64_t address, std::span<uint
       return ReadResult::kOutOfStack;
     }
   }
-  // Code and read-only data read as the file holds them. Writable mappings may have changed since
-  // they were loaded, so the file says nothing about them.
+  // Code and read-only data read as the file holds them. Writable data, and relocated data made
+  // read-only afterwards (RELRO), may differ from the file: it says nothing about them.
   if (snapshot.space != nullptr) {
     const Mapping* m = snapshot.space->Find(address);
-    if (m != nullptr && m->binary != nullptr && (m->prot & PROT_WRITE) == 0 &&
-        n <= m->end - address) {
+    if (m != nullptr && m->binary != nullptr && m->file_contents && n <= m->end - address) {
       const uint64_t file_offset = address - m->start + m->pgoff;
       const std::span<const uint8_t> bytes = m->binary->bytes();
       if (file_offset <= bytes.size() && n <= bytes.size() - file_offset) {

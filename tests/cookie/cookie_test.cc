@@ -17,6 +17,7 @@ TEST(CookieTest, LayoutIsTheKernels) {
   EXPECT_EQ(CounterOf(c), 9u);              // counter, low bit forced, in the high half
   EXPECT_EQ(CpuOf(c), 3u);
   EXPECT_TRUE(IsValid(c));
+  EXPECT_FALSE(IsDprofMade(c));
   EXPECT_FALSE(IsValid(kNoCookie));
   EXPECT_FALSE(IsValid(Cookie{8} << 32 | 4));  // even counter
   EXPECT_FALSE(IsValid(Cookie{9} << 32));      // no CPU
@@ -27,6 +28,8 @@ TEST(CookieTest, NextOnAdvancesByTwoAndIsNeverZero) {
   CookieAllocator cookies(counters, FakeCpu);
   const Cookie first = cookies.NextOn(2);
   const Cookie second = cookies.NextOn(2);
+  EXPECT_TRUE(IsDprofMade(first));
+  EXPECT_TRUE(IsValid(first));
   EXPECT_EQ(CpuOf(first), 2u);
   EXPECT_EQ(CounterOf(first), 3u);
   EXPECT_EQ(CounterOf(second), 5u);
@@ -39,6 +42,18 @@ TEST(CookieTest, NextOnAdvancesByTwoAndIsNeverZero) {
     EXPECT_NE(c, kNoCookie);
     EXPECT_TRUE(IsValid(c));
   }
+}
+
+// The kernel's counters start and step exactly like dprof's: the same CPU and counter must still
+// name different contexts, so that a recording holding both kinds never mixes them up.
+TEST(CookieTest, DprofMadeCookiesNeverEqualTheKernels) {
+  CpuCounter counters[4];
+  CookieAllocator cookies(counters, FakeCpu);
+  const Cookie ours = cookies.NextOn(1);
+  const Cookie kernels = MakeCookie(1, 2);  // the kernel's first cookie on CPU 1
+  EXPECT_EQ(CounterOf(ours), CounterOf(kernels));
+  EXPECT_EQ(CpuOf(ours), CpuOf(kernels));
+  EXPECT_NE(ours, kernels);
 }
 
 TEST(CookieTest, CpusNeverCollide) {

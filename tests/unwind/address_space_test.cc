@@ -1,6 +1,9 @@
 #include "dprof/unwind/address_space.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -78,6 +81,28 @@ TEST(AddressSpaceTest, CopiesAreNewVersions) {
   EXPECT_NE(copy.id(), space.id());
 }
 
+TEST(AddressSpaceTest, OnlyFileBackedChangesMakeANewVersion) {
+  AddressSpace space(nullptr);
+  space.Map({.start = 0x400000, .end = 0x401000, .path = "/bin/x"});
+  const uint64_t with_file = space.id();
+  space.Map({.start = 0x7f0000000000, .end = 0x7f0000100000});  // malloc'd arena
+  space.Map({.start = 0x7ffd0000, .end = 0x7ffe0000, .path = "[stack]"});
+  space.Unmap(0x7f0000000000, 0x7f0000001000);
+  EXPECT_EQ(space.id(), with_file);  // what unwinders know about did not change
+  space.Unmap(0x400000, 0x401000);
+  EXPECT_NE(space.id(), with_file);
+}
+
+TEST(AddressSpaceTest, EmptyAndInvertedRangesAreIgnored) {
+  AddressSpace space(nullptr);
+  space.Map({.start = 0x2000, .end = 0x1000, .path = "/x"});
+  space.Map({.start = 0x2000, .end = 0x2000, .path = "/x"});
+  EXPECT_TRUE(space.mappings().empty());
+  space.Map({.start = 0x1000, .end = 0x3000, .path = "/x"});
+  space.Unmap(0x2800, 0x1800);
+  EXPECT_EQ(space.mappings().size(), 1u);
+}
+
 TEST(AddressSpaceTest, OwnProcessHasTheRightBias) {
   BinaryCache binaries;
   absl::StatusOr<AddressSpace> space = AddressSpace::FromProc(getpid(), &binaries);
@@ -147,6 +172,68 @@ TEST_F(BinaryCacheTest, OpensOnceAndSharesByFileAndBuildId) {
   EXPECT_EQ(binaries.size(), 2u);                         // two files seen, one Binary
   EXPECT_NE(a->id(), 0u);
   EXPECT_FALSE(a->segments().empty());
+}
+
+// Writes an x86-64 shared object with only the given PT_LOAD program headers.
+void WriteElf(const std::string& path, const std::vector<GElf_Phdr>& loads) {
+  elf_version(EV_CURRENT);
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  Elf* elf = elf_begin(fd, ELF_C_WRITE, nullptr);
+  GElf_Ehdr ehdr;
+  ASSERT_NE(gelf_newehdr(elf, ELFCLASS64), nullptr);
+  ASSERT_NE(gelf_getehdr(elf, &ehdr), nullptr);
+  ehdr.e_ident[EI_DATA] = ELFDATA2LSB;
+  ehdr.e_type = ET_DYN;
+  ehdr.e_machine = EM_X86_64;
+  ehdr.e_version = EV_CURRENT;
+  gelf_update_ehdr(elf, &ehdr);
+  ASSERT_NE(gelf_newphdr(elf, loads.size()), nullptr);
+  for (size_t i = 0; i < loads.size(); ++i)
+    gelf_update_phdr(elf, static_cast<int>(i), const_cast<GElf_Phdr*>(&loads[i]));
+  ASSERT_GE(elf_update(elf, ELF_C_WRITE), 0);
+  elf_end(elf);
+  close(fd);
+}
+
+// lld packs segments without padding them to pages: the read-only headers and the code share a
+// page, and the kernel maps the code at file offset 0 too. The code's mapping must be matched to
+// the executable segment, or every address in it is off by the difference.
+TEST_F(BinaryCacheTest, BiasOfSegmentsSharingAPage) {
+  const std::string path = (dir_ / "lld_layout.so").string();
+  WriteElf(path, {{.p_type = PT_LOAD,
+                   .p_flags = PF_R,
+                   .p_offset = 0,
+                   .p_vaddr = 0,
+                   .p_paddr = 0,
+                   .p_filesz = 0x530,
+                   .p_memsz = 0x530,
+                   .p_align = 0x1000},
+                  {.p_type = PT_LOAD,
+                   .p_flags = PF_R | PF_X,
+                   .p_offset = 0x530,
+                   .p_vaddr = 0x1530,
+                   .p_paddr = 0x1530,
+                   .p_filesz = 0x200,
+                   .p_memsz = 0x200,
+                   .p_align = 0x1000}});
+  BinaryCache binaries;
+  AddressSpace space(&binaries);
+  const uint64_t base = 0x7f1234560000;
+  space.Map({.start = base, .end = base + 0x1000, .pgoff = 0, .prot = PROT_READ, .path = path});
+  space.Map({.start = base + 0x1000,
+             .end = base + 0x2000,
+             .pgoff = 0,
+             .prot = PROT_READ | PROT_EXEC,
+             .path = path});
+  const Mapping* headers = space.Find(base + 0x10);
+  const Mapping* code = space.Find(base + 0x1540);
+  ASSERT_NE(headers->binary, nullptr);
+  ASSERT_NE(code->binary, nullptr);
+  EXPECT_EQ(headers->bias, base);
+  EXPECT_EQ(code->bias, base);  // the code at vaddr 0x1540 is at base + 0x1540
+  EXPECT_FALSE(headers->executable());
+  EXPECT_TRUE(code->file_contents);
 }
 
 TEST_F(BinaryCacheTest, NonElfAndMissingFilesGiveNothing) {

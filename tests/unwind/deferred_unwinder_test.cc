@@ -3,6 +3,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -200,6 +201,50 @@ TEST_F(DeferredUnwinderTest, CancelClearsPendingRequestsAndRefusesNewOnes) {
   EXPECT_EQ(c.size(), 0u);
   EXPECT_EQ(wc.bit, wa.bit);
   EXPECT_EQ(engine_->Stats()[EngineStat::kCanceledRequests], 1u);
+}
+
+// A consumer that asks again from inside its callback (for the cookie it is being told about)
+// gets it once, not an endless stream of calls.
+TEST_F(DeferredUnwinderTest, ACallbackAskingForItsOwnCookieIsCalledOnce) {
+  Start({.workers = 1});
+  std::atomic<int> calls{0};
+  UnwindWork self;
+  const TaskContext event = Event(7, 0x401000, false, kStack);
+  self = engine_
+             ->Register([&](const UnwindTrace&, Cookie) {
+               if (calls.fetch_add(1) < 100) engine_->Request(self, event);
+             })
+             .value();
+  engine_->Request(self, event);
+  engine_->Flush();
+  EXPECT_EQ(calls.load(), 1);
+}
+
+// Two threads cancel one work whose callback is running: neither returns before it has finished.
+TEST_F(DeferredUnwinderTest, EveryCancelWaitsForTheRunningCallback) {
+  Start({.workers = 1});
+  Gate in_callback(false), release(false);
+  std::atomic<bool> callback_done{false};
+  const UnwindWork w = engine_
+                           ->Register([&](const UnwindTrace&, Cookie) {
+                             in_callback.Open();
+                             release.Wait();
+                             callback_done.store(true);
+                           })
+                           .value();
+  engine_->Request(w, Event(1, 0x401000, true, kStack));
+  in_callback.Wait();
+  std::atomic<int> returned_early{0};
+  auto cancel = [&] {
+    engine_->Cancel(w);
+    if (!callback_done.load()) returned_early.fetch_add(1);
+  };
+  std::thread first(cancel), second(cancel);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  release.Open();
+  first.join();
+  second.join();
+  EXPECT_EQ(returned_early.load(), 0);
 }
 
 TEST_F(DeferredUnwinderTest, AtLeast32WorksAndAClearErrorBeyondTheLimit) {

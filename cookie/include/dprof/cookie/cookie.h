@@ -4,17 +4,20 @@
 // unwound once and every event of the entry (a timer sample, a sched_switch, a syscall
 // tracepoint) is stitched to it later. The layout is the kernel's (unwind_deferred, Linux 6.19):
 //
-//   bits  0..31  CPU the cookie was made on, plus 1   (never 0)
+//   bits  0..30  CPU the cookie was made on, plus 1   (never 0)
+//   bit  31      set in cookies dprof made, clear in the kernel's
 //   bits 32..63  that CPU's counter, advanced by 2, low bit forced to 1   (never 0)
 //
-// so 0 never names a context, cookies from different CPUs never collide, and cookies the kernel
-// hands out with native deferred callchains are already in this scheme. A CPU's counter wraps
-// after 2^31 cookies; at 100,000 kernel entries a second on one CPU that is about six hours.
+// so 0 never names a context and cookies from different CPUs never collide. The kernel's own
+// cookies (native deferred callchains) are already in this scheme, and its per-CPU counters run
+// exactly like dprof's, so bit 31 keeps the two apart when one recording holds both. A CPU's
+// counter wraps after 2^31 cookies; at 100,000 kernel entries a second on one CPU that is about
+// six hours.
 //
 // Example:
 //   dprof::cookie::CookieAllocator cookies;              // one counter per configured CPU
 //   dprof::cookie::Cookie c = cookies.NextOn(event_cpu);  // a new context on that CPU
-//   CpuOf(c) == event_cpu;  IsValid(c) == true;
+//   CpuOf(c) == event_cpu;  IsValid(c) == true;  IsDprofMade(c) == true;
 #ifndef DPROF_COOKIE_COOKIE_H_
 #define DPROF_COOKIE_COOKIE_H_
 
@@ -29,14 +32,18 @@ namespace dprof::cookie {
 using Cookie = uint64_t;
 inline constexpr Cookie kNoCookie = 0;
 
+inline constexpr Cookie kDprofMade = Cookie{1} << 31;
+
+// The kernel's cookie for `cpu` and `counter`; dprof's own carry kDprofMade as well.
 constexpr Cookie MakeCookie(uint32_t cpu, uint32_t counter) {
-  return (static_cast<Cookie>(counter | 1u) << 32) | (static_cast<Cookie>(cpu) + 1);
+  return (static_cast<Cookie>(counter | 1u) << 32) | ((static_cast<Cookie>(cpu) + 1) & 0x7fffffff);
 }
-// True for every cookie MakeCookie() can produce: a CPU part and an odd counter.
+// True for every cookie the kernel or dprof can make: a CPU part and an odd counter.
 constexpr bool IsValid(Cookie cookie) {
-  return static_cast<uint32_t>(cookie) != 0 && ((cookie >> 32) & 1) != 0;
+  return (static_cast<uint32_t>(cookie) & 0x7fffffff) != 0 && ((cookie >> 32) & 1) != 0;
 }
-constexpr uint32_t CpuOf(Cookie cookie) { return static_cast<uint32_t>(cookie) - 1; }
+constexpr bool IsDprofMade(Cookie cookie) { return (cookie & kDprofMade) != 0; }
+constexpr uint32_t CpuOf(Cookie cookie) { return (static_cast<uint32_t>(cookie) & 0x7fffffff) - 1; }
 constexpr uint32_t CounterOf(Cookie cookie) { return static_cast<uint32_t>(cookie >> 32); }
 
 // One CPU's counter, alone on its cache line so CPUs never share one.

@@ -44,6 +44,8 @@ struct Mapping {
   std::shared_ptr<const Binary> binary = nullptr;
   // ELF virtual address = address - bias (meaningful when binary is set).
   uint64_t bias = 0;
+  // The bytes are the file's: a read-only segment, not relocated data made read-only (RELRO).
+  bool file_contents = false;
 
   bool executable() const;
   bool Contains(uint64_t address) const { return address >= start && address < end; }
@@ -69,7 +71,8 @@ class AddressSpace {
   absl::Status AddMaps(std::string_view maps_text);
 
   // Adds a mapping (PERF_RECORD_MMAP2): whatever it overlaps is cut away first, as mmap does.
-  // Opens its file through the cache and computes its bias when `binary` is not set.
+  // Opens its file through the cache and computes its bias when `binary` is not set. An empty or
+  // inverted range is ignored.
   void Map(Mapping mapping);
   // Removes [start, end), cutting partially covered mappings.
   void Unmap(uint64_t start, uint64_t end);
@@ -78,8 +81,9 @@ class AddressSpace {
   const Mapping* Find(uint64_t address) const;
   std::span<const Mapping> mappings() const { return mappings_; }
 
-  // Names this version: unique within the process, and new after every change (Map, Unmap,
-  // AddMaps) and copy. Unwinders key their per-address-space state by it.
+  // Names this version of the file-backed mappings: unique within the process, new after every
+  // copy and every change that maps or unmaps file-backed memory (anonymous memory, the heap and
+  // stacks come and go without changing it). Unwinders key their per-address-space state by it.
   uint64_t id() const { return id_; }
 
  private:

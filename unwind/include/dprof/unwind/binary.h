@@ -61,12 +61,15 @@ class Binary {
   std::span<const Segment> segments() const { return segments_; }
   // The whole file, mapped read-only.
   std::span<const uint8_t> bytes() const { return bytes_; }
-  // libelf's handle, for libdw and the symbolizer. Shared: take a reference with elf_begin(-1,
-  // ELF_C_READ_MMAP, elf()) before handing it to anything that calls elf_end().
-  Elf* elf() const { return elf_; }
+  // A read-only descriptor of the file, open for the Binary's life. libelf handles are not
+  // thread-safe and fill caches as they are read, so each user of libelf or libdw opens its own
+  // from this (elf_begin(fd(), ELF_C_READ_MMAP, nullptr)) instead of sharing one.
+  int fd() const { return fd_; }
 
-  // The segment a mapping at file offset `pgoff` (page-aligned) maps; nullptr if none.
-  const Segment* SegmentAtOffset(uint64_t pgoff) const;
+  // The segment a mapping at file offset `pgoff` (page-aligned) with protection `prot`
+  // (PROT_* bits) maps; nullptr if none. Where segments share a page (lld packs them without
+  // padding), the one whose permissions match the mapping's is it.
+  const Segment* SegmentFor(uint64_t pgoff, uint32_t prot) const;
   // The executable segment holding ELF virtual address `vaddr`; nullptr if none.
   const Segment* ExecutableSegmentAt(uint64_t vaddr) const;
   // The search table over .eh_frame, when the file has one in the searchable layout.

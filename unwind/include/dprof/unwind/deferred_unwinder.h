@@ -10,8 +10,9 @@
 // registers and stack bytes to a recent one reuses that one's result.
 //
 // Guarantees:
-//  - Request() never blocks on an unwind and never allocates: jobs and stack buffers come from
-//    pools sized by Options; when the queue is full the snapshot is dropped and counted.
+//  - Request() never waits for an unwind, and memory stays bounded: jobs and stack buffers come
+//    from pools sized by Options (a buffer is allocated the first time it is used, then reused);
+//    when the queue is full the snapshot is dropped and counted.
 //  - After Cancel(work) returns, work's callback is not running anywhere and is never called
 //    again; requests with it fail. Register() and Cancel() never block unwinding: the callback
 //    table is read under RCU.
@@ -150,11 +151,12 @@ class DeferredUnwinder {
   absl::StatusOr<UnwindWork> Register(UnwindCallback callback) ABSL_LOCKS_EXCLUDED(works_mu_);
 
   // Asks for the user stack of `context`'s kernel entry on behalf of `work`.
-  // Context: any thread; never waits for an unwind; no allocation once the task is known.
+  // Context: any thread, including a callback; never waits for an unwind.
   RequestResult Request(UnwindWork work, const TaskContext& context) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Unregisters `work`: further requests with it fail, its bit is cleared from pending jobs, and
-  // when Cancel() returns its callback is not running and never runs again.
+  // when Cancel() returns its callback is not running and never runs again (also when another
+  // thread is cancelling the same work: this call then waits for that one).
   // Context: may block for two RCU grace periods; never from a callback or inside a ReadLock.
   void Cancel(UnwindWork work) ABSL_LOCKS_EXCLUDED(works_mu_, mu_);
 
@@ -165,7 +167,6 @@ class DeferredUnwinder {
   void Flush() ABSL_LOCKS_EXCLUDED(mu_);
 
   EngineStats Stats() const ABSL_LOCKS_EXCLUDED(mu_);
-  const cookie::ContextTracker& tracker() const { return tracker_; }
 
  private:
   struct Job;
@@ -192,8 +193,10 @@ class DeferredUnwinder {
   // The callback table, one slot per bit, read under RCU: a slot is published with release and
   // loaded with acquire; Cancel() clears it and waits for a grace period before freeing the Work.
   std::array<std::atomic<Work*>, kMaxWorks> works_{};
-  std::mutex works_mu_;  // serializes Register() and Cancel()
+  std::mutex works_mu_;               // serializes Register() and Cancel()
+  std::condition_variable canceled_;  // a Cancel() finished
   uint64_t used_bits_ ABSL_GUARDED_BY(works_mu_) = 0;
+  uint64_t canceling_bits_ ABSL_GUARDED_BY(works_mu_) = 0;  // unlinked, not yet free
   uint64_t generations_ ABSL_GUARDED_BY(works_mu_) = 0;
 
   // Cookies, jobs and the queue.
@@ -202,9 +205,19 @@ class DeferredUnwinder {
   std::condition_variable idle_;        // a job finished
   cookie::ContextTracker tracker_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Cookie, Job*> jobs_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<uint64_t, Job*> by_content_ ABSL_GUARDED_BY(mu_);
+  // Snapshot contents (two independent 64-bit hashes, so that a collision is out of reach) to a
+  // finished job with that content's result.
+  struct ContentKey {
+    uint64_t a = 0, b = 0;
+    bool operator==(const ContentKey&) const = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const ContentKey& k) {
+      return H::combine(std::move(h), k.a, k.b);
+    }
+  };
+  absl::flat_hash_map<ContentKey, Job*> by_content_ ABSL_GUARDED_BY(mu_);
   // Insertion order of by_content_, for eviction; entries whose job moved on are skipped.
-  std::deque<std::pair<uint64_t, Job*>> content_order_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::pair<ContentKey, Job*>> content_order_ ABSL_GUARDED_BY(mu_);
   std::deque<Job*> queue_ ABSL_GUARDED_BY(mu_);
   std::deque<Job*> done_ ABSL_GUARDED_BY(mu_);  // finished jobs, oldest first, for eviction
   std::vector<Job*> free_jobs_ ABSL_GUARDED_BY(mu_);
@@ -212,6 +225,7 @@ class DeferredUnwinder {
   std::vector<std::unique_ptr<Job>> all_jobs_;
   std::vector<std::unique_ptr<std::vector<uint8_t>>> all_stacks_;
   size_t busy_ ABSL_GUARDED_BY(mu_) = 0;           // jobs queued or being processed
+  size_t filling_ ABSL_GUARDED_BY(mu_) = 0;        // new jobs whose snapshot is being copied in
   int sleeping_workers_ ABSL_GUARDED_BY(mu_) = 0;  // waiting on work_ready_
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
