@@ -43,64 +43,65 @@ std::vector<uint64_t> UnwindAll(Unwinder& unwinder, const Snapshot& snapshot, Un
 
 class UnwinderTest : public ::testing::TestWithParam<Case> {
  protected:
+  // Runs this case's build of unwind_target with `depth` frames and makes this case's unwinder.
+  testing::LoadedCapture Capture(int depth) {
+    absl::StatusOr<testing::LoadedCapture> loaded =
+        testing::CaptureStack(testing::UnwindTarget(GetParam().variant), depth, 65536, &binaries_);
+    EXPECT_TRUE(loaded.ok()) << loaded.status();
+    unwinder_ = MakeUnwinder(GetParam().unwinder, &binaries_);
+    EXPECT_NE(unwinder_, nullptr);
+    return loaded.ok() ? *std::move(loaded) : testing::LoadedCapture{};
+  }
+
   BinaryCache binaries_;
+  std::unique_ptr<Unwinder> unwinder_;
 };
 
 TEST_P(UnwinderTest, RecoversTheRecordedReturnAddresses) {
-  const Case& c = GetParam();
-  absl::StatusOr<testing::LoadedCapture> loaded =
-      testing::CaptureStack(testing::UnwindTarget(c.variant), 4, 65536, &binaries_);
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
-  std::unique_ptr<Unwinder> unwinder = MakeUnwinder(c.unwinder, &binaries_);
-  ASSERT_NE(unwinder, nullptr);
+  const testing::LoadedCapture loaded = Capture(4);
+  ASSERT_FALSE(HasFailure());
   UnwindResult result;
-  const std::vector<uint64_t> pcs = UnwindAll(*unwinder, loaded->snapshot(), &result);
-  const std::vector<uint64_t>& expected = loaded->capture.expected;  // chain_b ... main's caller
+  const std::vector<uint64_t> pcs = UnwindAll(*unwinder_, loaded.snapshot(), &result);
+  const std::vector<uint64_t>& expected = loaded.capture.expected;  // chain_b ... main's caller
   ASSERT_EQ(expected.size(), 4u);
 
   ASSERT_GE(pcs.size(), 1 + expected.size()) << StopReasonName(result.reason);
-  EXPECT_EQ(pcs[0], loaded->capture.regs[kRip]);
+  EXPECT_EQ(pcs[0], loaded.capture.regs[kRip]);
   EXPECT_THAT(std::vector<uint64_t>(pcs.begin() + 1, pcs.begin() + 1 + expected.size()),
               ElementsAreArray(expected));
-  const testing::Symbolizer symbols(*loaded->space);
+  const testing::Symbolizer symbols(*loaded.space);
   const std::vector<std::string> names =
       symbols.Functions(std::vector<uint64_t>(pcs.begin(), pcs.begin() + 4));
   EXPECT_THAT(names, ElementsAre("chain_c", "chain_b", "chain_a", "main"));
 }
 
 TEST_P(UnwinderTest, TruncatedStackEndsWithOutOfStack) {
-  const Case& c = GetParam();
-  absl::StatusOr<testing::LoadedCapture> loaded =
-      testing::CaptureStack(testing::UnwindTarget(c.variant), 4, 65536, &binaries_);
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const testing::LoadedCapture loaded = Capture(4);
+  ASSERT_FALSE(HasFailure());
   // Cut the copy in the middle of the slot that holds chain_b's return address into chain_a.
-  const std::vector<uint8_t>& stack = loaded->capture.stack;
-  const uint64_t into_a = loaded->capture.expected[1];
+  const std::vector<uint8_t>& stack = loaded.capture.stack;
+  const uint64_t into_a = loaded.capture.expected[1];
   size_t slot = 0;
   while (slot + 8 <= stack.size() &&
          std::memcmp(stack.data() + slot, &into_a, sizeof(into_a)) != 0) {
     slot += 8;
   }
   ASSERT_LT(slot + 8, stack.size()) << "chain_b's return address is not on the stack";
-  Snapshot truncated = loaded->snapshot();
+  Snapshot truncated = loaded.snapshot();
   truncated.stack = truncated.stack.first(slot + 4);
-  std::unique_ptr<Unwinder> unwinder = MakeUnwinder(c.unwinder, &binaries_);
   UnwindResult result;
-  const std::vector<uint64_t> pcs = UnwindAll(*unwinder, truncated, &result);
+  const std::vector<uint64_t> pcs = UnwindAll(*unwinder_, truncated, &result);
   EXPECT_EQ(result.reason, StopReason::kOutOfStack) << StopReasonName(result.reason);
   // chain_c's pc and its return address into chain_b came from below the cut.
   ASSERT_EQ(pcs.size(), 2u);
-  EXPECT_EQ(pcs[1], loaded->capture.expected[0]);
+  EXPECT_EQ(pcs[1], loaded.capture.expected[0]);
 }
 
 TEST_P(UnwinderTest, StopsAtTheFrameLimit) {
-  const Case& c = GetParam();
-  absl::StatusOr<testing::LoadedCapture> loaded =
-      testing::CaptureStack(testing::UnwindTarget(c.variant), 12, 65536, &binaries_);
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
-  std::unique_ptr<Unwinder> unwinder = MakeUnwinder(c.unwinder, &binaries_);
+  const testing::LoadedCapture loaded = Capture(12);
+  ASSERT_FALSE(HasFailure());
   UnwindResult result;
-  const std::vector<uint64_t> pcs = UnwindAll(*unwinder, loaded->snapshot(), &result, 5);
+  const std::vector<uint64_t> pcs = UnwindAll(*unwinder_, loaded.snapshot(), &result, 5);
   EXPECT_EQ(result.reason, StopReason::kFrameLimit);
   EXPECT_EQ(pcs.size(), 5u);
 }
