@@ -159,6 +159,7 @@ TEST_F(DeferredUnwinderTest, AFullQueueDropsSnapshotsAndCountsThem) {
   EXPECT_EQ(engine_->Request(w, Event(3, 0x401000, true, kStack)).status, RequestStatus::kQueued);
   const RequestResult dropped = engine_->Request(w, Event(4, 0x401000, true, kStack));
   EXPECT_EQ(dropped.status, RequestStatus::kDropped);
+  EXPECT_EQ(RequestStatusName(dropped.status), "dropped: unwind queue full");
   EXPECT_NE(dropped.cookie, cookie::kNoCookie);  // the event still has its context
   EXPECT_EQ(engine_->Stats()[EngineStat::kDrops], 1u);
   gate.Open();
