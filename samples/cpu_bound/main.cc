@@ -1,0 +1,59 @@
+// cpu_bound: two hot functions in a known 2:1 ratio of CPU time, for profilers to measure.
+//
+//   cpu_bound [SECONDS] [THREADS]
+//
+// Each thread repeats rounds of hot_a() then hot_b(); hot_a runs the same loop twice as many
+// times as hot_b, so a correct profiler attributes twice as many samples to hot_a. The call
+// chain is main -> run -> one_round -> hot_a | hot_b (threads: worker -> run -> ...).
+#include <pthread.h>
+#include <time.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr uint64_t kUnit = 200000;  // loop iterations of hot_b per round
+volatile uint64_t sink;
+
+double Now() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// The same dependent chain in both: neither vectorizes nor folds into a closed form.
+extern "C" __attribute__((noinline)) uint64_t hot_a(uint64_t x) {
+  for (uint64_t i = 0; i < 2 * kUnit; ++i) x = x * 6364136223846793005ull + (x >> 29) + i;
+  return x;
+}
+
+extern "C" __attribute__((noinline)) uint64_t hot_b(uint64_t x) {
+  for (uint64_t i = 0; i < kUnit; ++i) x = x * 6364136223846793005ull + (x >> 29) + i;
+  return x;
+}
+
+extern "C" __attribute__((noinline)) uint64_t one_round(uint64_t x) { return hot_b(hot_a(x)); }
+
+extern "C" __attribute__((noinline)) void run(double seconds) {
+  const double end = Now() + seconds;
+  uint64_t x = 1;
+  while (Now() < end) x = one_round(x);
+  sink = x;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const double seconds = argc > 1 ? std::atof(argv[1]) : 2.0;
+  const int threads = argc > 2 ? std::atoi(argv[2]) : 1;
+  std::vector<std::thread> workers;
+  for (int i = 1; i < threads; ++i) workers.emplace_back(run, seconds);
+  run(seconds);
+  for (std::thread& t : workers) t.join();
+  std::printf("cpu_bound: %d thread(s) for %.1f s\n", threads, seconds);
+  return 0;
+}

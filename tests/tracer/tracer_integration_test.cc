@@ -1,0 +1,287 @@
+// The tracer on real perf_event, recording the programs in samples/.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dprof/tracer/tracer.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/unwind_testing.h"
+#include "tests/tracer/tracer_testing.h"
+
+extern char** environ;
+
+namespace dprof::tracer {
+namespace {
+
+using testing::CollectingSink;
+using ::testing::Contains;
+using ::testing::Ge;
+using testing::SampleProgram;
+
+struct Recording {
+  CollectingSink sink;
+  std::unique_ptr<Tracer> tracer;
+};
+
+// Records with `options` until the targets exit (or `limit` passes).
+void Record(TracerOptions options, Recording* r,
+            std::chrono::seconds limit = std::chrono::seconds(60)) {
+  absl::StatusOr<std::unique_ptr<Tracer>> tracer = Tracer::Create(std::move(options), &r->sink);
+  ASSERT_TRUE(tracer.ok()) << tracer.status();
+  r->tracer = *std::move(tracer);
+  absl::Status s = r->tracer->Start();
+  ASSERT_TRUE(s.ok()) << s;
+  s = r->tracer->Run(limit);
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+// The functions of an event's user stack, innermost first.
+std::vector<std::string> UserFunctions(const Recording& r, const TraceEvent& e) {
+  std::vector<uint64_t> pcs = r.sink.UserPcs(e, *r.tracer->depot());
+  std::shared_ptr<const unwind::AddressSpace> space = r.tracer->AddressSpaceOf(e.pid);
+  if (pcs.empty() || space == nullptr) return {};
+  return testing::Symbolizer(*space).Functions(pcs);
+}
+
+bool Has(const std::vector<std::string>& functions, const std::string& name) {
+  return std::find(functions.begin(), functions.end(), name) != functions.end();
+}
+
+class CpuBoundTest : public ::testing::TestWithParam<std::string> {};
+
+// Two hot functions in a 2:1 ratio: the profile shows it, and nearly every sample has a user
+// stack that reaches main, with and without frame pointers (DWARF unwinding).
+TEST_P(CpuBoundTest, DwarfStacksReachMainAndKeepTheRatio) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  Recording r;
+  Record({.target = {.command = {SampleProgram("cpu_bound", GetParam()), "2"}},
+          .call_graph = CallGraph::kDwarf},
+         &r);
+  ASSERT_TRUE(r.tracer->ExitStatus().exited);
+  EXPECT_EQ(r.tracer->ExitStatus().code, 0);
+
+  const TracerStats stats = r.tracer->Stats();
+  int samples = 0, reach_main = 0, a = 0, b = 0;
+  testing::Symbolizer symbolize(*r.tracer->AddressSpaceOf(r.tracer->command_pid()));
+  for (const TraceEvent& e : r.sink.events) {
+    if (e.kind != EventKind::kSample || e.pid != static_cast<uint32_t>(r.tracer->command_pid())) {
+      continue;
+    }
+    ++samples;
+    std::vector<uint64_t> pcs = r.sink.UserPcs(e, *r.tracer->depot());
+    if (pcs.empty()) continue;
+    std::vector<std::string> f = symbolize.Functions(pcs);
+    if (Has(f, "main")) ++reach_main;
+    if (f[0] == "hot_a") ++a;
+    if (f[0] == "hot_b") ++b;
+  }
+  // 2 s at 999 Hz.
+  ASSERT_GT(samples, 1000);
+  EXPECT_GE(reach_main, samples * 95 / 100) << "of " << samples;
+  ASSERT_GT(b, 0);
+  const double ratio = static_cast<double>(a) / b;
+  EXPECT_NEAR(ratio, 2.0, 0.2) << a << " hot_a, " << b << " hot_b";
+  EXPECT_EQ(stats[TracerStat::kLost], 0u);
+  EXPECT_EQ(stats[TracerStat::kDroppedSnapshots], 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Builds, CpuBoundTest, ::testing::Values("fp", "nofp"));
+
+// Frame-pointer mode: the kernel walks the user stack; the fp build reaches main.
+TEST(TracerTest, FramePointerChainsReachMain) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  Recording r;
+  Record({.target = {.command = {SampleProgram("cpu_bound", "fp"), "1"}},
+          .call_graph = CallGraph::kFramePointer},
+         &r);
+  int samples = 0, reach_main = 0;
+  for (const TraceEvent& e : r.sink.events) {
+    if (e.kind != EventKind::kSample) continue;
+    ++samples;
+    ASSERT_EQ(e.user, UserStack::kInline);
+    if (Has(UserFunctions(r, e), "main")) ++reach_main;
+  }
+  ASSERT_GT(samples, 500);
+  EXPECT_GE(reach_main, samples * 95 / 100);
+}
+
+// Threads and a child process started after recording began are all followed.
+TEST(TracerTest, FollowsThreadsAndChildrenCreatedWhileRecording) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  Recording r;
+  Record({.target = {.command = {SampleProgram("threads", "nofp"), "3", "200"}}}, &r);
+  ASSERT_TRUE(r.tracer->ExitStatus().exited);
+  EXPECT_EQ(r.tracer->ExitStatus().code, 0);
+
+  std::map<uint32_t, int> samples_by_tid;
+  std::map<uint32_t, std::set<std::string>> functions_by_tid;
+  for (const TraceEvent& e : r.sink.events) {
+    if (e.kind != EventKind::kSample) continue;
+    ++samples_by_tid[e.tid];
+    for (const std::string& f : UserFunctions(r, e)) functions_by_tid[e.tid].insert(f);
+  }
+  // main, three threads, one child: each created by a FORK the tracer saw, each sampled.
+  std::set<uint32_t> created;
+  for (const TaskRecord& t : r.sink.forks) created.insert(t.tid);
+  ASSERT_EQ(created.size(), 4u);
+  int threads = 0, children = 0;
+  for (const TaskRecord& t : r.sink.forks) {
+    EXPECT_GT(samples_by_tid[t.tid], 20) << "task " << t.tid;
+    if (t.pid == t.tid) {
+      ++children;
+      EXPECT_THAT(functions_by_tid[t.tid], Contains("child_spin"));
+    } else {
+      ++threads;
+      EXPECT_THAT(r.sink.comms[t.tid], ::testing::StartsWith("worker-"));
+      EXPECT_THAT(functions_by_tid[t.tid], Contains("thread_spin"));
+    }
+  }
+  EXPECT_EQ(threads, 3);
+  EXPECT_EQ(children, 1);
+  EXPECT_GT(samples_by_tid[r.tracer->command_pid()], 20);
+}
+
+// Attaching to a process that is already running; it exits while being recorded, which ends
+// the recording cleanly.
+TEST(TracerTest, AttachesToRunningProcessThatExitsMidRecording) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string program = SampleProgram("cpu_bound", "nofp");
+  char* argv[] = {const_cast<char*>(program.c_str()), const_cast<char*>("1.5"),
+                  const_cast<char*>("2"), nullptr};
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, program.c_str(), nullptr, nullptr, argv, environ), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+
+  Recording r;
+  Record({.target = {.pids = {pid}}}, &r, std::chrono::seconds(30));
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  std::set<uint32_t> tids;
+  int samples = 0, reach_main = 0;
+  for (const TraceEvent& e : r.sink.events) {
+    if (e.kind != EventKind::kSample) continue;
+    EXPECT_EQ(e.pid, static_cast<uint32_t>(pid));
+    tids.insert(e.tid);
+    ++samples;
+    const std::vector<std::string> f = UserFunctions(r, e);
+    if (Has(f, "main") || Has(f, "start_thread")) ++reach_main;
+  }
+  // Two threads busy for the remaining ~1.2 s.
+  EXPECT_EQ(tids.size(), 2u);
+  ASSERT_GT(samples, 1000);
+  EXPECT_GE(reach_main, samples * 95 / 100);
+}
+
+TEST(TracerTest, ReportsTheCommandsExitStatus) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  Recording r;
+  // Without arguments the program prints its usage and exits 2.
+  Record({.target = {.command = {SampleProgram("blocking", "fp")}}}, &r);
+  EXPECT_TRUE(r.tracer->ExitStatus().exited);
+  EXPECT_EQ(r.tracer->ExitStatus().code, 2);
+}
+
+TEST(TracerTest, MissingCommandIsAClearError) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  CollectingSink sink;
+  auto tracer = Tracer::Create({.target = {.command = {"/nonexistent/program"}}}, &sink);
+  ASSERT_TRUE(tracer.ok());
+  const absl::Status s = (*tracer)->Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("/nonexistent/program"));
+}
+
+TEST(TracerTest, UnknownPidIsAClearError) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  CollectingSink sink;
+  auto tracer = Tracer::Create({.target = {.pids = {999999999}}}, &sink);
+  ASSERT_TRUE(tracer.ok());
+  const absl::Status s = (*tracer)->Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("no process with PID 999999999"));
+}
+
+TEST(TracerTest, TooHighFrequencyNamesTheLimit) {
+  CollectingSink sink;
+  auto tracer = Tracer::Create({.target = {.pids = {getpid()}}, .frequency = 100000000}, &sink);
+  ASSERT_FALSE(tracer.ok());
+  EXPECT_THAT(std::string(tracer.status().message()),
+              ::testing::HasSubstr("kernel.perf_event_max_sample_rate"));
+}
+
+// Off-CPU: the intervals a thread spent in nanosleep() or a blocking read() carry the kernel and
+// user stacks of the moment it blocked, and add up to the time it was blocked.
+class OffCpuTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(OffCpuTest, BlockedTimeAddsUp) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string mode = GetParam();
+  Recording r;
+  Record({.target = {.command = {SampleProgram("blocking", "nofp"), mode, "10", "50"}},
+          .off_cpu = true},
+         &r);
+  ASSERT_EQ(r.tracer->ExitStatus().code, 0);
+  const uint32_t main_tid = r.tracer->command_pid();
+  const std::string function = mode + "_once";
+  uint64_t blocked_ns = 0;
+  int intervals = 0;
+  for (const TraceEvent& e : r.sink.events) {
+    if (e.kind != EventKind::kOffCpu || e.tid != main_tid) continue;
+    const std::vector<std::string> f = UserFunctions(r, e);
+    if (!Has(f, function)) continue;
+    EXPECT_NE(e.kernel_stack, stackdepot::kNoHandle);
+    EXPECT_TRUE(Has(f, "main"));
+    blocked_ns += e.weight;
+    ++intervals;
+  }
+  EXPECT_GE(intervals, 10);
+  EXPECT_NEAR(static_cast<double>(blocked_ns), 500e6, 50e6) << intervals << " intervals";
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, OffCpuTest, ::testing::Values("sleep", "read"));
+
+// One write() that blocks hundreds of times: every sched_switch and every kernel-mode timer
+// sample inside it belongs to one kernel entry, shares one cookie, and costs one unwind.
+TEST(TracerTest, EventsOfOneSyscallShareOneCookieAndOneUnwind) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  Recording r;
+  Record(
+      {.target = {.command = {SampleProgram("blocking", "nofp"), "write", "512"}}, .off_cpu = true},
+      &r);
+  ASSERT_EQ(r.tracer->ExitStatus().code, 0);
+  const uint32_t main_tid = r.tracer->command_pid();
+  std::map<cookie::Cookie, int> off_cpu, kernel_samples;
+  std::set<cookie::Cookie> cookies;
+  for (const TraceEvent& e : r.sink.events) {
+    if (e.user == UserStack::kDeferred) cookies.insert(e.cookie);
+    if (e.tid != main_tid || e.user_mode) continue;
+    if (!Has(UserFunctions(r, e), "write_all")) continue;
+    if (e.kind == EventKind::kOffCpu) ++off_cpu[e.cookie];
+    if (e.kind == EventKind::kSample) ++kernel_samples[e.cookie];
+  }
+  ASSERT_EQ(off_cpu.size(), 1u) << "one cookie for every switch inside write()";
+  const cookie::Cookie c = off_cpu.begin()->first;
+  EXPECT_GE(off_cpu[c], 50);
+  ASSERT_EQ(kernel_samples.size(), 1u) << "timer samples inside write() share it";
+  EXPECT_EQ(kernel_samples.begin()->first, c);
+  // One unwind job per cookie, however many events asked.
+  const TracerStats stats = r.tracer->Stats();
+  EXPECT_EQ(stats.engine[unwind::EngineStat::kJobs], cookies.size());
+  EXPECT_EQ(stats.engine[unwind::EngineStat::kDrops], 0u);
+  EXPECT_GT(stats.engine[unwind::EngineStat::kShared], static_cast<uint64_t>(off_cpu[c]) - 1);
+}
+
+}  // namespace
+}  // namespace dprof::tracer

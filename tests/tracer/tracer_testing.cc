@@ -1,0 +1,64 @@
+#include "tests/tracer/tracer_testing.h"
+
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace dprof::testing {
+
+void CollectingSink::OnEvent(const tracer::TraceEvent& event) {
+  std::lock_guard lock(mu_);
+  events.push_back(event);
+  events.back().raw = {};  // valid only during the call
+}
+
+void CollectingSink::OnUserStack(cookie::Cookie cookie, const tracer::UserStackTrace& trace) {
+  std::lock_guard lock(mu_);
+  user_stacks[cookie].assign(trace.pcs.begin(), trace.pcs.end());
+  ++deliveries[cookie];
+}
+
+void CollectingSink::OnComm(const tracer::CommRecord& comm) {
+  std::lock_guard lock(mu_);
+  comms[comm.tid] = std::string(comm.comm);
+}
+
+void CollectingSink::OnTask(const tracer::TaskRecord& task) {
+  std::lock_guard lock(mu_);
+  if (!task.exit) forks.push_back(task);
+}
+
+std::vector<uint64_t> CollectingSink::UserPcs(const tracer::TraceEvent& event,
+                                              const stackdepot::Depot& depot) const {
+  if (event.user == tracer::UserStack::kInline) {
+    std::span<const uint64_t> pcs = depot.Fetch(event.user_stack);
+    return {pcs.begin(), pcs.end()};
+  }
+  if (event.user != tracer::UserStack::kDeferred) return {};
+  auto it = user_stacks.find(event.cookie);
+  return it == user_stacks.end() ? std::vector<uint64_t>{} : it->second;
+}
+
+bool PerfEventAvailable(std::string* why) {
+  perf_event_attr attr = {};
+  attr.size = sizeof(attr);
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.config = PERF_COUNT_SW_CPU_CLOCK;
+  attr.disabled = 1;
+  const long fd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+  if (fd < 0) {
+    *why = std::strerror(errno);
+    return false;
+  }
+  close(static_cast<int>(fd));
+  return true;
+}
+
+std::string SampleProgram(const std::string& name, const std::string& variant) {
+  return std::string(DPROF_SAMPLES_DIR) + "/" + name + "_" + variant;
+}
+
+}  // namespace dprof::testing

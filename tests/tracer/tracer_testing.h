@@ -1,0 +1,61 @@
+// Support for the tracer tests: a sink that keeps everything, the perf_event gate, and the paths
+// of the sample programs.
+#ifndef DPROF_TESTS_TRACER_TRACER_TESTING_H_
+#define DPROF_TESTS_TRACER_TRACER_TESTING_H_
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "dprof/tracer/tracer.h"
+
+namespace dprof::testing {
+
+// Keeps every event, user stack, name and task record the tracer produced.
+class CollectingSink : public tracer::TraceSink {
+ public:
+  void OnEvent(const tracer::TraceEvent& event) override;
+  void OnUserStack(cookie::Cookie cookie, const tracer::UserStackTrace& trace) override;
+  void OnComm(const tracer::CommRecord& comm) override;
+  void OnTask(const tracer::TaskRecord& task) override;
+
+  // Read after Run() returned.
+  std::vector<tracer::TraceEvent> events;
+  std::map<uint32_t, std::string> comms;  // by tid
+  std::vector<tracer::TaskRecord> forks;  // FORK records
+  std::map<cookie::Cookie, std::vector<uint64_t>> user_stacks;
+  std::map<cookie::Cookie, int> deliveries;  // OnUserStack calls per cookie
+
+  // The user frames of `event`: inline, or delivered for its cookie; empty when none.
+  std::vector<uint64_t> UserPcs(const tracer::TraceEvent& event,
+                                const stackdepot::Depot& depot) const;
+
+ private:
+  std::mutex mu_;  // OnUserStack runs on unwind workers
+};
+
+// Whether perf_event_open works here at all (a cpu-clock event on this thread). Tests that need
+// it call DPROF_REQUIRE_PERF_OR_SKIP(): they skip when it does not, unless DPROF_REQUIRE_PERF=1,
+// which turns the skip into a failure (CI).
+bool PerfEventAvailable(std::string* why);
+
+#define DPROF_REQUIRE_PERF_OR_SKIP()                                                         \
+  do {                                                                                       \
+    std::string why;                                                                         \
+    if (!::dprof::testing::PerfEventAvailable(&why)) {                                       \
+      const char* require = std::getenv("DPROF_REQUIRE_PERF");                               \
+      if (require != nullptr && std::string(require) == "1") {                               \
+        FAIL() << "perf_event_open is unavailable (" << why << ") and DPROF_REQUIRE_PERF=1"; \
+      }                                                                                      \
+      GTEST_SKIP() << "perf_event_open is unavailable: " << why;                             \
+    }                                                                                        \
+  } while (0)
+
+// samples/<name>_<variant> ("fp" or "nofp").
+std::string SampleProgram(const std::string& name, const std::string& variant);
+
+}  // namespace dprof::testing
+
+#endif  // DPROF_TESTS_TRACER_TRACER_TESTING_H_

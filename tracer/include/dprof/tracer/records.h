@@ -1,0 +1,173 @@
+// dprof::tracer records — perf_event records as typed values, parsed from raw bytes.
+//
+// RecordParser knows the layout every event was opened with (its sample_type and user-register
+// mask, keyed by the event's id) and turns one record from a ring buffer into one of the types
+// below. Every read is bounds-checked against the record's size: a malformed record is reported
+// as such and never read past, and a record type dprof does not know is reported as unknown so
+// the caller can skip it by size and count it.
+//
+// Parsed records point into the bytes they were parsed from (no copies, no allocation); they are
+// valid as long as those bytes are.
+//
+// All events dprof opens set PERF_SAMPLE_IDENTIFIER and sample_id_all, so the event behind any
+// record is found from the record alone: first word of a sample, last word of everything else.
+#ifndef DPROF_TRACER_RECORDS_H_
+#define DPROF_TRACER_RECORDS_H_
+
+#include <linux/perf_event.h>
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <variant>
+
+#include "absl/container/flat_hash_map.h"
+
+namespace dprof::tracer {
+
+// How an event's records are laid out: what it was opened with.
+struct EventLayout {
+  uint64_t sample_type = 0;
+  uint64_t regs_user_mask = 0;
+};
+
+// The sample_id fields every record carries (sample_id_all), and the head of every sample.
+struct SampleId {
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  uint64_t time = 0;
+  uint32_t cpu = 0;
+  uint64_t id = 0;
+};
+
+struct SampleRecord {
+  SampleId sid;
+  uint16_t misc = 0;
+  uint64_t ip = 0;
+  uint64_t period = 0;
+  // Context markers (PERF_CONTEXT_*) and addresses, as the kernel wrote them.
+  std::span<const uint64_t> callchain = {};
+  std::span<const uint8_t> raw = {};    // tracepoint fields (PERF_SAMPLE_RAW)
+  uint64_t regs_abi = 0;                // PERF_SAMPLE_REGS_ABI_*; NONE for kernel threads
+  std::span<const uint64_t> regs = {};  // one per bit of regs_user_mask, lowest bit first
+  uint64_t regs_mask = 0;
+  std::span<const uint8_t> stack = {};  // the valid bytes (dyn_size) of the user stack copy
+  uint64_t stack_reserved = 0;          // the size asked for: stack.size() == it may be cut short
+
+  bool user_mode() const { return (misc & PERF_RECORD_MISC_CPUMODE_MASK) == PERF_RECORD_MISC_USER; }
+  // The value of perf register `perf_reg`, if it was sampled.
+  bool Reg(int perf_reg, uint64_t* value) const;
+};
+
+struct Mmap2Record {
+  SampleId sid;
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  uint64_t address = 0;
+  uint64_t length = 0;
+  uint64_t pgoff = 0;
+  std::span<const uint8_t> build_id = {};  // when the kernel gave one (attr.build_id)
+  uint32_t prot = 0;
+  uint32_t flags = 0;
+  std::string_view filename = {};
+};
+
+struct CommRecord {
+  SampleId sid;
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  std::string_view comm = {};
+  bool exec = false;  // the name changed because the task exec'd
+};
+
+// PERF_RECORD_FORK and PERF_RECORD_EXIT share a layout.
+struct TaskRecord {
+  SampleId sid;
+  bool exit = false;
+  uint32_t pid = 0;
+  uint32_t ppid = 0;
+  uint32_t tid = 0;
+  uint32_t ptid = 0;
+  uint64_t time = 0;
+};
+
+struct LostRecord {
+  SampleId sid;
+  uint64_t id = 0;
+  uint64_t lost = 0;
+};
+
+struct LostSamplesRecord {
+  SampleId sid;
+  uint64_t lost = 0;
+};
+
+struct ThrottleRecord {
+  SampleId sid;
+  bool throttle = true;  // false: PERF_RECORD_UNTHROTTLE
+  uint64_t time = 0;
+  uint64_t id = 0;
+};
+
+// PERF_RECORD_SWITCH (the sampled task) and PERF_RECORD_SWITCH_CPU_WIDE (any task on the CPU).
+struct SwitchRecord {
+  SampleId sid;
+  bool out = false;      // switched out; else switched in
+  bool preempt = false;  // switched out while runnable
+  bool cpu_wide = false;
+  uint32_t next_prev_pid = 0;  // cpu_wide: the task switched to (out) or from (in)
+  uint32_t next_prev_tid = 0;
+};
+
+// PERF_RECORD_CALLCHAIN_DEFERRED (Linux 6.19): the user frames of a deferred cookie.
+struct DeferredCallchainRecord {
+  SampleId sid;
+  uint64_t cookie = 0;
+  std::span<const uint64_t> ips = {};
+};
+
+struct UnknownRecord {
+  uint32_t type = 0;
+  uint16_t size = 0;
+};
+
+using Record =
+    std::variant<SampleRecord, Mmap2Record, CommRecord, TaskRecord, LostRecord, LostSamplesRecord,
+                 ThrottleRecord, SwitchRecord, DeferredCallchainRecord, UnknownRecord>;
+
+enum class ParseStatus {
+  kOk,
+  kUnknownType,   // a record type dprof does not parse; `record` is an UnknownRecord
+  kUnknownEvent,  // its id names no event the parser knows
+  kMalformed,     // shorter than its fields, or a count that overruns it
+};
+std::string_view ParseStatusName(ParseStatus status);
+
+class RecordParser {
+ public:
+  // Sample types the parser can lay out; events must not ask for others.
+  static constexpr uint64_t kSupportedSampleType =
+      PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+      PERF_SAMPLE_ID | PERF_SAMPLE_STREAM_ID | PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD |
+      PERF_SAMPLE_CALLCHAIN | PERF_SAMPLE_RAW | PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+
+  // Records of the event with `id` follow `layout`. Its sample_type must include
+  // PERF_SAMPLE_IDENTIFIER and nothing outside kSupportedSampleType.
+  void AddEvent(uint64_t id, const EventLayout& layout);
+
+  // Parses one whole record (header included).
+  ParseStatus Parse(std::span<const uint8_t> bytes, Record* record) const;
+
+  // Only the sample_id part (for ordering): false when the record names no known event or is
+  // too short.
+  bool ParseSampleId(std::span<const uint8_t> bytes, SampleId* sid) const;
+
+ private:
+  const EventLayout* LayoutOf(std::span<const uint8_t> bytes, uint32_t type) const;
+
+  absl::flat_hash_map<uint64_t, EventLayout> layouts_;
+};
+
+}  // namespace dprof::tracer
+
+#endif  // DPROF_TRACER_RECORDS_H_

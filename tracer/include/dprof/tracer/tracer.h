@@ -1,0 +1,241 @@
+// dprof::tracer::Tracer — perf_event sampling of a process, a command, or the whole system.
+//
+// The tracer opens the requested events (cpu-clock by default, task-clock, page-faults, any
+// tracepoint) on its targets, reads their ring buffers, and turns every record into what the rest
+// of dprof consumes:
+//  - each event's kernel call chain goes into the stack depot;
+//  - its user stack is asked of the deferred unwind engine with the task's registers and a copy
+//    of its stack (--call-graph dwarf): the engine names the kernel entry with a cookie and
+//    unwinds once per cookie on its own threads, never on the reader thread; with native
+//    deferred callchains (Linux 6.19+) the kernel hands out the cookie and later the frames; with
+//    frame pointers the kernel walks the user stack itself;
+//  - sched_switch pairs (--off-cpu) become weighted off-CPU events: the stacks at the moment a
+//    thread blocked, weighted by how long it stayed off the CPU;
+//  - mappings, names, forks and exits keep one address space per process current.
+// Lost records, throttling, dropped and truncated snapshots and malformed records are counted,
+// per reason and per thread (Stats()).
+//
+// Example:
+//   CollectingSink sink;  // a TraceSink of the caller's
+//   auto tracer = Tracer::Create({.target = {.command = {"./app", "--fast"}}}, &sink).value();
+//   absl::Status s = tracer->Start();   // opens, maps, launches; counters start at exec
+//   s = tracer->Run();                  // returns when ./app exits or RequestStop() is called
+//   tracer->ExitStatus();               // ./app's
+//
+// Context: Create/Start/Run on one thread (the reader); RequestStop() from any thread or a signal
+// handler.
+#ifndef DPROF_TRACER_TRACER_H_
+#define DPROF_TRACER_TRACER_H_
+
+#include <sys/types.h>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "dprof/cookie/cookie.h"
+#include "dprof/stackdepot/depot.h"
+#include "dprof/tracer/backend.h"
+#include "dprof/tracer/records.h"
+#include "dprof/tracer/tracepoint.h"
+#include "dprof/unwind/address_space.h"
+#include "dprof/unwind/deferred_unwinder.h"
+
+namespace dprof::tracer {
+
+// What to record.
+struct Target {
+  std::vector<pid_t> pids = {};           // processes: every thread, and every thread or child they
+                                          // create while recorded (perf -p)
+  std::vector<pid_t> tids = {};           // single threads (perf -t)
+  std::vector<std::string> command = {};  // a command to launch (perf record -- CMD)
+  bool system_wide = false;               // every CPU (perf -a); pids and tids then filter
+  std::string cgroup = {};                // system-wide, one cgroup (path under /sys/fs/cgroup)
+};
+
+enum class CallGraph {
+  kNone,          // no call chains
+  kFramePointer,  // the kernel walks user frame pointers
+  kDwarf,         // user registers + stack copy, unwound deferred by dprof
+  kAuto,          // native deferred callchains where the kernel has them, else kDwarf
+};
+std::string_view CallGraphName(CallGraph mode);
+absl::StatusOr<CallGraph> ParseCallGraph(std::string_view name);
+
+struct TracerOptions {
+  Target target = {};
+  // "cpu-clock", "task-clock", "page-faults", or a tracepoint "system:name".
+  std::vector<std::string> events = {"cpu-clock"};
+  uint64_t frequency = 999;  // samples per second per thread (-F); ignored when period is set
+  uint64_t period = 0;       // events per sample (-c): nanoseconds for the clocks
+  CallGraph call_graph = CallGraph::kDwarf;
+  uint32_t stack_size = 32768;  // bytes of user stack per snapshot (dwarf); 8..65528
+  bool off_cpu = false;         // record off-CPU intervals (sched_switch in both directions)
+  size_t buffer_pages = 0;      // data pages per ring buffer (power of two); 0: by mode
+  // Not owned; nullptr: the system backend.
+  PerfBackend* backend = nullptr;
+  // Not owned; nullptr: the tracer makes its own. Holds kernel and user stacks.
+  stackdepot::Depot* depot = nullptr;
+  // Not owned; nullptr: the tracer makes one with the DWARF unwinder. Another engine lets other
+  // consumers share the tracer's unwinds (one unwind per cookie for all of them).
+  unwind::DeferredUnwinder* engine = nullptr;
+  int unwind_workers = 0;         // for the tracer's own engine; 0: one per CPU
+  std::string tracefs_root = {};  // "": found (Tracefs::Find)
+};
+
+// Tags the tracer puts in the caller-owned bits of the handles it saves.
+inline constexpr uint32_t kKernelStackTag = 1;
+inline constexpr uint32_t kUserStackTag = 2;
+
+enum class EventKind : uint8_t {
+  kSample,      // a counter overflowed: cpu-clock, task-clock, page-faults
+  kTracepoint,  // a tracepoint hit
+  kOffCpu,      // a thread was off the CPU from time_ns for weight nanoseconds
+};
+
+// Where the user half of an event's stack comes from.
+enum class UserStack : uint8_t {
+  kDeferred,  // TraceSink::OnUserStack(cookie) delivers it (dwarf, native)
+  kInline,    // user_stack holds it (frame pointers)
+  kNone,      // no user context: a kernel thread, or call graphs off
+  kDropped,   // the engine's queue was full: the snapshot was dropped (counted)
+  kMissing,   // the sample had no usable registers or stack (counted)
+};
+
+struct TraceEvent {
+  EventKind kind = EventKind::kSample;
+  uint32_t event = 0;  // index into TracerOptions::events (off-CPU: events.size())
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  uint32_t cpu = 0;
+  uint64_t time_ns = 0;    // CLOCK_MONOTONIC
+  uint64_t weight = 0;     // period (ns for the clocks), 1 per tracepoint hit, ns off the CPU
+  bool user_mode = false;  // interrupted user code (no kernel frames then)
+  stackdepot::Handle kernel_stack = stackdepot::kNoHandle;
+  UserStack user = UserStack::kNone;
+  cookie::Cookie cookie = cookie::kNoCookie;              // kDeferred
+  stackdepot::Handle user_stack = stackdepot::kNoHandle;  // kInline
+  std::span<const uint8_t> raw = {};                      // tracepoint fields; valid during OnEvent
+};
+
+struct UserStackTrace {
+  std::span<const uint64_t> pcs = {};  // innermost first; valid during the call
+  stackdepot::Handle handle = stackdepot::kNoHandle;
+  unwind::StopReason reason = unwind::StopReason::kOutermost;
+  bool native = false;  // from the kernel (PERF_RECORD_CALLCHAIN_DEFERRED), not an unwind
+};
+
+// Receives what the tracer produces. OnEvent and the task callbacks run on the reader thread, in
+// time order. OnUserStack runs on unwind worker threads (dwarf) or the reader thread (native),
+// possibly before or after the events with that cookie, and concurrently with OnEvent.
+class TraceSink {
+ public:
+  virtual ~TraceSink() = default;
+  virtual void OnEvent(const TraceEvent& event) = 0;
+  virtual void OnUserStack(cookie::Cookie cookie, const UserStackTrace& trace) = 0;
+  virtual void OnComm(const CommRecord&) {}
+  virtual void OnTask(const TaskRecord&) {}  // fork or exit
+  virtual void OnMmap(const Mmap2Record&) {}
+};
+
+enum class TracerStat : int {
+  kSamples,  // counter samples
+  kTracepointHits,
+  kOffCpuIntervals,
+  kLost,         // records the kernel could not write (PERF_RECORD_LOST)
+  kLostSamples,  // samples lost (PERF_RECORD_LOST_SAMPLES)
+  kThrottled,    // PERF_RECORD_THROTTLE: the kernel slowed sampling down
+  kUnthrottled,
+  kDroppedSnapshots,    // user stack copies the engine's full queue dropped
+  kTruncatedSnapshots,  // stack copies that filled stack_size: likely cut short
+  kNoUserContext,       // events with no user registers (kernel threads)
+  kDeferredCallchains,  // PERF_RECORD_CALLCHAIN_DEFERRED records
+  kUnknownRecords,      // record types skipped by size
+  kMalformedRecords,    // records that did not parse (skipped)
+  kForeignRecords,      // records of no event the tracer opened
+  kCorruptBytes,        // ring-buffer bytes discarded after a malformed header
+  kFilteredOut,         // system-wide events of other processes than the filter's
+  kCount,
+};
+inline constexpr int kNumTracerStats = static_cast<int>(TracerStat::kCount);
+std::string_view TracerStatName(TracerStat stat);
+
+struct ThreadStats {
+  uint64_t samples = 0;
+  uint64_t off_cpu = 0;
+  uint64_t lost = 0;
+  uint64_t throttled = 0;
+  uint64_t dropped_snapshots = 0;
+  uint64_t truncated_snapshots = 0;
+};
+
+struct TracerStats {
+  std::array<uint64_t, kNumTracerStats> values{};
+  absl::flat_hash_map<uint32_t, ThreadStats> threads;
+  unwind::EngineStats engine;  // of the tracer's engine (or the caller's)
+
+  uint64_t operator[](TracerStat s) const { return values[static_cast<int>(s)]; }
+};
+
+// How a launched command ended.
+struct CommandExit {
+  bool exited = false;  // false: still running, or not launched
+  int code = 0;         // exit code, when it exited normally
+  int signal = 0;       // the signal that killed it, else 0
+};
+
+class Tracer {
+ public:
+  // Checks the options (events exist, frequency within the kernel's limit, stack size, target
+  // shape). `sink` must outlive the tracer.
+  static absl::StatusOr<std::unique_ptr<Tracer>> Create(TracerOptions options, TraceSink* sink);
+  ~Tracer();
+  Tracer(const Tracer&) = delete;
+  Tracer& operator=(const Tracer&) = delete;
+
+  // Opens the events on the targets, maps the ring buffers, and starts counting: at once for
+  // processes, threads and the system; at exec for a command. Errors name the fix.
+  absl::Status Start();
+
+  // Reads events until the targets have exited, RequestStop() was called, or `duration` passed
+  // (0: no limit); then reads what is left and waits for every user stack to be delivered.
+  absl::Status Run(std::chrono::nanoseconds duration = std::chrono::nanoseconds(0));
+
+  // Makes Run() finish. A launched command still running is sent SIGTERM.
+  // Context: any thread; async-signal-safe.
+  void RequestStop();
+
+  TracerStats Stats() const;
+  CommandExit ExitStatus() const;
+  // The launched command's pid (0 when none).
+  pid_t command_pid() const;
+  // Whether user stacks come from native deferred callchains (kAuto on Linux 6.19+).
+  bool native_deferred() const;
+  // The last address space seen for `pid` (kept after it exits), or nullptr.
+  std::shared_ptr<const unwind::AddressSpace> AddressSpaceOf(pid_t pid) const;
+  // The format of options.events[i] when it is a tracepoint, else nullptr.
+  const Tracepoint* TracepointOf(size_t event) const;
+  stackdepot::Depot* depot() const;
+
+ private:
+  class Impl;
+  explicit Tracer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Whether the running kernel offers native deferred user callchains (perf_event_attr's
+// defer_callchain, Linux 6.19). Opens and closes one software event on the calling thread.
+bool NativeDeferredSupported(PerfBackend* backend);
+
+}  // namespace dprof::tracer
+
+#endif  // DPROF_TRACER_TRACER_H_

@@ -1,0 +1,30 @@
+// Event names the tracer accepts, and what perf_event_open needs for each.
+#ifndef DPROF_TRACER_INTERNAL_EVENT_SPEC_H_
+#define DPROF_TRACER_INTERNAL_EVENT_SPEC_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "dprof/tracer/tracepoint.h"
+
+namespace dprof::tracer::internal {
+
+struct EventSpec {
+  std::string name;
+  uint32_t type = 0;    // PERF_TYPE_*
+  uint64_t config = 0;  // PERF_COUNT_SW_* or the tracepoint id
+  bool clock = false;   // periods are nanoseconds
+  std::optional<Tracepoint> tracepoint;
+};
+
+// "cpu-clock", "task-clock", "page-faults" (or "faults"), or a tracepoint "system:name" read
+// from tracefs (found under `tracefs_root`, or looked for when empty). Unknown names fail with
+// NotFound listing close matches.
+absl::StatusOr<EventSpec> ResolveEvent(std::string_view name, const std::string& tracefs_root);
+
+}  // namespace dprof::tracer::internal
+
+#endif  // DPROF_TRACER_INTERNAL_EVENT_SPEC_H_

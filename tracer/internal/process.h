@@ -1,0 +1,60 @@
+// The processes the tracer records: finding their threads, launching a command so that counting
+// starts at its exec, and noticing when they exit.
+#ifndef DPROF_TRACER_INTERNAL_PROCESS_H_
+#define DPROF_TRACER_INTERNAL_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "dprof/tracer/tracer.h"
+
+namespace dprof::tracer::internal {
+
+// The thread ids in /proc/PID/task; empty when the process is gone.
+std::vector<pid_t> ListThreads(pid_t pid);
+// /sys/devices/system/cpu/online, parsed ("0-3,6").
+std::vector<int> OnlineCpus();
+bool ProcessExists(pid_t pid);
+
+// A pidfd that becomes readable when the process (or, with `thread`, the thread) exits.
+// -errno on failure.
+int OpenPidfd(pid_t pid, bool thread);
+// True when the process behind `pidfd` has exited.
+bool PidfdExited(int pidfd);
+
+// A command forked and held just before exec until Go(), so that events opened on its pid with
+// enable_on_exec start counting exactly at exec.
+class ChildProcess {
+ public:
+  // Forks; the child waits. Fails only when fork or pipe does.
+  static absl::StatusOr<ChildProcess> Launch(const std::vector<std::string>& argv);
+  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&&) = delete;
+  ~ChildProcess();  // kills and reaps a child never let go or still running
+
+  // Lets the child exec. NotFound / PermissionDenied when exec failed (the child has exited).
+  absl::Status Go();
+  // Reaps the child if it has exited; true then, with `exit` filled.
+  bool TryWait(CommandExit* exit);
+  // Sends `signal` to the child if it is still running.
+  void Signal(int signal);
+  pid_t pid() const { return pid_; }
+
+ private:
+  ChildProcess(pid_t pid, int go_fd, int error_fd)
+      : pid_(pid), go_fd_(go_fd), error_fd_(error_fd) {}
+
+  pid_t pid_ = -1;
+  int go_fd_ = -1;     // write end: closing it lets the child exec
+  int error_fd_ = -1;  // read end: the child's errno if exec failed (close-on-exec otherwise)
+  bool reaped_ = false;
+  std::string program_;
+};
+
+}  // namespace dprof::tracer::internal
+
+#endif  // DPROF_TRACER_INTERNAL_PROCESS_H_

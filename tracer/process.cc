@@ -1,0 +1,169 @@
+#include "tracer/internal/process.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <string_view>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace dprof::tracer::internal {
+
+std::vector<pid_t> ListThreads(pid_t pid) {
+  std::vector<pid_t> tids;
+  DIR* dir = opendir(absl::StrCat("/proc/", pid, "/task").c_str());
+  if (dir == nullptr) return tids;
+  while (dirent* e = readdir(dir)) {
+    pid_t tid;
+    if (absl::SimpleAtoi(e->d_name, &tid)) tids.push_back(tid);
+  }
+  closedir(dir);
+  return tids;
+}
+
+std::vector<int> OnlineCpus() {
+  std::vector<int> cpus;
+  std::ifstream in("/sys/devices/system/cpu/online");
+  std::string text;
+  if (std::getline(in, text)) {
+    for (absl::string_view range : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+      std::vector<absl::string_view> ends = absl::StrSplit(range, '-');
+      int first, last;
+      if (!absl::SimpleAtoi(ends[0], &first)) continue;
+      last = first;
+      if (ends.size() == 2 && !absl::SimpleAtoi(ends[1], &last)) continue;
+      for (int c = first; c <= last; ++c) cpus.push_back(c);
+    }
+  }
+  if (cpus.empty()) {
+    for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN); ++c) cpus.push_back(static_cast<int>(c));
+  }
+  return cpus;
+}
+
+bool ProcessExists(pid_t pid) {
+  struct stat st;
+  return pid > 0 && stat(absl::StrCat("/proc/", pid).c_str(), &st) == 0;
+}
+
+int OpenPidfd(pid_t pid, bool thread) {
+  // PIDFD_THREAD (Linux 6.9) is O_EXCL.
+  const long fd = syscall(SYS_pidfd_open, pid, thread ? O_EXCL : 0);
+  return fd < 0 ? -errno : static_cast<int>(fd);
+}
+
+bool PidfdExited(int pidfd) {
+  pollfd p{.fd = pidfd, .events = POLLIN, .revents = 0};
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR));
+}
+
+absl::StatusOr<ChildProcess> ChildProcess::Launch(const std::vector<std::string>& argv) {
+  if (argv.empty()) return absl::InvalidArgumentError("no command to run");
+  int go[2], error[2];
+  if (pipe2(go, O_CLOEXEC) != 0) return absl::InternalError(strerror(errno));
+  if (pipe2(error, O_CLOEXEC) != 0) {
+    close(go[0]);
+    close(go[1]);
+    return absl::InternalError(strerror(errno));
+  }
+  // Everything the child needs is prepared before fork: it may only make async-signal-safe
+  // calls afterwards.
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+
+  const pid_t pid = fork();
+  if (pid < 0) {
+    const int err = errno;
+    for (int fd : {go[0], go[1], error[0], error[1]}) close(fd);
+    return absl::ResourceExhaustedError(absl::StrCat("cannot fork: ", strerror(err)));
+  }
+  if (pid == 0) {
+    close(go[1]);
+    close(error[0]);
+    char byte;
+    // Wait until the parent has opened the events (or gone away: then do not run at all).
+    if (read(go[0], &byte, 1) != 1) _exit(127);
+    execvp(args[0], args.data());
+    const int err = errno;
+    (void)!write(error[1], &err, sizeof(err));
+    _exit(127);
+  }
+  close(go[0]);
+  close(error[1]);
+  ChildProcess child(pid, go[1], error[0]);
+  child.program_ = argv[0];
+  return child;
+}
+
+ChildProcess::ChildProcess(ChildProcess&& other) noexcept
+    : pid_(other.pid_),
+      go_fd_(other.go_fd_),
+      error_fd_(other.error_fd_),
+      reaped_(other.reaped_),
+      program_(std::move(other.program_)) {
+  other.pid_ = -1;
+  other.go_fd_ = other.error_fd_ = -1;
+}
+
+ChildProcess::~ChildProcess() {
+  if (go_fd_ >= 0) close(go_fd_);
+  if (error_fd_ >= 0) close(error_fd_);
+  if (pid_ > 0 && !reaped_) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
+absl::Status ChildProcess::Go() {
+  const char byte = 1;
+  if (write(go_fd_, &byte, 1) != 1) return absl::InternalError(strerror(errno));
+  close(go_fd_);
+  go_fd_ = -1;
+  // The error pipe closes at a successful exec (close-on-exec) or carries exec's errno.
+  int err = 0;
+  ssize_t n;
+  do {
+    n = read(error_fd_, &err, sizeof(err));
+  } while (n < 0 && errno == EINTR);
+  close(error_fd_);
+  error_fd_ = -1;
+  if (n == sizeof(err)) {
+    waitpid(pid_, nullptr, 0);
+    reaped_ = true;
+    const std::string message = absl::StrCat("cannot run '", program_, "': ", strerror(err));
+    if (err == ENOENT) return absl::NotFoundError(absl::StrCat(message, "; check the path"));
+    if (err == EACCES) return absl::PermissionDeniedError(message);
+    return absl::FailedPreconditionError(message);
+  }
+  return absl::OkStatus();
+}
+
+bool ChildProcess::TryWait(CommandExit* exit) {
+  if (reaped_ || pid_ <= 0) return reaped_;
+  int status;
+  const pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r != pid_) return false;
+  reaped_ = true;
+  exit->exited = true;
+  exit->code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+  exit->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  return true;
+}
+
+void ChildProcess::Signal(int signal) {
+  if (pid_ > 0 && !reaped_) kill(pid_, signal);
+}
+
+}  // namespace dprof::tracer::internal

@@ -1,0 +1,847 @@
+#include "dprof/tracer/tracer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "dprof/cookie/context_tracker.h"
+#include "dprof/tracer/event_queue.h"
+#include "dprof/tracer/perf_abi.h"
+#include "dprof/tracer/ring_buffer.h"
+#include "tracer/internal/callchain.h"
+#include "tracer/internal/event_spec.h"
+#include "tracer/internal/off_cpu.h"
+#include "tracer/internal/perf_errors.h"
+#include "tracer/internal/process.h"
+
+namespace dprof::tracer {
+
+using internal::EventSpec;
+
+namespace {
+
+constexpr uint64_t kBaseSampleType = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP | PERF_SAMPLE_TID |
+                                     PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD;
+constexpr int kWaitMs = 100;
+constexpr size_t kMaxKernelFrames = 512;
+// sched_switch's prev_state bits of a task that is exiting (EXIT_DEAD, EXIT_ZOMBIE).
+constexpr int64_t kExitingStates = 0x10 | 0x20;
+
+size_t PageSize() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
+
+}  // namespace
+
+std::string_view CallGraphName(CallGraph mode) {
+  switch (mode) {
+    case CallGraph::kNone:
+      return "none";
+    case CallGraph::kFramePointer:
+      return "fp";
+    case CallGraph::kDwarf:
+      return "dwarf";
+    case CallGraph::kAuto:
+      return "auto";
+  }
+  return "?";
+}
+
+absl::StatusOr<CallGraph> ParseCallGraph(std::string_view name) {
+  for (CallGraph m :
+       {CallGraph::kNone, CallGraph::kFramePointer, CallGraph::kDwarf, CallGraph::kAuto}) {
+    if (name == CallGraphName(m)) return m;
+  }
+  return absl::InvalidArgumentError("unknown call-graph mode '" + std::string(name) +
+                                    "'; use fp, dwarf, auto or none");
+}
+
+std::string_view TracerStatName(TracerStat stat) {
+  static constexpr std::string_view kNames[] = {
+      "samples",           "tracepoint hits",     "off-cpu intervals",
+      "lost records",      "lost samples",        "throttled",
+      "unthrottled",       "dropped snapshots",   "truncated snapshots",
+      "no user context",   "deferred callchains", "unknown records",
+      "malformed records", "foreign records",     "corrupt bytes",
+      "filtered out",
+  };
+  static_assert(std::size(kNames) == kNumTracerStats);
+  return kNames[static_cast<int>(stat)];
+}
+
+bool NativeDeferredSupported(PerfBackend* backend) {
+  perf_event_attr attr = {};
+  attr.size = sizeof(attr);
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.config = PERF_COUNT_SW_CPU_CLOCK;
+  attr.sample_period = 1000000;
+  attr.sample_type = PERF_SAMPLE_CALLCHAIN;
+  attr.disabled = 1;
+  attr.exclude_kernel = 1;
+  abi::SetAttrFlag(attr, abi::kAttrBitDeferCallchain);
+  // Kernels without the flag reject the unknown bit with EINVAL.
+  const int fd = backend->Open(attr, 0, -1, -1, 0);
+  if (fd < 0) return false;
+  backend->Close(fd);
+  return true;
+}
+
+class Tracer::Impl {
+ public:
+  Impl(TracerOptions options, TraceSink* sink)
+      : options_(std::move(options)), sink_(sink), tracker_(&cookies_) {}
+  ~Impl();
+
+  absl::Status Init();
+  absl::Status Start();
+  absl::Status Run(std::chrono::nanoseconds duration);
+  void RequestStop();
+  TracerStats Stats() const;
+
+  CommandExit exit_status() const { return exit_; }
+  pid_t command_pid() const { return child_ ? child_->pid() : 0; }
+  bool native() const { return native_; }
+  std::shared_ptr<const unwind::AddressSpace> AddressSpaceOf(pid_t pid) const {
+    auto it = spaces_.find(pid);
+    return it == spaces_.end() ? nullptr : it->second;
+  }
+  const Tracepoint* TracepointOf(size_t event) const {
+    return event < options_.events.size() && specs_[event].tracepoint ? &*specs_[event].tracepoint
+                                                                      : nullptr;
+  }
+  stackdepot::Depot* depot() const { return depot_; }
+
+ private:
+  struct Buffer {
+    int fd = -1;
+    void* base = nullptr;
+    size_t bytes = 0;
+    std::unique_ptr<RingBuffer> ring;
+  };
+
+  perf_event_attr MakeAttr(const EventSpec& spec, bool lead) const;
+  // Opens every event on (pid, cpu). *gone when the task vanished first.
+  absl::Status OpenOn(pid_t pid, int cpu, bool inherit, unsigned long flags, bool* gone);
+  absl::Status OpenThreadsOf(pid_t pid, bool whole_process);
+  absl::Status OpenSystemWide();
+  absl::Status AttachBuffer(int fd, int cpu);
+  bool TargetsGone();
+  void Drain();
+  void Process(std::span<const uint8_t> record);
+  void OnSample(const SampleRecord& s, uint32_t event);
+  void AttachUserStack(const SampleRecord& s, TraceEvent* e);
+  void OnMmap(const Mmap2Record& m);
+  void OnDeferredCallchain(const DeferredCallchainRecord& d);
+  std::shared_ptr<const unwind::AddressSpace> SpaceFor(uint32_t pid);
+  bool Filtered(uint32_t pid, uint32_t tid) const;
+  void Count(TracerStat s, uint64_t n = 1) {
+    stats_[static_cast<int>(s)].fetch_add(n, std::memory_order_relaxed);
+  }
+  template <typename F>
+  void CountThread(uint32_t tid, F&& f) {
+    std::lock_guard lock(threads_mu_);
+    f(threads_[tid]);
+  }
+  void Emit(const TraceEvent& e);
+
+  TracerOptions options_;
+  TraceSink* sink_;
+  PerfBackend* backend_ = nullptr;
+  std::unique_ptr<PerfBackend> own_backend_;
+  stackdepot::Depot* depot_ = nullptr;
+  std::unique_ptr<stackdepot::Depot> own_depot_;
+  unwind::DeferredUnwinder* engine_ = nullptr;
+  std::unique_ptr<unwind::DeferredUnwinder> own_engine_;
+  unwind::UnwindWork work_;
+  bool have_work_ = false;
+
+  std::vector<EventSpec> specs_;  // options_.events, then an internal sched_switch if needed
+  int off_cpu_event_ = -1;        // index in specs_ of the sched_switch that feeds off-CPU
+  CallGraph mode_ = CallGraph::kNone;
+  bool native_ = false;
+  bool build_ids_ = true;  // attr.build_id accepted (Linux 5.12+)
+  size_t data_bytes_ = 0;
+  std::vector<int> cpus_;
+
+  std::vector<int> fds_;
+  std::map<int, Buffer> buffers_;  // by CPU
+  absl::flat_hash_map<uint64_t, uint32_t> event_of_id_;
+  RecordParser parser_;
+  EventQueue queue_;
+
+  unwind::BinaryCache binaries_;
+  absl::flat_hash_map<uint32_t, std::shared_ptr<const unwind::AddressSpace>> spaces_;
+  absl::flat_hash_set<uint32_t> synced_;  // processes whose maps were read from /proc
+
+  std::optional<internal::ChildProcess> child_;
+  CommandExit exit_;
+  std::vector<int> pidfds_;  // target processes and threads
+  absl::flat_hash_set<uint32_t> filter_pids_, filter_tids_;
+
+  cookie::CookieAllocator cookies_;  // native mode: validates the kernel's cookies
+  cookie::ContextTracker tracker_;
+  internal::OffCpuTracker off_cpu_;
+  std::vector<uint64_t> frames_;
+
+  std::atomic<bool> stop_{false};
+  int stop_fd_ = -1;
+  bool started_ = false;
+
+  std::array<std::atomic<uint64_t>, kNumTracerStats> stats_{};
+  mutable std::mutex threads_mu_;
+  absl::flat_hash_map<uint32_t, ThreadStats> threads_;
+};
+
+absl::Status Tracer::Impl::Init() {
+  const Target& t = options_.target;
+  const int kinds = !t.pids.empty() + !t.tids.empty() + !t.command.empty();
+  if (t.system_wide) {
+    if (!t.command.empty()) {
+      return absl::InvalidArgumentError("record a command or the whole system, not both");
+    }
+    filter_pids_.insert(t.pids.begin(), t.pids.end());
+    filter_tids_.insert(t.tids.begin(), t.tids.end());
+  } else if (kinds != 1) {
+    return absl::InvalidArgumentError(
+        kinds == 0 ? "nothing to record: give a PID, a TID, a command, or system-wide"
+                   : "give one kind of target: PIDs, TIDs or a command (or system-wide with "
+                     "PID/TID filters)");
+  } else if (!t.cgroup.empty()) {
+    return absl::InvalidArgumentError("a cgroup filter needs system-wide recording");
+  }
+  if (options_.events.empty()) return absl::InvalidArgumentError("no events to record");
+  if (options_.period == 0) {
+    if (absl::Status s = internal::CheckFrequency(options_.frequency); !s.ok()) return s;
+  }
+  if (options_.stack_size < 8 || options_.stack_size > 65528) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stack size ", options_.stack_size, " is out of range; use 8 to 65528 bytes"));
+  }
+  options_.stack_size &= ~7u;  // the kernel wants a multiple of 8
+
+  if (options_.backend == nullptr) {
+    own_backend_ = MakeSystemBackend();
+    options_.backend = own_backend_.get();
+  }
+  backend_ = options_.backend;
+
+  for (const std::string& name : options_.events) {
+    absl::StatusOr<EventSpec> spec = internal::ResolveEvent(name, options_.tracefs_root);
+    if (!spec.ok()) return spec.status();
+    specs_.push_back(*std::move(spec));
+  }
+  if (options_.off_cpu) {
+    for (size_t i = 0; i < specs_.size(); ++i) {
+      if (specs_[i].name == "sched:sched_switch") off_cpu_event_ = static_cast<int>(i);
+    }
+    if (off_cpu_event_ < 0) {
+      absl::StatusOr<EventSpec> spec =
+          internal::ResolveEvent("sched:sched_switch", options_.tracefs_root);
+      if (!spec.ok()) return spec.status();
+      off_cpu_event_ = static_cast<int>(specs_.size());
+      specs_.push_back(*std::move(spec));
+    }
+  }
+
+  mode_ = options_.call_graph;
+  if (mode_ == CallGraph::kAuto) {
+    native_ = NativeDeferredSupported(backend_);
+    mode_ = native_ ? CallGraph::kAuto : CallGraph::kDwarf;
+  }
+
+  if (options_.depot == nullptr) {
+    absl::StatusOr<std::unique_ptr<stackdepot::Depot>> depot = stackdepot::Depot::Create({});
+    if (!depot.ok()) return depot.status();
+    own_depot_ = *std::move(depot);
+    options_.depot = own_depot_.get();
+  }
+  depot_ = options_.depot;
+
+  if (mode_ == CallGraph::kDwarf) {
+    if (options_.engine == nullptr) {
+      absl::StatusOr<std::unique_ptr<unwind::DeferredUnwinder>> engine =
+          unwind::DeferredUnwinder::Create({.unwinder = unwind::MakeDwarfUnwinder(),
+                                            .workers = options_.unwind_workers,
+                                            .depot = depot_});
+      if (!engine.ok()) return engine.status();
+      own_engine_ = *std::move(engine);
+      options_.engine = own_engine_.get();
+    }
+    engine_ = options_.engine;
+    absl::StatusOr<unwind::UnwindWork> work =
+        engine_->Register([this](const unwind::UnwindTrace& trace, cookie::Cookie cookie) {
+          sink_->OnUserStack(cookie,
+                             {.pcs = trace.pcs,
+                              .handle = stackdepot::SetExtraBits(trace.handle, kUserStackTag),
+                              .reason = trace.reason});
+        });
+    if (!work.ok()) return work.status();
+    work_ = *work;
+    have_work_ = true;
+  }
+
+  size_t pages = options_.buffer_pages;
+  if (pages == 0) pages = mode_ == CallGraph::kDwarf ? 1024 : 128;
+  if ((pages & (pages - 1)) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ring buffer of ", pages, " pages: use a power of two"));
+  }
+  data_bytes_ = pages * PageSize();
+  cpus_ = internal::OnlineCpus();
+  frames_.resize(kMaxKernelFrames);
+  stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  return absl::OkStatus();
+}
+
+Tracer::Impl::~Impl() {
+  if (have_work_) engine_->Cancel(work_);
+  for (auto& [cpu, b] : buffers_) backend_->Unmap(b.base, b.bytes);
+  for (int fd : fds_) backend_->Close(fd);
+  for (int fd : pidfds_) close(fd);
+  if (stop_fd_ >= 0) close(stop_fd_);
+}
+
+perf_event_attr Tracer::Impl::MakeAttr(const EventSpec& spec, bool lead) const {
+  perf_event_attr attr = {};
+  attr.size = sizeof(attr);
+  attr.type = spec.type;
+  attr.config = spec.config;
+  attr.sample_type = kBaseSampleType;
+  if (spec.tracepoint) {
+    attr.sample_type |= PERF_SAMPLE_RAW;
+    attr.sample_period = 1;
+  } else if (options_.period != 0) {
+    attr.sample_period = options_.period;
+  } else {
+    attr.freq = 1;
+    attr.sample_freq = options_.frequency;
+  }
+  const bool stacks = mode_ != CallGraph::kNone;
+  if (stacks) attr.sample_type |= PERF_SAMPLE_CALLCHAIN;
+  if (mode_ == CallGraph::kDwarf) {
+    attr.sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+    attr.sample_regs_user = abi::kUserRegsMask;
+    attr.sample_stack_user = options_.stack_size;
+    attr.exclude_callchain_user = 1;  // dprof unwinds the copy; the kernel need not walk it
+  }
+  if (native_) {
+    abi::SetAttrFlag(attr, abi::kAttrBitDeferCallchain);
+    if (lead) abi::SetAttrFlag(attr, abi::kAttrBitDeferOutput);
+  }
+  attr.sample_id_all = 1;
+  attr.use_clockid = 1;
+  attr.clockid = CLOCK_MONOTONIC;
+  attr.disabled = 1;
+  attr.watermark = 1;
+  attr.wakeup_watermark = static_cast<uint32_t>(data_bytes_ / 4);
+  if (lead) {
+    // Side-band records once per buffer: only the first event asks for them.
+    attr.mmap = 1;
+    attr.mmap2 = 1;
+    attr.comm = 1;
+    attr.comm_exec = 1;
+    attr.task = 1;
+    attr.build_id = build_ids_;
+    attr.context_switch = off_cpu_event_ >= 0;
+  }
+  return attr;
+}
+
+absl::Status Tracer::Impl::AttachBuffer(int fd, int cpu) {
+  auto it = buffers_.find(cpu);
+  if (it != buffers_.end()) {
+    const int r = backend_->Ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, it->second.fd);
+    if (r < 0) {
+      return absl::InternalError(
+          absl::StrCat("cannot share a ring buffer (SET_OUTPUT): ", strerror(-r)));
+    }
+    return absl::OkStatus();
+  }
+  Buffer b{.fd = fd, .base = nullptr, .bytes = PageSize() + data_bytes_, .ring = nullptr};
+  if (const int r = backend_->Map(fd, b.bytes, &b.base); r < 0) {
+    return internal::MapError(-r, data_bytes_);
+  }
+  b.ring = std::make_unique<RingBuffer>(b.base, PageSize(), data_bytes_);
+  buffers_.emplace(cpu, std::move(b));
+  if (const int r = backend_->Watch(fd); r < 0) {
+    return absl::InternalError(absl::StrCat("cannot watch a ring buffer: ", strerror(-r)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Tracer::Impl::OpenOn(pid_t pid, int cpu, bool inherit, unsigned long flags,
+                                  bool* gone) {
+  *gone = false;
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    perf_event_attr attr = MakeAttr(specs_[i], i == 0);
+    attr.inherit = inherit;
+    attr.enable_on_exec = child_.has_value();
+    int fd = backend_->Open(attr, pid, cpu, -1, flags);
+    if (fd == -EINVAL && attr.build_id) {
+      build_ids_ = false;  // before Linux 5.12: MMAP2 records carry inode numbers instead
+      attr.build_id = 0;
+      fd = backend_->Open(attr, pid, cpu, -1, flags);
+    }
+    if (fd == -ESRCH) {
+      *gone = true;
+      return absl::OkStatus();
+    }
+    if (fd < 0) {
+      return internal::OpenError(-fd, {.event = specs_[i].name,
+                                       .system_wide = options_.target.system_wide,
+                                       .tracepoint = specs_[i].tracepoint.has_value()});
+    }
+    fds_.push_back(fd);
+    uint64_t id = 0;
+    if (const int r = backend_->Ioctl(fd, PERF_EVENT_IOC_ID, reinterpret_cast<uintptr_t>(&id));
+        r < 0) {
+      return absl::InternalError(absl::StrCat("cannot read an event's id: ", strerror(-r)));
+    }
+    parser_.AddEvent(id,
+                     {.sample_type = attr.sample_type, .regs_user_mask = attr.sample_regs_user});
+    event_of_id_[id] = static_cast<uint32_t>(i);
+    if (absl::Status s = AttachBuffer(fd, cpu); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Tracer::Impl::OpenThreadsOf(pid_t pid, bool whole_process) {
+  // Threads created after their creator's events were opened inherit them; threads created
+  // between listing and opening are caught by listing again until nothing new turns up.
+  absl::flat_hash_set<pid_t> opened;
+  bool any = false;
+  for (int pass = 0; pass < 8; ++pass) {
+    std::vector<pid_t> tids = whole_process ? internal::ListThreads(pid) : std::vector{pid};
+    bool added = false;
+    for (pid_t tid : tids) {
+      if (!opened.insert(tid).second) continue;
+      added = true;
+      for (int cpu : cpus_) {
+        bool gone = false;
+        if (absl::Status s = OpenOn(tid, cpu, whole_process, 0, &gone); !s.ok()) return s;
+        if (gone) break;
+        any = true;
+      }
+    }
+    if (!added || !whole_process) break;
+  }
+  if (!any) {
+    return absl::NotFoundError(absl::StrCat(whole_process ? "process " : "thread ", pid,
+                                            " exited before recording started"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Tracer::Impl::OpenSystemWide() {
+  int cgroup_fd = -1;
+  unsigned long flags = 0;
+  if (!options_.target.cgroup.empty()) {
+    std::string path = options_.target.cgroup;
+    if (path[0] != '/') path = "/sys/fs/cgroup/" + path;
+    cgroup_fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cgroup_fd < 0) {
+      return absl::NotFoundError(absl::StrCat("cannot open cgroup ", path, ": ", strerror(errno),
+                                              "; give a directory under /sys/fs/cgroup"));
+    }
+    flags = PERF_FLAG_PID_CGROUP;
+  }
+  absl::Status status;
+  for (int cpu : cpus_) {
+    bool gone = false;
+    status = OpenOn(cgroup_fd, cpu, false, flags, &gone);
+    if (!status.ok()) break;
+  }
+  if (cgroup_fd >= 0) close(cgroup_fd);
+  return status;
+}
+
+absl::Status Tracer::Impl::Start() {
+  if (started_) return absl::FailedPreconditionError("the tracer was already started");
+  started_ = true;
+  const Target& t = options_.target;
+  if (stop_fd_ >= 0) backend_->Watch(stop_fd_);
+
+  if (t.system_wide) {
+    if (absl::Status s = OpenSystemWide(); !s.ok()) return s;
+  } else if (!t.command.empty()) {
+    absl::StatusOr<internal::ChildProcess> child = internal::ChildProcess::Launch(t.command);
+    if (!child.ok()) return child.status();
+    child_.emplace(*std::move(child));
+    spaces_[child_->pid()] = std::make_shared<unwind::AddressSpace>(&binaries_);
+    if (absl::Status s = OpenThreadsOf(child_->pid(), true); !s.ok()) return s;
+  } else {
+    for (pid_t pid : t.pids) {
+      if (!internal::ProcessExists(pid)) {
+        return absl::NotFoundError(
+            absl::StrCat("no process with PID ", pid, "; check the PID (ps -p ", pid, ")"));
+      }
+    }
+    for (pid_t tid : t.tids) {
+      if (!internal::ProcessExists(tid)) {
+        return absl::NotFoundError(absl::StrCat("no thread with TID ", tid));
+      }
+    }
+    for (pid_t pid : t.pids) {
+      absl::StatusOr<unwind::AddressSpace> space = unwind::AddressSpace::FromProc(pid, &binaries_);
+      if (space.ok()) {
+        spaces_[pid] = std::make_shared<unwind::AddressSpace>(*std::move(space));
+        synced_.insert(pid);
+      }
+      const int pidfd = internal::OpenPidfd(pid, false);
+      if (pidfd >= 0) {
+        pidfds_.push_back(pidfd);
+        backend_->Watch(pidfd);
+      }
+      if (absl::Status s = OpenThreadsOf(pid, true); !s.ok()) return s;
+    }
+    for (pid_t tid : t.tids) {
+      const int pidfd = internal::OpenPidfd(tid, true);
+      if (pidfd >= 0) {
+        pidfds_.push_back(pidfd);
+        backend_->Watch(pidfd);
+      }
+      if (absl::Status s = OpenThreadsOf(tid, false); !s.ok()) return s;
+    }
+  }
+
+  if (child_) {
+    // enable_on_exec: counting starts when the command execs, not before.
+    if (absl::Status s = child_->Go(); !s.ok()) return s;
+    const int pidfd = internal::OpenPidfd(child_->pid(), false);
+    if (pidfd >= 0) backend_->Watch(pidfd), pidfds_.push_back(pidfd);
+  } else {
+    for (int fd : fds_) {
+      if (const int r = backend_->Ioctl(fd, PERF_EVENT_IOC_ENABLE, 0); r < 0) {
+        return absl::InternalError(absl::StrCat("cannot enable an event: ", strerror(-r)));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool Tracer::Impl::TargetsGone() {
+  if (options_.target.system_wide) return false;
+  if (child_) return child_->TryWait(&exit_);
+  if (pidfds_.empty()) return false;
+  return std::all_of(pidfds_.begin(), pidfds_.end(), internal::PidfdExited);
+}
+
+void Tracer::Impl::Drain() {
+  for (auto& [cpu, b] : buffers_) {
+    b.ring->Read([this](std::span<const uint8_t> record) {
+      SampleId sid;
+      // Records without a known event still go through Process() to be counted.
+      queue_.Push(parser_.ParseSampleId(record, &sid) ? sid.time : 0, record);
+    });
+  }
+}
+
+absl::Status Tracer::Impl::Run(std::chrono::nanoseconds duration) {
+  if (!started_) return absl::FailedPreconditionError("Start() the tracer before Run()");
+  const uint64_t deadline = duration.count() > 0 ? backend_->NowNs() + duration.count() : 0;
+  auto process = [this](uint64_t, std::span<const uint8_t> record) { Process(record); };
+  uint64_t horizon = 0;
+  for (;;) {
+    const bool finishing = stop_.load(std::memory_order_acquire) || TargetsGone() ||
+                           (deadline != 0 && backend_->NowNs() >= deadline);
+    const uint64_t round_start = backend_->NowNs();
+    Drain();
+    if (finishing) break;
+    // Every buffer was read dry after `horizon`: nothing older can still arrive.
+    queue_.PopUntil(horizon, process);
+    horizon = round_start;
+    const int r = backend_->Wait(kWaitMs);
+    if (r < 0 && r != -EINTR) {
+      return absl::InternalError(absl::StrCat("waiting for events failed: ", strerror(-r)));
+    }
+  }
+  if (child_ && !exit_.exited) {
+    child_->Signal(SIGTERM);  // stopped early: the command does not outlive its recording
+  }
+  queue_.PopAll(process);
+  off_cpu_.CloseAll(backend_->NowNs(), [this](const TraceEvent& e) { Emit(e); });
+  for (auto& [cpu, b] : buffers_) {
+    const RingBufferStats& rs = b.ring->stats();
+    Count(TracerStat::kCorruptBytes, rs.corrupt_bytes);
+  }
+  if (engine_ != nullptr) engine_->Flush();
+  return absl::OkStatus();
+}
+
+void Tracer::Impl::RequestStop() {
+  stop_.store(true, std::memory_order_release);
+  if (stop_fd_ >= 0) {
+    const uint64_t one = 1;
+    (void)!write(stop_fd_, &one, sizeof(one));
+  }
+}
+
+TracerStats Tracer::Impl::Stats() const {
+  TracerStats out;
+  for (int i = 0; i < kNumTracerStats; ++i) {
+    out.values[i] = stats_[i].load(std::memory_order_relaxed);
+  }
+  {
+    std::lock_guard lock(threads_mu_);
+    out.threads = threads_;
+  }
+  if (engine_ != nullptr) out.engine = engine_->Stats();
+  return out;
+}
+
+bool Tracer::Impl::Filtered(uint32_t pid, uint32_t tid) const {
+  if (filter_pids_.empty() && filter_tids_.empty()) return false;
+  return !filter_pids_.contains(pid) && !filter_tids_.contains(tid);
+}
+
+void Tracer::Impl::Emit(const TraceEvent& e) {
+  if (e.kind == EventKind::kOffCpu) {
+    Count(TracerStat::kOffCpuIntervals);
+    CountThread(e.tid, [](ThreadStats& t) { ++t.off_cpu; });
+  }
+  sink_->OnEvent(e);
+}
+
+void Tracer::Impl::Process(std::span<const uint8_t> bytes) {
+  Record record;
+  switch (parser_.Parse(bytes, &record)) {
+    case ParseStatus::kOk:
+      break;
+    case ParseStatus::kUnknownType:
+      Count(TracerStat::kUnknownRecords);
+      return;
+    case ParseStatus::kUnknownEvent:
+      Count(TracerStat::kForeignRecords);
+      return;
+    case ParseStatus::kMalformed:
+      Count(TracerStat::kMalformedRecords);
+      return;
+  }
+  if (auto* s = std::get_if<SampleRecord>(&record)) {
+    auto it = event_of_id_.find(s->sid.id);
+    if (it != event_of_id_.end()) OnSample(*s, it->second);
+  } else if (auto* m = std::get_if<Mmap2Record>(&record)) {
+    OnMmap(*m);
+  } else if (auto* c = std::get_if<CommRecord>(&record)) {
+    if (c->exec) {
+      // A new program: its mappings come from the records that follow, and /proc at its first
+      // sample.
+      spaces_[c->pid] = std::make_shared<unwind::AddressSpace>(&binaries_);
+      synced_.erase(c->pid);
+    }
+    sink_->OnComm(*c);
+  } else if (auto* t = std::get_if<TaskRecord>(&record)) {
+    if (t->exit) {
+      if (engine_ != nullptr) engine_->TaskExited(t->tid);
+      tracker_.TaskExited(t->tid);
+      off_cpu_.Exited(t->tid);
+    } else if (t->pid != t->ppid) {
+      // fork(): the child starts with its parent's mappings.
+      auto parent = spaces_.find(t->ppid);
+      if (parent != spaces_.end()) {
+        // Copied out first: inserting the child may rehash the map under `parent`.
+        std::shared_ptr<const unwind::AddressSpace> space = parent->second;
+        spaces_[t->pid] = std::move(space);
+        if (synced_.contains(t->ppid)) synced_.insert(t->pid);
+      }
+    }
+    sink_->OnTask(*t);
+  } else if (auto* l = std::get_if<LostRecord>(&record)) {
+    Count(TracerStat::kLost, l->lost);
+    CountThread(l->sid.tid, [&](ThreadStats& ts) { ts.lost += l->lost; });
+  } else if (auto* ls = std::get_if<LostSamplesRecord>(&record)) {
+    Count(TracerStat::kLostSamples, ls->lost);
+    CountThread(ls->sid.tid, [&](ThreadStats& ts) { ts.lost += ls->lost; });
+  } else if (auto* th = std::get_if<ThrottleRecord>(&record)) {
+    Count(th->throttle ? TracerStat::kThrottled : TracerStat::kUnthrottled);
+    if (th->throttle) CountThread(th->sid.tid, [](ThreadStats& ts) { ++ts.throttled; });
+  } else if (auto* sw = std::get_if<SwitchRecord>(&record)) {
+    if (!sw->out) {
+      if (std::optional<TraceEvent> e = off_cpu_.SwitchedIn(sw->sid.tid, sw->sid.time)) Emit(*e);
+    }
+  } else if (auto* d = std::get_if<DeferredCallchainRecord>(&record)) {
+    OnDeferredCallchain(*d);
+  }
+}
+
+std::shared_ptr<const unwind::AddressSpace> Tracer::Impl::SpaceFor(uint32_t pid) {
+  if (!synced_.contains(pid)) {
+    // First sample of a process dprof did not read yet (system-wide, after exec): its maps now,
+    // kept current from MMAP2 records afterwards.
+    synced_.insert(pid);
+    absl::StatusOr<unwind::AddressSpace> space = unwind::AddressSpace::FromProc(pid, &binaries_);
+    if (space.ok()) spaces_[pid] = std::make_shared<unwind::AddressSpace>(*std::move(space));
+  }
+  auto it = spaces_.find(pid);
+  if (it != spaces_.end()) return it->second;
+  auto empty = std::make_shared<unwind::AddressSpace>(&binaries_);
+  spaces_[pid] = empty;
+  return empty;
+}
+
+void Tracer::Impl::OnMmap(const Mmap2Record& m) {
+  auto it = spaces_.find(m.pid);
+  auto space = it == spaces_.end() ? std::make_shared<unwind::AddressSpace>(&binaries_)
+                                   : std::make_shared<unwind::AddressSpace>(*it->second);
+  unwind::Mapping mapping{.start = m.address,
+                          .end = m.address + m.length,
+                          .pgoff = m.pgoff,
+                          .prot = m.prot,
+                          .path = std::string(m.filename),
+                          .build_id = std::string(m.build_id.begin(), m.build_id.end())};
+  space->Map(std::move(mapping));
+  spaces_[m.pid] = std::move(space);
+  sink_->OnMmap(m);
+}
+
+void Tracer::Impl::AttachUserStack(const SampleRecord& s, TraceEvent* e) {
+  const internal::Callchain chain = internal::SplitCallchain(s.callchain);
+  if (!chain.kernel.empty()) {
+    e->kernel_stack = stackdepot::SetExtraBits(depot_->Save(chain.kernel, stackdepot::kCanAlloc),
+                                               kKernelStackTag);
+  }
+  switch (mode_) {
+    case CallGraph::kNone:
+      return;
+    case CallGraph::kFramePointer:
+      if (!chain.user.empty()) {
+        e->user = UserStack::kInline;
+        e->user_stack = stackdepot::SetExtraBits(depot_->Save(chain.user, stackdepot::kCanAlloc),
+                                                 kUserStackTag);
+      } else {
+        Count(TracerStat::kNoUserContext);
+      }
+      return;
+    case CallGraph::kAuto:  // native deferred callchains
+      if (chain.deferred_cookie != 0) {
+        e->user = UserStack::kDeferred;
+        e->cookie = tracker_.AcceptNative(s.sid.tid, s.sid.cpu, s.sid.time, chain.deferred_cookie);
+      } else if (!chain.user.empty()) {
+        e->user = UserStack::kInline;
+        e->user_stack = stackdepot::SetExtraBits(depot_->Save(chain.user, stackdepot::kCanAlloc),
+                                                 kUserStackTag);
+      } else {
+        Count(TracerStat::kNoUserContext);
+      }
+      return;
+    case CallGraph::kDwarf:
+      break;
+  }
+  if (s.regs_abi == abi::kRegsAbiNone || s.regs.empty()) {
+    Count(TracerStat::kNoUserContext);
+    return;
+  }
+  if (s.stack.empty()) {
+    e->user = UserStack::kMissing;
+    Count(TracerStat::kNoUserContext);
+    return;
+  }
+  if (s.stack.size() >= s.stack_reserved) {
+    Count(TracerStat::kTruncatedSnapshots);
+    CountThread(s.sid.tid, [](ThreadStats& t) { ++t.truncated_snapshots; });
+  }
+  const unwind::Registers regs = internal::ToDwarfRegisters(s);
+  const unwind::TaskContext context{.pid = s.sid.pid,
+                                    .tid = s.sid.tid,
+                                    .cpu = s.sid.cpu,
+                                    .time_ns = s.sid.time,
+                                    .user_mode = s.user_mode(),
+                                    .regs = regs,
+                                    .stack_address = regs.sp(),
+                                    .stack = s.stack,
+                                    .space = SpaceFor(s.sid.pid)};
+  const unwind::RequestResult r = engine_->Request(work_, context);
+  switch (r.status) {
+    case unwind::RequestStatus::kQueued:
+    case unwind::RequestStatus::kAlreadyPending:
+      e->user = UserStack::kDeferred;
+      e->cookie = r.cookie;
+      return;
+    case unwind::RequestStatus::kDropped:
+      e->user = UserStack::kDropped;
+      e->cookie = r.cookie;
+      Count(TracerStat::kDroppedSnapshots);
+      CountThread(s.sid.tid, [](ThreadStats& t) { ++t.dropped_snapshots; });
+      return;
+    case unwind::RequestStatus::kCanceled:
+    case unwind::RequestStatus::kNoCookie:
+      e->user = UserStack::kMissing;
+      return;
+  }
+}
+
+void Tracer::Impl::OnSample(const SampleRecord& s, uint32_t event) {
+  if (Filtered(s.sid.pid, s.sid.tid)) {
+    Count(TracerStat::kFilteredOut);
+    return;
+  }
+  const EventSpec& spec = specs_[event];
+  TraceEvent e{.kind = spec.tracepoint ? EventKind::kTracepoint : EventKind::kSample,
+               .event = event,
+               .pid = s.sid.pid,
+               .tid = s.sid.tid,
+               .cpu = s.sid.cpu,
+               .time_ns = s.sid.time,
+               .weight = spec.tracepoint ? 1 : s.period,
+               .user_mode = s.user_mode(),
+               .raw = s.raw};
+  AttachUserStack(s, &e);
+  const bool requested = event < options_.events.size();
+  if (static_cast<int>(event) == off_cpu_event_) {
+    int64_t prev_state = 0;
+    spec.tracepoint->ReadInt(s.raw, "prev_state", &prev_state);
+    if ((prev_state & kExitingStates) == 0) off_cpu_.SwitchedOut(e);
+  }
+  if (!requested) return;  // the internal sched_switch only feeds off-CPU intervals
+  Count(spec.tracepoint ? TracerStat::kTracepointHits : TracerStat::kSamples);
+  CountThread(s.sid.tid, [](ThreadStats& t) { ++t.samples; });
+  sink_->OnEvent(e);
+}
+
+void Tracer::Impl::OnDeferredCallchain(const DeferredCallchainRecord& d) {
+  Count(TracerStat::kDeferredCallchains);
+  const cookie::Cookie cookie = tracker_.AcceptNative(d.sid.tid, d.sid.cpu, d.sid.time, d.cookie);
+  const size_t n = internal::StripMarkers(d.ips, frames_);
+  const std::span<const uint64_t> pcs(frames_.data(), n);
+  sink_->OnUserStack(cookie, {.pcs = pcs,
+                              .handle = stackdepot::SetExtraBits(
+                                  depot_->Save(pcs, stackdepot::kCanAlloc), kUserStackTag),
+                              .reason = unwind::StopReason::kOutermost,
+                              .native = true});
+}
+
+Tracer::Tracer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Tracer::~Tracer() = default;
+
+absl::StatusOr<std::unique_ptr<Tracer>> Tracer::Create(TracerOptions options, TraceSink* sink) {
+  if (sink == nullptr) return absl::InvalidArgumentError("the tracer needs a sink");
+  auto impl = std::make_unique<Impl>(std::move(options), sink);
+  if (absl::Status s = impl->Init(); !s.ok()) return s;
+  return std::unique_ptr<Tracer>(new Tracer(std::move(impl)));
+}
+
+absl::Status Tracer::Start() { return impl_->Start(); }
+absl::Status Tracer::Run(std::chrono::nanoseconds duration) { return impl_->Run(duration); }
+void Tracer::RequestStop() { impl_->RequestStop(); }
+TracerStats Tracer::Stats() const { return impl_->Stats(); }
+CommandExit Tracer::ExitStatus() const { return impl_->exit_status(); }
+pid_t Tracer::command_pid() const { return impl_->command_pid(); }
+bool Tracer::native_deferred() const { return impl_->native(); }
+std::shared_ptr<const unwind::AddressSpace> Tracer::AddressSpaceOf(pid_t pid) const {
+  return impl_->AddressSpaceOf(pid);
+}
+const Tracepoint* Tracer::TracepointOf(size_t event) const { return impl_->TracepointOf(event); }
+stackdepot::Depot* Tracer::depot() const { return impl_->depot(); }
+
+}  // namespace dprof::tracer
