@@ -3,17 +3,19 @@
 # measured in the same run:
 #   depot   bench/stackdepot_bench: the stack depot against two locked hash maps
 #   unwind  bench/unwind_bench: every unwinder on the same snapshots, and the deferred engine
-# usage: scripts/bench.sh [depot|unwind|all] [extra benchmark arguments...]
+#   tracer  bench/record_vs_perf.sh: target slowdown and profiler CPU, dprof against perf record
+# usage: scripts/bench.sh [depot|unwind|tracer|all] [extra benchmark arguments...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 which=${1:-all}
 [[ $# -gt 0 ]] && shift
-case $which in depot|unwind|all) ;; *) echo "usage: $0 [depot|unwind|all] [benchmark args]" >&2; exit 2;; esac
+case $which in depot|unwind|tracer|all) ;; *) echo "usage: $0 [depot|unwind|tracer|all] [benchmark args]" >&2; exit 2;; esac
 
 scripts/deps.sh
 configure build
-cmake --build build -j "$jobs" --target stackdepot_bench unwind_bench >&2
+ensure_tracefs
+cmake --build build -j "$jobs" --target stackdepot_bench unwind_bench record_command cpu_bound_nofp >&2
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
@@ -81,4 +83,9 @@ if [[ $which == unwind || $which == all ]]; then
       print ""
       for (k = 1; k <= m; k++) print engine[k]
     }' "$out"
+fi
+
+if [[ $which == tracer || $which == all ]]; then
+  section "tracer: samples/cpu_bound (2 threads, fixed work) at 999 Hz, median of 5 runs"
+  bench/record_vs_perf.sh build 5
 fi

@@ -10,8 +10,8 @@ packages=(
   # libraries (DESIGN.md "Dependencies")
   libdw-dev libelf-dev libunwind-dev libabsl-dev liburcu-dev linux-libc-dev
   libcli11-dev libzstd-dev zlib1g-dev libprotobuf-dev protobuf-compiler
-  # tests and benchmarks
-  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  # tests and benchmarks; linux-perf is the baseline the tracer benchmark compares against
+  googletest libgtest-dev libgmock-dev libbenchmark-dev linux-perf
 )
 
 missing=()

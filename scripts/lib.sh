@@ -12,3 +12,12 @@ configure() {
   shift
   cmake -S . -B "$dir" -G Ninja -DDPROF_WERROR=ON "$@" >/dev/null
 }
+
+# The tracer reads tracepoint formats from tracefs; Debian mounts it on boot, containers often do
+# not. Mounts it when missing and we are root; otherwise the tests that need it say how.
+ensure_tracefs() {
+  [[ -d /sys/kernel/tracing/events ]] && return 0
+  if ((EUID == 0)) && mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; then
+    echo "mounted tracefs on /sys/kernel/tracing" >&2
+  fi
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test:
-#   1. the normal build: every ctest label (unit, concurrency, tool)
-#   2. an ASan + UBSan build: the unit and concurrency tests
+#   1. the normal build: every ctest label (unit, concurrency, perf, tool)
+#   2. an ASan + UBSan build: the unit, concurrency and perf tests
 #   3. a TSan build: the concurrency tests
 # Exits non-zero on the first failure. Build trees: build/, build-asan/, build-tsan/.
 # DPROF_STRESS_OPS changes the stress tests' operation count (default 10 million).
@@ -10,6 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 section "dependencies"
 scripts/deps.sh
+ensure_tracefs
 
 section "build"
 configure build
@@ -23,10 +24,10 @@ sanitizer_tree=(-DDPROF_BUILD_BENCH=OFF -DDPROF_BUILD_CLI=OFF)
 section "ASan + UBSan build"
 configure build-asan -DDPROF_SANITIZE=address "${sanitizer_tree[@]}"
 cmake --build build-asan -j "$jobs"
-section "ASan + UBSan tests (unit, concurrency)"
+section "ASan + UBSan tests (unit, concurrency, perf)"
 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan -L 'unit|concurrency' --output-on-failure -j "$jobs"
+  ctest --test-dir build-asan -L 'unit|concurrency|perf' --output-on-failure -j "$jobs"
 
 section "TSan build"
 configure build-tsan -DDPROF_SANITIZE=thread "${sanitizer_tree[@]}"

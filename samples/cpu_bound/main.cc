@@ -1,6 +1,8 @@
 // cpu_bound: two hot functions in a known 2:1 ratio of CPU time, for profilers to measure.
 //
 //   cpu_bound [SECONDS] [THREADS]
+//   cpu_bound --rounds N [THREADS]     a fixed amount of work instead: N rounds per thread, then
+//                                      prints "wall=SECONDS cpu=SECONDS" (its own CPU time)
 //
 // Each thread repeats rounds of hot_a() then hot_b(); hot_a runs the same loop twice as many
 // times as hot_b, so a correct profiler attributes twice as many samples to hot_a. The call
@@ -11,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -45,9 +48,31 @@ extern "C" __attribute__((noinline)) void run(double seconds) {
   sink = x;
 }
 
+__attribute__((noinline)) void run_rounds(long rounds) {
+  uint64_t x = 1;
+  for (long i = 0; i < rounds; ++i) x = one_round(x);
+  sink = x;
+}
+
+int FixedWork(long rounds, int threads) {
+  const double start = Now();
+  std::vector<std::thread> workers;
+  for (int i = 1; i < threads; ++i) workers.emplace_back(run_rounds, rounds);
+  run_rounds(rounds);
+  for (std::thread& t : workers) t.join();
+  const double wall = Now() - start;
+  timespec cpu;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+  std::printf("wall=%.4f cpu=%.4f\n", wall, cpu.tv_sec + cpu.tv_nsec * 1e-9);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 2 && std::string(argv[1]) == "--rounds") {
+    return FixedWork(std::atol(argv[2]), argc > 3 ? std::atoi(argv[3]) : 1);
+  }
   const double seconds = argc > 1 ? std::atof(argv[1]) : 2.0;
   const int threads = argc > 2 ? std::atoi(argv[2]) : 1;
   std::vector<std::thread> workers;

@@ -184,6 +184,30 @@ TEST(TracerTest, AttachesToRunningProcessThatExitsMidRecording) {
   EXPECT_GE(reach_main, samples * 95 / 100);
 }
 
+// The whole system, per CPU, filtered to one process.
+TEST(TracerTest, SystemWideFilteredToOneProcess) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string program = SampleProgram("cpu_bound", "nofp");
+  char* argv[] = {const_cast<char*>(program.c_str()), const_cast<char*>("2"), nullptr};
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, program.c_str(), nullptr, nullptr, argv, environ), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Recording r;
+  Record({.target = {.pids = {pid}, .system_wide = true}}, &r, std::chrono::seconds(1));
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  int samples = 0, reach_main = 0;
+  for (const TraceEvent& e : r.sink.events) {
+    ASSERT_EQ(e.pid, static_cast<uint32_t>(pid));
+    if (e.kind != EventKind::kSample) continue;
+    ++samples;
+    if (Has(UserFunctions(r, e), "main")) ++reach_main;
+  }
+  EXPECT_GT(samples, 500);
+  EXPECT_GE(reach_main, samples * 95 / 100);
+  EXPECT_GT(r.tracer->Stats()[TracerStat::kFilteredOut], 0u) << "other processes ran too";
+}
+
 TEST(TracerTest, ReportsTheCommandsExitStatus) {
   DPROF_REQUIRE_PERF_OR_SKIP();
   Recording r;
@@ -271,11 +295,19 @@ TEST(TracerTest, EventsOfOneSyscallShareOneCookieAndOneUnwind) {
     if (e.kind == EventKind::kOffCpu) ++off_cpu[e.cookie];
     if (e.kind == EventKind::kSample) ++kernel_samples[e.cookie];
   }
-  ASSERT_EQ(off_cpu.size(), 1u) << "one cookie for every switch inside write()";
-  const cookie::Cookie c = off_cpu.begin()->first;
+  // The write() is one kernel entry. Under load the thread may also be preempted just before or
+  // after it (a timer interrupt in user code: another entry, rightly another cookie), so the
+  // syscall's cookie is the one nearly all switches share.
+  ASSERT_FALSE(off_cpu.empty());
+  int total = 0;
+  cookie::Cookie c = cookie::kNoCookie;
+  for (const auto& [cookie, n] : off_cpu) {
+    total += n;
+    if (c == cookie::kNoCookie || n > off_cpu[c]) c = cookie;
+  }
   EXPECT_GE(off_cpu[c], 50);
-  ASSERT_EQ(kernel_samples.size(), 1u) << "timer samples inside write() share it";
-  EXPECT_EQ(kernel_samples.begin()->first, c);
+  EXPECT_GE(off_cpu[c], total * 9 / 10) << off_cpu.size() << " cookies";
+  EXPECT_GE(kernel_samples[c], 1) << "timer samples inside write() share the cookie";
   // One unwind job per cookie, however many events asked.
   const TracerStats stats = r.tracer->Stats();
   EXPECT_EQ(stats.engine[unwind::EngineStat::kJobs], cookies.size());
