@@ -26,7 +26,9 @@ int FakeBackend::Open(const perf_event_attr& attr, pid_t pid, int cpu, int, unsi
 }
 
 int FakeBackend::Map(int fd, size_t bytes, void** address) {
-  void* p = std::aligned_alloc(static_cast<size_t>(sysconf(_SC_PAGESIZE)), bytes);
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  // aligned_alloc wants a multiple of the alignment.
+  void* p = std::aligned_alloc(page, (bytes + page - 1) / page * page);
   if (p == nullptr) return -ENOMEM;
   std::memset(p, 0, bytes);
   rings_[fd] = {static_cast<uint8_t*>(p), bytes};

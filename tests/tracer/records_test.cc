@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <deque>
 #include <vector>
 
 #include "dprof/tracer/perf_abi.h"
@@ -26,8 +27,10 @@ class RecordsTest : public ::testing::Test {
                                                PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER,
                                 .regs_user_mask = abi::kUserRegsMask});
   }
+  // Parsed records point into their bytes: the fixture keeps them alive.
   template <typename T>
-  T ParseAs(const std::vector<uint8_t>& bytes) {
+  T ParseAs(std::vector<uint8_t> record) {
+    const std::vector<uint8_t>& bytes = kept_.emplace_back(std::move(record));
     Record r;
     EXPECT_EQ(parser_.Parse(bytes, &r), ParseStatus::kOk);
     EXPECT_TRUE(std::holds_alternative<T>(r));
@@ -43,6 +46,7 @@ class RecordsTest : public ::testing::Test {
 
   static constexpr uint64_t kDwarfId = 78;
   RecordParser parser_;
+  std::deque<std::vector<uint8_t>> kept_;
 };
 
 TEST_F(RecordsTest, SampleWithUserRegistersAndStack) {

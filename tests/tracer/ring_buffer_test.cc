@@ -21,7 +21,8 @@ class RingBufferTest : public ::testing::Test {
   static constexpr size_t kData = 256;
   RingBufferTest()
       : page_(static_cast<size_t>(sysconf(_SC_PAGESIZE))),
-        memory_(static_cast<uint8_t*>(std::aligned_alloc(page_, page_ + kData))),
+        // aligned_alloc wants a multiple of the alignment: a whole page for the data.
+        memory_(static_cast<uint8_t*>(std::aligned_alloc(page_, 2 * page_))),
         ring_(memory_, page_, kData) {
     std::memset(memory_, 0, page_ + kData);
   }
