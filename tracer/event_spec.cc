@@ -14,13 +14,12 @@ namespace {
 struct SoftwareEvent {
   std::string_view name;
   uint64_t config;
-  bool clock;
 };
 constexpr std::array<SoftwareEvent, 4> kSoftwareEvents = {{
-    {"cpu-clock", PERF_COUNT_SW_CPU_CLOCK, true},
-    {"task-clock", PERF_COUNT_SW_TASK_CLOCK, true},
-    {"page-faults", PERF_COUNT_SW_PAGE_FAULTS, false},
-    {"faults", PERF_COUNT_SW_PAGE_FAULTS, false},
+    {"cpu-clock", PERF_COUNT_SW_CPU_CLOCK},
+    {"task-clock", PERF_COUNT_SW_TASK_CLOCK},
+    {"page-faults", PERF_COUNT_SW_PAGE_FAULTS},
+    {"faults", PERF_COUNT_SW_PAGE_FAULTS},
 }};
 
 }  // namespace
@@ -31,7 +30,6 @@ absl::StatusOr<EventSpec> ResolveEvent(std::string_view name, const std::string&
       return EventSpec{.name = std::string(name),
                        .type = PERF_TYPE_SOFTWARE,
                        .config = e.config,
-                       .clock = e.clock,
                        .tracepoint = std::nullopt};
     }
   }
@@ -54,7 +52,6 @@ absl::StatusOr<EventSpec> ResolveEvent(std::string_view name, const std::string&
   EventSpec spec{.name = std::string(name),
                  .type = PERF_TYPE_TRACEPOINT,
                  .config = tp->id,
-                 .clock = false,
                  .tracepoint = std::nullopt};
   spec.tracepoint = *std::move(tp);
   return spec;

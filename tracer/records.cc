@@ -157,7 +157,14 @@ bool SampleRecord::Reg(int perf_reg, uint64_t* value) const {
   return true;
 }
 
-void RecordParser::AddEvent(uint64_t id, const EventLayout& layout) { layouts_[id] = layout; }
+bool RecordParser::AddEvent(uint64_t id, const EventLayout& layout) {
+  if (!(layout.sample_type & PERF_SAMPLE_IDENTIFIER) ||
+      (layout.sample_type & ~kSupportedSampleType) != 0) {
+    return false;
+  }
+  layouts_[id] = layout;
+  return true;
+}
 
 const EventLayout* RecordParser::LayoutOf(std::span<const uint8_t> bytes, uint32_t type) const {
   uint64_t id;

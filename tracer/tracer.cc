@@ -136,6 +136,8 @@ class Tracer::Impl {
   absl::Status OpenThreadsOf(pid_t pid, bool whole_process);
   absl::Status OpenSystemWide();
   absl::Status AttachBuffer(int fd, int cpu);
+  // Wakes Run() when the process (or thread) exits; TargetsGone() asks its pidfd.
+  void WatchExit(pid_t pid, bool thread);
   bool TargetsGone();
   void Drain();
   void Process(std::span<const uint8_t> record);
@@ -408,8 +410,11 @@ absl::Status Tracer::Impl::OpenOn(pid_t pid, int cpu, bool inherit, unsigned lon
         r < 0) {
       return absl::InternalError(absl::StrCat("cannot read an event's id: ", strerror(-r)));
     }
-    parser_.AddEvent(id,
-                     {.sample_type = attr.sample_type, .regs_user_mask = attr.sample_regs_user});
+    if (!parser_.AddEvent(
+            id, {.sample_type = attr.sample_type, .regs_user_mask = attr.sample_regs_user})) {
+      return absl::InternalError(
+          absl::StrCat("event '", specs_[i].name, "' asks for sample fields dprof cannot parse"));
+    }
     event_of_id_[id] = static_cast<uint32_t>(i);
     if (absl::Status s = AttachBuffer(fd, cpu); !s.ok()) return s;
   }
@@ -498,19 +503,11 @@ absl::Status Tracer::Impl::Start() {
         spaces_[pid] = std::make_shared<unwind::AddressSpace>(*std::move(space));
         synced_.insert(pid);
       }
-      const int pidfd = internal::OpenPidfd(pid, false);
-      if (pidfd >= 0) {
-        pidfds_.push_back(pidfd);
-        backend_->Watch(pidfd);
-      }
+      WatchExit(pid, false);
       if (absl::Status s = OpenThreadsOf(pid, true); !s.ok()) return s;
     }
     for (pid_t tid : t.tids) {
-      const int pidfd = internal::OpenPidfd(tid, true);
-      if (pidfd >= 0) {
-        pidfds_.push_back(pidfd);
-        backend_->Watch(pidfd);
-      }
+      WatchExit(tid, true);
       if (absl::Status s = OpenThreadsOf(tid, false); !s.ok()) return s;
     }
   }
@@ -518,8 +515,7 @@ absl::Status Tracer::Impl::Start() {
   if (child_) {
     // enable_on_exec: counting starts when the command execs, not before.
     if (absl::Status s = child_->Go(); !s.ok()) return s;
-    const int pidfd = internal::OpenPidfd(child_->pid(), false);
-    if (pidfd >= 0) backend_->Watch(pidfd), pidfds_.push_back(pidfd);
+    WatchExit(child_->pid(), false);
   } else {
     for (int fd : fds_) {
       if (const int r = backend_->Ioctl(fd, PERF_EVENT_IOC_ENABLE, 0); r < 0) {
@@ -528,6 +524,15 @@ absl::Status Tracer::Impl::Start() {
     }
   }
   return absl::OkStatus();
+}
+
+void Tracer::Impl::WatchExit(pid_t pid, bool thread) {
+  const int pidfd = internal::OpenPidfd(pid, thread);
+  // Without a pidfd (before Linux 5.3) only RequestStop() or the duration ends a recording of
+  // processes and threads; a command is still reaped by TargetsGone().
+  if (pidfd < 0) return;
+  pidfds_.push_back(pidfd);
+  backend_->Watch(pidfd);
 }
 
 bool Tracer::Impl::TargetsGone() {

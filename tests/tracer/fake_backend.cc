@@ -61,20 +61,16 @@ int FakeBackend::Ioctl(int fd, unsigned long request, unsigned long arg) {
 
 void FakeBackend::Close(int fd) { events.erase(fd); }
 
-void FakeBackend::WriteRaw(int fd, std::span<const uint8_t> bytes, bool publish) {
+void FakeBackend::Write(int fd, std::span<const uint8_t> bytes) {
   Ring& ring = rings_.at(fd);
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   const size_t size = ring.bytes - page;
   uint8_t* data = ring.base + page;
   for (size_t i = 0; i < bytes.size(); ++i) data[(ring.head + i) % size] = bytes[i];
   ring.head += bytes.size();
-  if (publish) {
-    auto* meta = reinterpret_cast<perf_event_mmap_page*>(ring.base);
-    std::atomic_ref<__u64>(meta->data_head).store(ring.head, std::memory_order_release);
-  }
+  auto* meta = reinterpret_cast<perf_event_mmap_page*>(ring.base);
+  std::atomic_ref<__u64>(meta->data_head).store(ring.head, std::memory_order_release);
 }
-
-void FakeBackend::Write(int fd, std::span<const uint8_t> record) { WriteRaw(fd, record, true); }
 
 int FakeBackend::BufferOf(int cpu) const {
   for (const auto& [fd, ring] : rings_) {

@@ -38,8 +38,6 @@ class FakeBackend : public tracer::PerfBackend {
   // Appends `record` to the ring buffer mapped for `fd` (wrapping around its end) and publishes
   // it by advancing data_head.
   void Write(int fd, std::span<const uint8_t> record);
-  // Advances data_head by `bytes` already written with WriteRaw().
-  void WriteRaw(int fd, std::span<const uint8_t> bytes, bool publish);
   // The fd whose buffer `cpu`'s events write into, and an event's id by its config and CPU.
   int BufferOf(int cpu) const;
   uint64_t IdOf(uint64_t config, int cpu) const;

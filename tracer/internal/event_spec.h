@@ -16,7 +16,6 @@ struct EventSpec {
   std::string name;
   uint32_t type = 0;    // PERF_TYPE_*
   uint64_t config = 0;  // PERF_COUNT_SW_* or the tracepoint id
-  bool clock = false;   // periods are nanoseconds
   std::optional<Tracepoint> tracepoint;
 };
 

@@ -151,9 +151,10 @@ class RecordParser {
       PERF_SAMPLE_ID | PERF_SAMPLE_STREAM_ID | PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD |
       PERF_SAMPLE_CALLCHAIN | PERF_SAMPLE_RAW | PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
 
-  // Records of the event with `id` follow `layout`. Its sample_type must include
-  // PERF_SAMPLE_IDENTIFIER and nothing outside kSupportedSampleType.
-  void AddEvent(uint64_t id, const EventLayout& layout);
+  // Records of the event with `id` follow `layout`. False (and nothing added) unless its
+  // sample_type includes PERF_SAMPLE_IDENTIFIER and nothing outside kSupportedSampleType: any
+  // other field would shift everything after it.
+  bool AddEvent(uint64_t id, const EventLayout& layout);
 
   // Parses one whole record (header included).
   ParseStatus Parse(std::span<const uint8_t> bytes, Record* record) const;
