@@ -640,10 +640,10 @@ void Tracer::Impl::Process(std::span<const uint8_t> bytes) {
     OnMmap(*m);
   } else if (auto* c = std::get_if<CommRecord>(&record)) {
     if (c->exec) {
-      // A new program: its mappings come from the records that follow, and /proc at its first
-      // sample.
+      // A new program: the MMAP2 records that follow describe all of it (the program, its
+      // loader, every library), so /proc need not be read, and may be gone by the first sample.
       spaces_[c->pid] = std::make_shared<unwind::AddressSpace>(&binaries_);
-      synced_.erase(c->pid);
+      synced_.insert(c->pid);
     }
     sink_->OnComm(*c);
   } else if (auto* t = std::get_if<TaskRecord>(&record)) {
@@ -686,7 +686,11 @@ std::shared_ptr<const unwind::AddressSpace> Tracer::Impl::SpaceFor(uint32_t pid)
     // kept current from MMAP2 records afterwards.
     synced_.insert(pid);
     absl::StatusOr<unwind::AddressSpace> space = unwind::AddressSpace::FromProc(pid, &binaries_);
-    if (space.ok()) spaces_[pid] = std::make_shared<unwind::AddressSpace>(*std::move(space));
+    // A process that has exited but is not reaped yet reads as no mappings at all: keep what the
+    // records said.
+    if (space.ok() && !space->mappings().empty()) {
+      spaces_[pid] = std::make_shared<unwind::AddressSpace>(*std::move(space));
+    }
   }
   auto it = spaces_.find(pid);
   if (it != spaces_.end()) return it->second;

@@ -100,6 +100,9 @@ void AddressSpace::ResolveBinary(Mapping& m) const {
     return;
   }
   std::shared_ptr<const Binary> binary = binaries_->Open(root_ + m.path);
+  // Through /proc/PID/root of a process that has exited, or a file deleted since: the kernel's
+  // build-id still names the file.
+  if (binary == nullptr) binary = binaries_->OpenBuildId(m.path, m.build_id);
   if (binary == nullptr) return;
   // A build-id from the kernel that differs from the file's: the file was replaced after it was
   // mapped, and its contents say nothing about this mapping.

@@ -171,6 +171,17 @@ std::shared_ptr<const Binary> BinaryCache::Open(const std::string& path) {
   return binary;
 }
 
+std::shared_ptr<const Binary> BinaryCache::OpenBuildId(const std::string& path,
+                                                      const std::string& build_id) {
+  if (build_id.empty()) return nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = by_build_id_.find(build_id); it != by_build_id_.end()) return it->second;
+  }
+  std::shared_ptr<const Binary> binary = Open(path);
+  return binary != nullptr && binary->build_id() == build_id ? binary : nullptr;
+}
+
 size_t BinaryCache::size() const {
   std::lock_guard lock(mu_);
   return by_file_.size();

@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -243,6 +244,42 @@ TEST(TracerTest, TooHighFrequencyNamesTheLimit) {
   ASSERT_FALSE(tracer.ok());
   EXPECT_THAT(std::string(tracer.status().message()),
               ::testing::HasSubstr("kernel.perf_event_max_sample_rate"));
+}
+
+// Counters other than cpu-clock, and a tracepoint with its fields: every nanosleep() of a
+// short-lived program is one hit whose fields are the call's and whose user stack reaches
+// sleep_once(), even though the program has exited before its first record is read and its
+// mappings come from MMAP2 records alone.
+TEST(TracerTest, TracepointHitsCarryFieldsAndStacks) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  Recording r;
+  Record({.target = {.command = {SampleProgram("blocking", "nofp"), "sleep", "5", "10"}},
+          .events = {"task-clock", "page-faults", "syscalls:sys_enter_clock_nanosleep"}},
+         &r);
+  ASSERT_EQ(r.tracer->ExitStatus().code, 0);
+  const Tracepoint* tp = r.tracer->TracepointOf(2);
+  ASSERT_NE(tp, nullptr);
+  const uint32_t main_tid = r.tracer->command_pid();
+  int hits = 0, faults = 0;
+  for (size_t i = 0; i < r.sink.events.size(); ++i) {
+    const TraceEvent& e = r.sink.events[i];
+    if (e.tid != main_tid) continue;
+    if (e.event == 1) ++faults;
+    if (e.event != 2) continue;
+    EXPECT_EQ(e.kind, EventKind::kTracepoint);
+    EXPECT_EQ(e.weight, 1u);
+    int64_t clock = -1, rqtp = 0;
+    EXPECT_TRUE(tp->ReadInt(r.sink.raw[i], "which_clock", &clock));
+    EXPECT_EQ(clock, CLOCK_REALTIME);
+    EXPECT_TRUE(tp->ReadInt(r.sink.raw[i], "rqtp", &rqtp));
+    EXPECT_NE(rqtp, 0);
+    const std::vector<std::string> f = UserFunctions(r, e);
+    EXPECT_TRUE(Has(f, "sleep_once")) << ::testing::PrintToString(f);
+    EXPECT_TRUE(Has(f, "main")) << ::testing::PrintToString(f);
+    ++hits;
+  }
+  EXPECT_EQ(hits, 5);
+  EXPECT_GT(faults, 0) << "a starting program faults its pages in";
 }
 
 // Off-CPU: the intervals a thread spent in nanosleep() or a blocking read() carry the kernel and

@@ -13,6 +13,7 @@ void CollectingSink::OnEvent(const tracer::TraceEvent& event) {
   std::lock_guard lock(mu_);
   events.push_back(event);
   events.back().raw = {};  // valid only during the call
+  raw.emplace_back(event.raw.begin(), event.raw.end());
 }
 
 void CollectingSink::OnUserStack(cookie::Cookie cookie, const tracer::UserStackTrace& trace) {

@@ -23,6 +23,7 @@ class CollectingSink : public tracer::TraceSink {
 
   // Read after Run() returned.
   std::vector<tracer::TraceEvent> events;
+  std::vector<std::vector<uint8_t>> raw;  // a copy of each event's tracepoint fields
   std::map<uint32_t, std::string> comms;  // by tid
   std::vector<tracer::TaskRecord> forks;  // FORK records
   std::map<cookie::Cookie, std::vector<uint64_t>> user_stacks;

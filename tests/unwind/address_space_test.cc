@@ -148,6 +148,43 @@ TEST(AddressSpaceTest, ReplacedFileIsNotTrusted) {
   EXPECT_EQ(space.Find(0x400000)->binary, nullptr);
 }
 
+// A process in another mount namespace that has exited: its /proc/PID/root is gone, but the
+// build-id the kernel reported still names the file; a different build-id does not.
+TEST(AddressSpaceTest, ExitedProcessesFilesAreFoundByBuildId) {
+  BinaryCache binaries;
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe");
+  std::shared_ptr<const Binary> binary = binaries.Open(self);
+  ASSERT_NE(binary, nullptr);
+  ASSERT_FALSE(binary->build_id().empty());
+  AddressSpace space(&binaries, "/proc/999999999/root");
+  const Segment* text = nullptr;
+  for (const Segment& s : binary->segments()) {
+    if ((s.flags & PF_X) != 0) text = &s;
+  }
+  ASSERT_NE(text, nullptr);
+  const uint64_t pgoff = text->offset & ~uint64_t{0xfff};
+  space.Map({.start = 0x7f0000000000,
+             .end = 0x7f0000001000,
+             .pgoff = pgoff,
+             .prot = PROT_READ | PROT_EXEC,
+             .path = self,
+             .build_id = binary->build_id()});
+  space.Map({.start = 0x7f1000000000,
+             .end = 0x7f1000001000,
+             .pgoff = pgoff,
+             .prot = PROT_READ | PROT_EXEC,
+             .path = self});
+  space.Map({.start = 0x7f2000000000,
+             .end = 0x7f2000001000,
+             .pgoff = pgoff,
+             .prot = PROT_READ | PROT_EXEC,
+             .path = self,
+             .build_id = "another build"});
+  EXPECT_EQ(space.Find(0x7f0000000000)->binary, binary);
+  EXPECT_EQ(space.Find(0x7f1000000000)->binary, nullptr);  // nothing vouches for the path
+  EXPECT_EQ(space.Find(0x7f2000000000)->binary, nullptr);
+}
+
 class BinaryCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -107,6 +107,11 @@ class BinaryCache {
   // The Binary for `path`: the cached one if the same file (or a file with the same build-id) was
   // opened before; nullptr when it cannot be opened or is not ELF (also remembered).
   std::shared_ptr<const Binary> Open(const std::string& path) ABSL_LOCKS_EXCLUDED(mu_);
+  // The Binary whose build-id is `build_id`: one opened before under any path, else `path` when
+  // its build-id matches; nullptr otherwise. For files whose usual path is no longer reachable
+  // (the /proc/PID/root of a process that has exited).
+  std::shared_ptr<const Binary> OpenBuildId(const std::string& path, const std::string& build_id)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
 
