@@ -24,6 +24,7 @@ ContextTracker::TaskState& ContextTracker::StateOf(uint32_t tid, uint64_t time_n
 
 Cookie ContextTracker::NewContext(TaskState& state, uint32_t cpu) {
   state.cookie = cookies_->NextOn(cpu);
+  state.requested = 0;
   Count(state.cookie == kNoCookie ? TrackerStat::kUnallocated : TrackerStat::kContexts);
   return state.cookie;
 }
@@ -58,10 +59,24 @@ Cookie ContextTracker::AcceptNative(uint32_t tid, uint32_t cpu, uint64_t time_ns
   if (IsValid(native)) {
     Count(TrackerStat::kNativeAccepted);
     state.cookie = native;
+    state.requested = 0;
     return native;
   }
   Count(TrackerStat::kNativeInvalid);
   return NewContext(state, cpu);
+}
+
+uint64_t ContextTracker::Requested(uint32_t tid) const {
+  auto it = tasks_.find(tid);
+  return it == tasks_.end() ? 0 : it->second.requested;
+}
+
+void ContextTracker::AddRequested(uint32_t tid, uint64_t bits) {
+  if (auto it = tasks_.find(tid); it != tasks_.end()) it->second.requested |= bits;
+}
+
+void ContextTracker::ClearRequested(uint64_t bits) {
+  for (auto& [tid, state] : tasks_) state.requested &= ~bits;
 }
 
 void ContextTracker::TaskExited(uint32_t tid) {

@@ -10,9 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <string_view>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -162,8 +164,22 @@ bool ChildProcess::TryWait(CommandExit* exit) {
   return true;
 }
 
-void ChildProcess::Signal(int signal) {
-  if (pid_ > 0 && !reaped_) kill(pid_, signal);
+void ChildProcess::Stop(std::chrono::milliseconds grace, CommandExit* exit) {
+  if (reaped_ || pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (!TryWait(exit)) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      kill(pid_, SIGKILL);
+      int status;
+      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+      reaped_ = true;
+      *exit = {.exited = true, .code = 0, .signal = SIGKILL};
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 }  // namespace dprof::tracer::internal

@@ -22,6 +22,7 @@
 #include "dprof/tracer/perf_abi.h"
 #include "dprof/tracer/ring_buffer.h"
 #include "tracer/internal/callchain.h"
+#include "tracer/internal/cgroup.h"
 #include "tracer/internal/event_spec.h"
 #include "tracer/internal/off_cpu.h"
 #include "tracer/internal/perf_errors.h"
@@ -36,6 +37,8 @@ namespace {
 constexpr uint64_t kBaseSampleType = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP | PERF_SAMPLE_TID |
                                      PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD;
 constexpr int kWaitMs = 100;
+// How long a command stopped early may take to exit after SIGTERM before it is killed.
+constexpr std::chrono::milliseconds kStopGrace{2000};
 constexpr size_t kMaxKernelFrames = 512;
 // sched_switch's prev_state bits of a task that is exiting (EXIT_DEAD, EXIT_ZOMBIE).
 constexpr int64_t kExitingStates = 0x10 | 0x20;
@@ -452,12 +455,12 @@ absl::Status Tracer::Impl::OpenSystemWide() {
   int cgroup_fd = -1;
   unsigned long flags = 0;
   if (!options_.target.cgroup.empty()) {
-    std::string path = options_.target.cgroup;
-    if (path[0] != '/') path = "/sys/fs/cgroup/" + path;
-    cgroup_fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    absl::StatusOr<std::string> path = internal::CgroupPath(options_.target.cgroup);
+    if (!path.ok()) return path.status();
+    cgroup_fd = open(path->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (cgroup_fd < 0) {
-      return absl::NotFoundError(absl::StrCat("cannot open cgroup ", path, ": ", strerror(errno),
-                                              "; give a directory under /sys/fs/cgroup"));
+      return absl::NotFoundError(absl::StrCat("cannot open cgroup ", *path, ": ", strerror(errno),
+                                              "; give a cgroup directory (ls ", *path, "/..)"));
     }
     flags = PERF_FLAG_PID_CGROUP;
   }
@@ -572,7 +575,10 @@ absl::Status Tracer::Impl::Run(std::chrono::nanoseconds duration) {
     }
   }
   if (child_ && !exit_.exited) {
-    child_->Signal(SIGTERM);  // stopped early: the command does not outlive its recording
+    // Stopped early: the command does not outlive its recording, and how it ended is reported.
+    // What it did while ending is read too.
+    child_->Stop(kStopGrace, &exit_);
+    Drain();
   }
   queue_.PopAll(process);
   off_cpu_.CloseAll(backend_->NowNs(), [this](const TraceEvent& e) { Emit(e); });

@@ -150,6 +150,7 @@ void DeferredUnwinder::Cancel(UnwindWork work) {
       job->requested &= ~mask;
       job->delivered &= ~mask;
     }
+    tracker_.ClearRequested(mask);  // a later work with the bit starts afresh
   }
   // A worker may have read a pending mask naming the bit before it was cleared; it did so inside
   // a read-side section, which has ended now. Only then may a new work get the bit.
@@ -191,21 +192,26 @@ RequestResult DeferredUnwinder::Request(UnwindWork work, const TaskContext& cont
                                    .user_mode = context.user_mode,
                                    .user_regs = context.regs.value});
     if (cookie == cookie::kNoCookie) return {RequestStatus::kNoCookie};
+    // One callback per work per kernel entry: a work that asked before in this entry has had its
+    // callback or will (this also ends a callback asking for the cookie it is being told about).
+    if ((tracker_.Requested(context.tid) & bit) != 0) {
+      Count(EngineStat::kShared);
+      return {RequestStatus::kAlreadyPending, cookie};
+    }
     if (auto it = jobs_.find(cookie); it != jobs_.end()) {
       Job* job = it->second;
       Count(EngineStat::kShared);
-      job->requested |= bit;
-      // Asked again after the unwind ran: called again, with the kept trace (as the kernel does).
-      // Not while the trace is being delivered: the work has it or is about to, and a callback
-      // that asks for its own cookie would otherwise be called forever.
-      if (job->has_result && job->state != Job::State::kRunning) job->delivered &= ~bit;
-      if (job->state != Job::State::kDone) return {RequestStatus::kAlreadyPending, cookie};
-      // Already unwound: deliver the kept trace again, without a new unwind.
-      if (queue_.size() >= options_.queue_capacity) {
-        job->requested &= ~bit;
+      // The tracker forgot the task (evicted it) but the job still knows.
+      if ((job->requested & bit) != 0) return {RequestStatus::kAlreadyPending, cookie};
+      const bool done = job->state == Job::State::kDone;
+      if (done && queue_.size() >= options_.queue_capacity) {
         Count(EngineStat::kDrops);
         return {RequestStatus::kDropped, cookie};
       }
+      job->requested |= bit;
+      tracker_.AddRequested(context.tid, bit);
+      if (!done) return {RequestStatus::kAlreadyPending, cookie};
+      // Already unwound for other works: deliver the kept trace to this one, without a new unwind.
       job->state = Job::State::kQueued;
       queue_.push_back(job);
       ++busy_;
@@ -225,6 +231,7 @@ RequestResult DeferredUnwinder::Request(UnwindWork work, const TaskContext& cont
     fill->stack = free_stacks_.back();
     free_stacks_.pop_back();
     jobs_.emplace(cookie, fill);
+    tracker_.AddRequested(context.tid, bit);
     ++busy_;
     ++filling_;
   }

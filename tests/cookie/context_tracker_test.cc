@@ -97,6 +97,24 @@ TEST_F(ContextTrackerTest, NativeCookiesAreTakenAsTheyAre) {
   EXPECT_EQ(tracker_.stat(TrackerStat::kNativeInvalid), 1u);
 }
 
+// Which consumers asked in the current entry: kept while it lasts, empty in the next one.
+TEST_F(ContextTrackerTest, RequestedConsumersBelongToTheCurrentContext) {
+  EXPECT_EQ(tracker_.Requested(7), 0u);  // an unknown task
+  Kernel(7, kInRead);
+  tracker_.AddRequested(7, 0b01);
+  Kernel(7, kInRead);  // the same entry
+  tracker_.AddRequested(7, 0b10);
+  EXPECT_EQ(tracker_.Requested(7), 0b11u);
+  EXPECT_EQ(tracker_.Requested(8), 0u);
+  tracker_.ClearRequested(0b10);
+  EXPECT_EQ(tracker_.Requested(7), 0b01u);
+  Kernel(7, kInWrite);  // another entry
+  EXPECT_EQ(tracker_.Requested(7), 0u);
+  tracker_.AddRequested(7, 0b01);
+  tracker_.AcceptNative(7, 0, ++now_, MakeCookie(1, 40));
+  EXPECT_EQ(tracker_.Requested(7), 0u);
+}
+
 TEST_F(ContextTrackerTest, UnknownCpuIsCountedNotGuessed) {
   EXPECT_EQ(Kernel(7, kInRead, 9), kNoCookie);
   EXPECT_EQ(tracker_.stat(TrackerStat::kUnallocated), 1u);

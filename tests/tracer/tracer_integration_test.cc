@@ -1,23 +1,27 @@
 // The tracer on real perf_event, recording the programs in samples/.
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "dprof/tracer/tracer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/unwind_testing.h"
 #include "tests/tracer/tracer_testing.h"
+#include "tracer/internal/cgroup.h"
 
 extern char** environ;
 
@@ -58,6 +62,33 @@ bool Has(const std::vector<std::string>& functions, const std::string& name) {
   return std::find(functions.begin(), functions.end(), name) != functions.end();
 }
 
+// What samples/cpu_bound's counter samples show: how many, how many reach main (or a thread's
+// start), and how many land in each hot function.
+struct CpuBoundProfile {
+  int samples = 0, reach_main = 0, a = 0, b = 0;
+  uint64_t weight = 0;
+  std::set<uint64_t> periods;
+  double ratio() const { return b == 0 ? 0 : static_cast<double>(a) / b; }
+};
+
+CpuBoundProfile ProfileOf(const Recording& r, pid_t pid) {
+  CpuBoundProfile p;
+  testing::Symbolizer symbolize(*r.tracer->AddressSpaceOf(pid));
+  for (const TraceEvent& e : r.sink.events) {
+    if (e.kind != EventKind::kSample || e.pid != static_cast<uint32_t>(pid)) continue;
+    ++p.samples;
+    p.weight += e.weight;
+    p.periods.insert(e.weight);
+    std::vector<uint64_t> pcs = r.sink.UserPcs(e, *r.tracer->depot());
+    if (pcs.empty()) continue;
+    std::vector<std::string> f = symbolize.Functions(pcs);
+    if (Has(f, "main") || Has(f, "start_thread")) ++p.reach_main;
+    if (f[0] == "hot_a") ++p.a;
+    if (f[0] == "hot_b") ++p.b;
+  }
+  return p;
+}
+
 class CpuBoundTest : public ::testing::TestWithParam<std::string> {};
 
 // Two hot functions in a 2:1 ratio: the profile shows it, and nearly every sample has a user
@@ -71,32 +102,36 @@ TEST_P(CpuBoundTest, DwarfStacksReachMainAndKeepTheRatio) {
   ASSERT_TRUE(r.tracer->ExitStatus().exited);
   EXPECT_EQ(r.tracer->ExitStatus().code, 0);
 
-  const TracerStats stats = r.tracer->Stats();
-  int samples = 0, reach_main = 0, a = 0, b = 0;
-  testing::Symbolizer symbolize(*r.tracer->AddressSpaceOf(r.tracer->command_pid()));
-  for (const TraceEvent& e : r.sink.events) {
-    if (e.kind != EventKind::kSample || e.pid != static_cast<uint32_t>(r.tracer->command_pid())) {
-      continue;
-    }
-    ++samples;
-    std::vector<uint64_t> pcs = r.sink.UserPcs(e, *r.tracer->depot());
-    if (pcs.empty()) continue;
-    std::vector<std::string> f = symbolize.Functions(pcs);
-    if (Has(f, "main")) ++reach_main;
-    if (f[0] == "hot_a") ++a;
-    if (f[0] == "hot_b") ++b;
-  }
+  const CpuBoundProfile p = ProfileOf(r, r.tracer->command_pid());
   // 2 s at 999 Hz.
-  ASSERT_GT(samples, 1000);
-  EXPECT_GE(reach_main, samples * 95 / 100) << "of " << samples;
-  ASSERT_GT(b, 0);
-  const double ratio = static_cast<double>(a) / b;
-  EXPECT_NEAR(ratio, 2.0, 0.2) << a << " hot_a, " << b << " hot_b";
+  ASSERT_GT(p.samples, 1000);
+  EXPECT_GE(p.reach_main, p.samples * 95 / 100) << "of " << p.samples;
+  ASSERT_GT(p.b, 0);
+  EXPECT_NEAR(p.ratio(), 2.0, 0.2) << p.a << " hot_a, " << p.b << " hot_b";
+  const TracerStats stats = r.tracer->Stats();
   EXPECT_EQ(stats[TracerStat::kLost], 0u);
   EXPECT_EQ(stats[TracerStat::kDroppedSnapshots], 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Builds, CpuBoundTest, ::testing::Values("fp", "nofp"));
+
+// A fixed period instead of a frequency (perf -c): every sample weighs exactly the period, and
+// one thread busy for a second gives at most one sample per period of its CPU time.
+TEST(TracerTest, PeriodSampling) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  Recording r;
+  constexpr uint64_t kPeriodNs = 1000000;
+  Record(
+      {.target = {.command = {SampleProgram("cpu_bound", "nofp"), "1", "1"}}, .period = kPeriodNs},
+      &r);
+  ASSERT_EQ(r.tracer->ExitStatus().code, 0);
+  const CpuBoundProfile p = ProfileOf(r, r.tracer->command_pid());
+  EXPECT_THAT(p.periods, ::testing::ElementsAre(kPeriodNs));
+  EXPECT_LE(p.samples, 1050) << "more samples than 1 s of CPU time holds";
+  EXPECT_GE(p.samples, 600) << "a busy second, even on a loaded machine";
+  EXPECT_GE(p.reach_main, p.samples * 95 / 100);
+  EXPECT_NEAR(p.ratio(), 2.0, 0.3) << p.a << " hot_a, " << p.b << " hot_b";
+}
 
 // Frame-pointer mode: the kernel walks the user stack; the fp build reaches main.
 TEST(TracerTest, FramePointerChainsReachMain) {
@@ -207,6 +242,69 @@ TEST(TracerTest, SystemWideFilteredToOneProcess) {
   EXPECT_GT(samples, 500);
   EXPECT_GE(reach_main, samples * 95 / 100);
   EXPECT_GT(r.tracer->Stats()[TracerStat::kFilteredOut], 0u) << "other processes ran too";
+}
+
+// A cgroup the test creates, removed with everything in it killed.
+class ScratchCgroup {
+ public:
+  // Empty path() when this system has no writable perf_event cgroup hierarchy.
+  ScratchCgroup() {
+    absl::StatusOr<std::string> path = internal::CgroupPath(absl::StrCat("dprof-test-", getpid()));
+    if (path.ok() && mkdir(path->c_str(), 0755) == 0) path_ = *path;
+  }
+  ~ScratchCgroup() {
+    if (path_.empty()) return;
+    for (pid_t pid : pids_) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    rmdir(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+  // Spawns `argv` and moves it into the cgroup (or, with `inside` false, only spawns it); it is
+  // killed with the cgroup.
+  pid_t Spawn(std::vector<std::string> argv, bool inside) {
+    std::vector<char*> args;
+    for (std::string& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    pid_t pid = -1;
+    if (posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) return -1;
+    pids_.push_back(pid);
+    if (inside) {
+      std::ofstream procs(path_ + "/cgroup.procs");
+      procs << pid << std::flush;
+      if (!procs) return -1;
+    }
+    return pid;
+  }
+
+ private:
+  std::string path_;
+  std::vector<pid_t> pids_;
+};
+
+// The whole system filtered to one cgroup (perf -a -G): the busy process inside it is
+// recorded, the equally busy one outside is not.
+TEST(TracerTest, SystemWideFilteredToACgroup) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  ScratchCgroup cgroup;
+  if (cgroup.path().empty()) GTEST_SKIP() << "no writable perf_event cgroup hierarchy here";
+  const std::string program = SampleProgram("cpu_bound", "nofp");
+  const pid_t inside = cgroup.Spawn({program, "3"}, true);
+  const pid_t outside = cgroup.Spawn({program, "3"}, false);
+  ASSERT_GT(inside, 0);
+  ASSERT_GT(outside, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // A name relative to the hierarchy's mount, as perf -G takes it.
+  Recording r;
+  Record({.target = {.system_wide = true, .cgroup = absl::StrCat("dprof-test-", getpid())}}, &r,
+         std::chrono::seconds(1));
+  std::set<uint32_t> pids;
+  for (const TraceEvent& e : r.sink.events) pids.insert(e.pid);
+  EXPECT_THAT(pids, ::testing::ElementsAre(static_cast<uint32_t>(inside)));
+  const CpuBoundProfile p = ProfileOf(r, inside);
+  EXPECT_GT(p.samples, 300);
+  EXPECT_GE(p.reach_main, p.samples * 95 / 100);
 }
 
 TEST(TracerTest, ReportsTheCommandsExitStatus) {

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -40,8 +41,9 @@ class ChildProcess {
   absl::Status Go();
   // Reaps the child if it has exited; true then, with `exit` filled.
   bool TryWait(CommandExit* exit);
-  // Sends `signal` to the child if it is still running.
-  void Signal(int signal);
+  // Ends a child still running: SIGTERM, then SIGKILL if it has not exited after `grace`; reaps
+  // it and fills `exit`.
+  void Stop(std::chrono::milliseconds grace, CommandExit* exit);
   pid_t pid() const { return pid_; }
 
  private:

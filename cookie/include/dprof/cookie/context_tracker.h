@@ -77,6 +77,13 @@ class ContextTracker {
   // `cpu`, the same for every event that carries it.
   Cookie AcceptNative(uint32_t tid, uint32_t cpu, uint64_t time_ns, Cookie native);
 
+  // The consumers (one bit each) that asked for the user stack of the task's current context, and
+  // recording one more: the kernel's per-task unwind_mask, which makes one callback per consumer
+  // per kernel entry. Every new context starts with none.
+  uint64_t Requested(uint32_t tid) const;
+  void AddRequested(uint32_t tid, uint64_t bits);
+  // Clears `bits` in every task (their consumer went away). O(tasks).
+  void ClearRequested(uint64_t bits);
   // Forgets the task (PERF_RECORD_EXIT).
   void TaskExited(uint32_t tid);
 
@@ -92,6 +99,7 @@ class ContextTracker {
     bool open = false;
     // With native cookies: the kernel's cookie the current context came from.
     Cookie native = kNoCookie;
+    uint64_t requested = 0;  // consumer bits that asked in the current context
   };
 
   TaskState& StateOf(uint32_t tid, uint64_t time_ns);

@@ -59,7 +59,8 @@ struct Target {
   std::vector<pid_t> tids = {};           // single threads (perf -t)
   std::vector<std::string> command = {};  // a command to launch (perf record -- CMD)
   bool system_wide = false;               // every CPU (perf -a); pids and tids then filter
-  std::string cgroup = {};                // system-wide, one cgroup (path under /sys/fs/cgroup)
+  std::string cgroup = {};                // system-wide, one cgroup (perf -G): a full path, or
+                                          // one relative to the perf_event cgroup mount
 };
 
 enum class CallGraph {
@@ -210,7 +211,8 @@ class Tracer {
   // (0: no limit); then reads what is left and waits for every user stack to be delivered.
   absl::Status Run(std::chrono::nanoseconds duration = std::chrono::nanoseconds(0));
 
-  // Makes Run() finish. A launched command still running is sent SIGTERM.
+  // Makes Run() finish. A launched command still running is sent SIGTERM (SIGKILL if it has not
+  // exited 2 s later) and reaped, and ExitStatus() says how it ended.
   // Context: any thread; async-signal-safe.
   void RequestStop();
 

@@ -5,9 +5,10 @@
 // stack for, they Request() with the task's context. The first request of a kernel entry
 // (named by its cookie, from a ContextTracker) copies the snapshot and queues one unwind job; later
 // requests for the same cookie, from any work, only set their bit. A worker thread unwinds once
-// and calls every work whose bit is set with the same trace and cookie. Requests for a cookie
-// whose unwind already ran get the cached trace without a new unwind, and a snapshot identical in
-// registers and stack bytes to a recent one reuses that one's result.
+// and calls every work whose bit is set with the same trace and cookie: each work is called once
+// per cookie, however often it asked (the kernel's per-task unwind_mask). A work asking first for
+// a cookie whose unwind already ran gets the cached trace without a new unwind, and a snapshot
+// identical in registers and stack bytes to a recent one reuses that one's result.
 //
 // Guarantees:
 //  - Request() never waits for an unwind, and memory stays bounded: jobs and stack buffers come
@@ -89,7 +90,8 @@ struct TaskContext {
 
 enum class RequestStatus {
   kQueued,          // this request queued the cookie's unwind, or a delivery of its cached trace
-  kAlreadyPending,  // an unwind for the cookie was already queued or running; the bit is set
+  kAlreadyPending,  // the work already asked in this kernel entry: its one callback for the
+                    // cookie has run or will run
   kCanceled,        // the work was canceled (or never registered)
   kDropped,         // the queue was full: the snapshot was dropped (counted)
   kNoCookie,        // no cookie could be made for the event (counted by the tracker)
