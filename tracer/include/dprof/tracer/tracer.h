@@ -205,6 +205,7 @@ class Tracer {
 
   // Opens the events on the targets, maps the ring buffers, and starts counting: at once for
   // processes, threads and the system; at exec for a command. Errors name the fix.
+  // Context: Start() and then Run() on one thread (the reader), once each.
   absl::Status Start();
 
   // Reads events until the targets have exited, RequestStop() was called, or `duration` passed
@@ -216,6 +217,8 @@ class Tracer {
   // Context: any thread; async-signal-safe.
   void RequestStop();
 
+  // Context: any thread, also while Run() runs (a status line). The accessors below read state
+  // the reader thread changes: call them after Run() returned, or from the sink's OnEvent().
   TracerStats Stats() const;
   CommandExit ExitStatus() const;
   // The launched command's pid (0 when none).
