@@ -1,0 +1,253 @@
+// The recording file: round trips, recovery from files cut short or damaged anywhere, and the
+// errors for files that are not recordings.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "dprof/profile/recording_reader.h"
+#include "dprof/profile/recording_writer.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/profile/recording_testing.h"
+
+namespace dprof::profile {
+namespace {
+
+using ::testing::HasSubstr;
+
+class RecordingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("dprof-recording-test-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  static std::vector<uint8_t> Bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+
+  std::filesystem::path dir_;
+};
+
+void ExpectSame(const Recording& a, const Recording& b) {
+  EXPECT_EQ(a.metadata, b.metadata);
+  EXPECT_EQ(a.event_names, b.event_names);
+  ASSERT_EQ(a.events.size(), b.events.size());
+  for (size_t i = 0; i < a.events.size(); ++i) {
+    ASSERT_EQ(a.events[i].time_ns, b.events[i].time_ns) << "event " << i;
+    // Field offsets may differ; the fields may not.
+    Event x = a.events[i], y = b.events[i];
+    const auto raw_x = a.RawOf(x), raw_y = b.RawOf(y);
+    ASSERT_TRUE(std::equal(raw_x.begin(), raw_x.end(), raw_y.begin(), raw_y.end())) << i;
+    x.raw_offset = y.raw_offset = 0;
+    ASSERT_EQ(x, y) << "event " << i;
+  }
+  EXPECT_EQ(a.stacks, b.stacks);
+  EXPECT_EQ(a.user_stacks, b.user_stacks);
+  EXPECT_EQ(a.mappings, b.mappings);
+  EXPECT_EQ(a.threads, b.threads);
+  EXPECT_EQ(a.tasks, b.tasks);
+  EXPECT_EQ(a.symbols, b.symbols);
+  EXPECT_EQ(a.symbol_of, b.symbol_of);
+  EXPECT_EQ(a.counters, b.counters);
+  EXPECT_EQ(a.thread_counters, b.thread_counters);
+}
+
+TEST_F(RecordingTest, RoundTripKeepsEverything) {
+  const Recording original = testing::MakeRecording(500);
+  ASSERT_TRUE(WriteRecording(Path("r.dprof"), original).ok());
+  ReadReport report;
+  absl::StatusOr<Recording> read = ReadRecording(Path("r.dprof"), &report);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_TRUE(report.complete) << report.Summary();
+  EXPECT_EQ(report.bytes, report.file_size);
+  EXPECT_THAT(report.Summary(), HasSubstr("complete"));
+  ExpectSame(original, *read);
+  // Compressed: well under the raw events.
+  EXPECT_LT(report.file_size, original.events.size() * 8);
+}
+
+// Long sequences are cut into several chunks, each decoded on its own.
+TEST_F(RecordingTest, ManyEventsSpanSeveralChunks) {
+  const Recording original = testing::MakeRecording(400'000);
+  ASSERT_TRUE(WriteRecording(Path("big.dprof"), original).ok());
+  ReadReport report;
+  absl::StatusOr<Recording> read = ReadRecording(Path("big.dprof"), &report);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_TRUE(report.complete);
+  EXPECT_GE(report.chunks, 10u);  // nine kinds of chunk, events in two or more
+  ExpectSame(original, *read);
+}
+
+// A recording written as it runs, cut short at every byte: everything in the complete chunks
+// comes back, the report says how much and why it stopped, and nothing crashes.
+TEST_F(RecordingTest, FileCutAnywhereKeepsEveryCompleteChunk) {
+  const Recording r = testing::MakeRecording(60);
+  absl::StatusOr<std::unique_ptr<RecordingWriter>> w = RecordingWriter::Create(Path("cut.dprof"));
+  ASSERT_TRUE(w.ok()) << w.status();
+  // Boundary after each write, and the events complete at that point.
+  std::vector<std::pair<uint64_t, size_t>> boundaries = {{(*w)->bytes_written(), 0}};
+  ASSERT_TRUE((*w)->WriteMetadata(r.metadata, r.event_names).ok());
+  boundaries.push_back({(*w)->bytes_written(), 0});
+  std::vector<std::pair<StackId, std::span<const uint64_t>>> stacks;
+  for (const auto& [id, pcs] : r.stacks) stacks.emplace_back(id, pcs);
+  ASSERT_TRUE((*w)->WriteStacks(stacks).ok());
+  boundaries.push_back({(*w)->bytes_written(), 0});
+  for (size_t i = 0; i < r.events.size(); i += 20) {
+    ASSERT_TRUE(
+        (*w)->WriteEvents(std::span(r.events).subspan(i, 20), r.raw).ok());
+    boundaries.push_back({(*w)->bytes_written(), i + 20});
+  }
+  ASSERT_TRUE((*w)->Finish().ok());
+  boundaries.push_back({(*w)->bytes_written(), r.events.size()});
+  const std::vector<uint8_t> bytes = Bytes(Path("cut.dprof"));
+  ASSERT_EQ(bytes.size(), boundaries.back().first);
+
+  for (size_t length = 16; length <= bytes.size(); ++length) {
+    ReadReport report;
+    absl::StatusOr<Recording> read =
+        ParseRecording(std::span(bytes).first(length), "cut", &report);
+    ASSERT_TRUE(read.ok()) << length << ": " << read.status();
+    // The last boundary at or before `length` is what must come back.
+    size_t chunks = 0, events = 0;
+    uint64_t good = 0;
+    for (size_t b = 0; b < boundaries.size(); ++b) {
+      if (boundaries[b].first > length) break;
+      chunks = b;
+      events = boundaries[b].second;
+      good = boundaries[b].first;
+    }
+    ASSERT_EQ(report.chunks, chunks) << length;
+    ASSERT_EQ(read->events.size(), events) << length;
+    ASSERT_EQ(report.bytes, good) << length;
+    ASSERT_EQ(report.complete, length == bytes.size()) << length;
+    if (!report.complete) {
+      ASSERT_THAT(report.problem, ::testing::AnyOf(HasSubstr("cut short"), HasSubstr("ends after")))
+          << length;
+      ASSERT_THAT(report.Summary(), HasSubstr("recovered"));
+    }
+  }
+}
+
+// Any one damaged byte is noticed: the reader stops before the damaged chunk (or rejects the file
+// when the damage is in its header) and never returns a wrong recording as complete.
+TEST_F(RecordingTest, EveryDamagedByteIsNoticed) {
+  ASSERT_TRUE(WriteRecording(Path("d.dprof"), testing::MakeRecording(30)).ok());
+  const std::vector<uint8_t> bytes = Bytes(Path("d.dprof"));
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    std::vector<uint8_t> damaged = bytes;
+    damaged[i] ^= 0x5a;
+    ReadReport report;
+    absl::StatusOr<Recording> read = ParseRecording(damaged, "damaged", &report);
+    if (!read.ok()) {
+      ASSERT_LT(i, 16u) << "only the file header's damage rejects the file";
+      continue;
+    }
+    ASSERT_FALSE(report.complete) << "byte " << i;
+    ASSERT_FALSE(report.problem.empty());
+  }
+}
+
+TEST_F(RecordingTest, ForeignFilesAreRejectedWithWhatTheyAre) {
+  ReadReport report;
+  auto read_text = [&](const std::string& name, const std::string& content) {
+    std::ofstream(Path(name), std::ios::binary) << content;
+    return ReadRecording(Path(name), &report);
+  };
+  absl::StatusOr<Recording> perf = read_text("perf.data", std::string("PERFILE2") + '\0' + "xx");
+  EXPECT_EQ(perf.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(perf.status().message(), HasSubstr("is not a dprof recording: it is a perf.data"));
+  EXPECT_THAT(read_text("empty", "").status().message(), HasSubstr("it is empty"));
+  EXPECT_THAT(read_text("text", "hello, world\n").status().message(),
+              HasSubstr("does not start with the DPROFREC signature"));
+  std::string newer(16, '\0');
+  std::memcpy(newer.data(), "DPROFREC\x09\0\0\0\x10\0\0\0", 16);
+  absl::StatusOr<Recording> future = read_text("newer", newer);
+  EXPECT_EQ(future.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(future.status().message(), HasSubstr("upgrade dprof"));
+  absl::StatusOr<Recording> missing = ReadRecording(Path("missing"), &report);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("dprof record"));
+  EXPECT_EQ(ReadRecording(dir_.string(), &report).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RecordingTest, DecompressedSizeIsBounded) {
+  ASSERT_TRUE(WriteRecording(Path("b.dprof"), testing::MakeRecording(5000)).ok());
+  ReadReport report;
+  absl::StatusOr<Recording> read =
+      ReadRecording(Path("b.dprof"), &report, {.max_raw_bytes = 4096});
+  ASSERT_TRUE(read.ok());
+  EXPECT_FALSE(report.complete);
+  EXPECT_THAT(report.problem, HasSubstr("limit of 4096"));
+}
+
+TEST_F(RecordingTest, WritingThroughASymlinkIsRefused) {
+  std::filesystem::create_symlink(Path("target"), Path("link"));
+  absl::StatusOr<std::unique_ptr<RecordingWriter>> w = RecordingWriter::Create(Path("link"));
+  ASSERT_FALSE(w.ok());
+  EXPECT_THAT(w.status().message(), HasSubstr("symbolic link"));
+  EXPECT_FALSE(std::filesystem::exists(Path("target")));
+  EXPECT_EQ(RecordingWriter::Create(Path("no/such/dir/x")).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(RecordingTest, AFullDiskIsNamed) {
+  absl::StatusOr<std::unique_ptr<RecordingWriter>> w = RecordingWriter::Create("/dev/full");
+  ASSERT_FALSE(w.ok());
+  EXPECT_THAT(w.status().message(), HasSubstr("the disk is full"));
+}
+
+// The file-size limit stands in for a full disk: the chunk that does not fit is cut off again, the
+// writer refuses more, and the file reads back up to its last complete chunk.
+TEST_F(RecordingTest, AFailedWriteLeavesTheFileReadable) {
+  const Recording r = testing::MakeRecording(20'000);
+  const std::string path = Path("limited.dprof");
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = {.rlim_cur = 20'000, .rlim_max = 20'000};
+    setrlimit(RLIMIT_FSIZE, &limit);
+    auto w = RecordingWriter::Create(path);
+    if (!w.ok() || !(*w)->WriteMetadata(r.metadata, r.event_names).ok()) _exit(2);
+    std::vector<std::pair<StackId, std::span<const uint64_t>>> stacks;
+    for (const auto& [id, pcs] : r.stacks) stacks.emplace_back(id, pcs);
+    if (!(*w)->WriteStacks(stacks).ok()) _exit(3);
+    absl::Status s;
+    size_t i = 0;
+    for (; i < r.events.size() && s.ok(); i += 1000) {
+      s = (*w)->WriteEvents(std::span(r.events).subspan(i, 1000), r.raw);
+    }
+    if (s.ok()) _exit(4);
+    if (s.message().find("stays readable") == std::string::npos) _exit(5);
+    // Refused after a failure.
+    if ((*w)->WriteEvents(std::span(r.events).first(1), r.raw).ok()) _exit(6);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  ReadReport report;
+  absl::StatusOr<Recording> read = ReadRecording(path, &report);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_FALSE(report.complete);
+  EXPECT_EQ(report.bytes, report.file_size) << "no partial chunk at the end";
+  EXPECT_GT(read->events.size(), 0u);
+  EXPECT_EQ(read->events.size() % 1000, 0u);
+  EXPECT_THAT(report.problem, HasSubstr("without the end marker"));
+}
+
+}  // namespace
+}  // namespace dprof::profile

@@ -1,0 +1,94 @@
+#include "tests/profile/recording_testing.h"
+
+namespace dprof::testing {
+
+using namespace profile;  // NOLINT: test data builder
+
+Recording MakeRecording(int events) {
+  Recording r;
+  r.metadata = {{"command", "cpu_bound 2"}, {"kernel", "6.18.0"}, {"frequency", "999"}};
+  r.event_names = {"cpu-clock", "sched:sched_switch", "off-cpu"};
+  r.stacks[1] = {0xffffffff81000010, 0xffffffff81000020};             // kernel
+  r.stacks[2] = {0x401136, 0x4011d2, 0x7f12a0029d90};                // user
+  r.stacks[3] = {0x401150, 0x4011d2, 0x7f12a0029d90, 0x401040};      // user, deeper
+  r.stacks[7] = {};                                                   // an unwind that found none
+  r.user_stacks[cookie::MakeCookie(0, 1)] = {.stack = 2};
+  r.user_stacks[cookie::MakeCookie(1, 3)] = {.stack = 3, .native = true};
+  r.user_stacks[cookie::MakeCookie(1, 5)] = {.stack = 7,
+                                             .reason = unwind::StopReason::kNoUnwindInfo};
+  const uint8_t fields[] = {1, 2, 3, 4, 5, 6, 7, 8};
+  for (int i = 0; i < events; ++i) {
+    Event e;
+    e.kind = i % 7 == 3 ? tracer::EventKind::kOffCpu
+             : i % 5 == 1 ? tracer::EventKind::kTracepoint
+                          : tracer::EventKind::kSample;
+    e.event = e.kind == tracer::EventKind::kOffCpu      ? 2
+              : e.kind == tracer::EventKind::kTracepoint ? 1
+                                                         : 0;
+    e.pid = 100 + i % 3;
+    e.tid = e.pid + i % 2;
+    e.cpu = i % 2;
+    e.time_ns = 1'000'000'000ull + static_cast<uint64_t>(i) * 1'001'000 - (i % 7 == 3 ? 500 : 0);
+    e.weight = e.kind == tracer::EventKind::kTracepoint ? 1 : 1'001'000 + i % 11;
+    e.user_mode = i % 4 == 0;
+    e.kernel_stack = e.user_mode ? kNoStack : 1;
+    switch (i % 6) {
+      case 0:
+        e.user = tracer::UserStack::kInline;
+        e.user_stack = 3;
+        break;
+      case 1:
+        e.user = tracer::UserStack::kDropped;
+        break;
+      case 2:
+        e.user = tracer::UserStack::kNone;
+        break;
+      default:
+        e.user = tracer::UserStack::kDeferred;
+        e.cookie = i % 6 == 3 ? cookie::MakeCookie(0, 1)
+                   : i % 6 == 4 ? cookie::MakeCookie(1, 3)
+                                : cookie::MakeCookie(1, 9);  // never delivered
+    }
+    if (e.kind == tracer::EventKind::kTracepoint) {
+      e.raw_offset = static_cast<uint32_t>(r.raw.size());
+      e.raw_size = 1 + i % 8;
+      r.raw.insert(r.raw.end(), fields, fields + e.raw_size);
+    }
+    r.events.push_back(e);
+  }
+  r.mappings = {{.pid = 100,
+                 .time_ns = 5,
+                 .start = 0x400000,
+                 .end = 0x402000,
+                 .pgoff = 0,
+                 .prot = 5,
+                 .path = "/usr/bin/cpu_bound",
+                 .build_id = std::string("\x01\x02\x00\xff", 4)},
+                {.pid = 101,
+                 .start = 0x7f12a0000000,
+                 .end = 0x7f12a0100000,
+                 .pgoff = 0x26000,
+                 .prot = 5,
+                 .path = "/usr/lib/x86_64-linux-gnu/libc.so.6"}};
+  r.threads = {{.pid = 100, .tid = 100, .time_ns = 1, .exec = true, .comm = "cpu_bound"},
+               {.pid = 100, .tid = 101, .time_ns = 2, .comm = "worker-1"}};
+  r.tasks = {{.pid = 100, .ppid = 100, .tid = 101, .ptid = 100, .time_ns = 2},
+             {.exit = true, .pid = 100, .ppid = 100, .tid = 101, .ptid = 100, .time_ns = 9}};
+  r.symbols = {{.module = "/usr/bin/cpu_bound",
+                .offset = 0x1136,
+                .frames = {{.function = "square", .file = "math.h", .line = 3, .inlined = true},
+                           {.function = "hot_a", .file = "main.cc", .line = 40}}},
+               {.module = "[kernel.kallsyms]",
+                .offset = 0xffffffff81000010,
+                .frames = {{.function = "asm_sysvec_apic_timer_interrupt"}}},
+               {.module = "/tmp/gone.so", .offset = 0x10, .deleted = true}};
+  r.symbol_of[{100, 0x401136}] = 0;
+  r.symbol_of[{101, 0x401136}] = 0;
+  r.symbol_of[{kKernelPid, 0xffffffff81000010}] = 1;
+  r.symbol_of[{102, 0x7f12a0029d90}] = 2;
+  r.counters = {{"samples", static_cast<uint64_t>(events)}, {"lost", 0}, {"engine.unwinds", 12}};
+  r.thread_counters[100] = {{"samples", 7}, {"lost", 1}};
+  return r;
+}
+
+}  // namespace dprof::testing
