@@ -126,8 +126,8 @@ bool DecodeUserStacks(Decoder& d, Recording* out) {
     cookie::Cookie c;
     UserStackEntry e;
     uint8_t native;
-    if (!d.Varint(&c) || !d.Uint(&e.stack) ||
-        !Enum(d, &e.reason, unwind::kNumStopReasons) || !d.U8(&native) || native > 1) {
+    if (!d.Varint(&c) || !d.Uint(&e.stack) || !Enum(d, &e.reason, unwind::kNumStopReasons) ||
+        !d.U8(&native) || native > 1) {
       return false;
     }
     e.native = native != 0;
@@ -162,8 +162,8 @@ bool DecodeThreads(Decoder& d, Recording* out) {
     if (!d.U8(&tag)) return false;
     if (tag == kThreadName) {
       ThreadName t;
-      if (!d.Uint(&t.pid) || !d.Uint(&t.tid) || !d.Varint(&t.time_ns) || !d.U8(&flag) ||
-          flag > 1 || !d.String(&t.comm)) {
+      if (!d.Uint(&t.pid) || !d.Uint(&t.tid) || !d.Varint(&t.time_ns) || !d.U8(&flag) || flag > 1 ||
+          !d.String(&t.comm)) {
         return false;
       }
       t.exec = flag != 0;
@@ -203,8 +203,8 @@ bool DecodeSymbols(Decoder& d, Recording* out) {
       s.frames.resize(frames);
       for (SymbolFrame& f : s.frames) {
         uint8_t inlined;
-        if (!d.String(&f.function) || !d.String(&f.file) || !d.Uint(&f.line) ||
-            !d.U8(&inlined) || inlined > 1) {
+        if (!d.String(&f.function) || !d.String(&f.file) || !d.Uint(&f.line) || !d.U8(&inlined) ||
+            inlined > 1) {
           return false;
         }
         f.inlined = inlined != 0;

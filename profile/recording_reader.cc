@@ -23,8 +23,7 @@ using internal::ChunkType;
 namespace {
 
 uint32_t Crc(const void* data, size_t size) {
-  return static_cast<uint32_t>(
-      crc32(0, static_cast<const Bytef*>(data), static_cast<uInt>(size)));
+  return static_cast<uint32_t>(crc32(0, static_cast<const Bytef*>(data), static_cast<uInt>(size)));
 }
 
 bool KnownType(uint16_t type) {
@@ -35,11 +34,14 @@ bool KnownType(uint16_t type) {
 // What a file that is not a dprof recording looks like, from its first bytes.
 std::string Describe(std::span<const uint8_t> bytes) {
   auto starts = [&](std::string_view prefix) {
-    return bytes.size() >= prefix.size() && std::memcmp(bytes.data(), prefix.data(), prefix.size()) == 0;
+    return bytes.size() >= prefix.size() &&
+           std::memcmp(bytes.data(), prefix.data(), prefix.size()) == 0;
   };
   if (bytes.empty()) return "it is empty";
   if (starts("PERFILE2")) return "it is a perf.data file (read it with perf report)";
-  if (starts("\x7f" "ELF")) return "it is an ELF binary";
+  if (starts("\x7f"
+             "ELF"))
+    return "it is an ELF binary";
   if (starts("\x1f\x8b")) return "it is gzip-compressed (a pprof profile?)";
   return "it does not start with the DPROFREC signature";
 }
@@ -177,9 +179,8 @@ absl::StatusOr<Recording> ReadRecording(const std::string& path, ReadReport* rep
     return absl::ResourceExhaustedError(
         absl::StrCat("cannot map ", path, ": ", std::strerror(errno)));
   }
-  absl::StatusOr<Recording> r =
-      ParseRecording(std::span<const uint8_t>(static_cast<const uint8_t*>(map), size), path,
-                     report, options);
+  absl::StatusOr<Recording> r = ParseRecording(
+      std::span<const uint8_t>(static_cast<const uint8_t*>(map), size), path, report, options);
   munmap(map, size);
   return r;
 }

@@ -22,8 +22,7 @@ using internal::Payloads;
 namespace {
 
 uint32_t Crc(const void* data, size_t size) {
-  return static_cast<uint32_t>(
-      crc32(0, static_cast<const Bytef*>(data), static_cast<uInt>(size)));
+  return static_cast<uint32_t>(crc32(0, static_cast<const Bytef*>(data), static_cast<uInt>(size)));
 }
 
 // Writes all of `iov`, resuming after partial writes and EINTR. 0 or an errno.
@@ -49,8 +48,7 @@ int WriteAll(int fd, iovec* iov, int count) {
 }
 
 std::string WriteError(const std::string& path, int err, uint64_t good_bytes) {
-  const std::string what =
-      err == ENOSPC || err == EDQUOT ? "the disk is full" : std::strerror(err);
+  const std::string what = err == ENOSPC || err == EDQUOT ? "the disk is full" : std::strerror(err);
   return absl::StrCat("writing ", path, " failed: ", what, "; the recording up to byte ",
                       good_bytes, " stays readable");
 }
@@ -62,9 +60,9 @@ absl::StatusOr<std::unique_ptr<RecordingWriter>> RecordingWriter::Create(const s
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) {
     const int err = errno;
-    const std::string why =
-        err == ELOOP ? "it is a symbolic link, which dprof does not write through"
-                     : std::strerror(err);
+    const std::string why = err == ELOOP
+                                ? "it is a symbolic link, which dprof does not write through"
+                                : std::strerror(err);
     const std::string message = absl::StrCat("cannot create ", path, ": ", why);
     if (err == EACCES || err == EROFS || err == EPERM) {
       return absl::PermissionDeniedError(
@@ -193,9 +191,9 @@ absl::Status WriteRecording(const std::string& path, const Recording& r) {
   stacks.reserve(r.stacks.size());
   for (const auto& [id, pcs] : r.stacks) stacks.emplace_back(id, pcs);
   const std::vector<std::pair<cookie::Cookie, UserStackEntry>> user_stacks(r.user_stacks.begin(),
-                                                                          r.user_stacks.end());
-  const std::vector<std::pair<std::pair<uint32_t, uint64_t>, uint32_t>> lookups(
-      r.symbol_of.begin(), r.symbol_of.end());
+                                                                           r.user_stacks.end());
+  const std::vector<std::pair<std::pair<uint32_t, uint64_t>, uint32_t>> lookups(r.symbol_of.begin(),
+                                                                                r.symbol_of.end());
   for (absl::Status s : {w.WriteMetadata(r.metadata, r.event_names), w.WriteStacks(stacks),
                          w.WriteMappings(r.mappings), w.WriteThreads(r.threads, r.tasks),
                          w.WriteEvents(r.events, r.raw), w.WriteUserStacks(user_stacks),

@@ -147,6 +147,9 @@ class Tracer::Impl {
   void OnSample(const SampleRecord& s, uint32_t event);
   void AttachUserStack(const SampleRecord& s, TraceEvent* e);
   void OnMmap(const Mmap2Record& m);
+  // Tells the sink about mappings read from /proc (perf's synthesized MMAP2 records), so that a
+  // recording knows what was mapped before it began.
+  void AnnounceMappings(uint32_t pid, const unwind::AddressSpace& space);
   void OnDeferredCallchain(const DeferredCallchainRecord& d);
   std::shared_ptr<const unwind::AddressSpace> SpaceFor(uint32_t pid);
   bool Filtered(uint32_t pid, uint32_t tid) const;
@@ -503,6 +506,7 @@ absl::Status Tracer::Impl::Start() {
     for (pid_t pid : t.pids) {
       absl::StatusOr<unwind::AddressSpace> space = unwind::AddressSpace::FromProc(pid, &binaries_);
       if (space.ok()) {
+        AnnounceMappings(pid, *space);
         spaces_[pid] = std::make_shared<unwind::AddressSpace>(*std::move(space));
         synced_.insert(pid);
       }
@@ -695,6 +699,7 @@ std::shared_ptr<const unwind::AddressSpace> Tracer::Impl::SpaceFor(uint32_t pid)
     // A process that has exited but is not reaped yet reads as no mappings at all: keep what the
     // records said.
     if (space.ok() && !space->mappings().empty()) {
+      AnnounceMappings(pid, *space);
       spaces_[pid] = std::make_shared<unwind::AddressSpace>(*std::move(space));
     }
   }
@@ -703,6 +708,23 @@ std::shared_ptr<const unwind::AddressSpace> Tracer::Impl::SpaceFor(uint32_t pid)
   auto empty = std::make_shared<unwind::AddressSpace>(&binaries_);
   spaces_[pid] = empty;
   return empty;
+}
+
+void Tracer::Impl::AnnounceMappings(uint32_t pid, const unwind::AddressSpace& space) {
+  const uint64_t now = backend_->NowNs();
+  for (const unwind::Mapping& m : space.mappings()) {
+    if (m.path.empty() || !m.executable()) continue;  // what symbols are looked up in
+    Mmap2Record r;
+    r.sid.pid = r.sid.tid = r.pid = r.tid = pid;
+    r.sid.time = now;
+    r.address = m.start;
+    r.length = m.end - m.start;
+    r.pgoff = m.pgoff;
+    r.build_id = std::span(reinterpret_cast<const uint8_t*>(m.build_id.data()), m.build_id.size());
+    r.prot = m.prot;
+    r.filename = m.path;
+    sink_->OnMmap(r);
+  }
 }
 
 void Tracer::Impl::OnMmap(const Mmap2Record& m) {

@@ -11,6 +11,15 @@
 
 namespace dprof::unwind {
 
+std::string_view EngineStatName(EngineStat stat) {
+  static constexpr std::string_view kNames[] = {
+      "requests",   "jobs",  "shared",           "content hits",      "unwinds",
+      "deliveries", "drops", "truncated copies", "canceled requests",
+  };
+  static_assert(std::size(kNames) == kNumEngineStats);
+  return kNames[static_cast<int>(stat)];
+}
+
 // One kernel entry's unwind: its snapshot until the unwind ran, then its result.
 struct DeferredUnwinder::Job {
   enum class State {

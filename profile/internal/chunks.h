@@ -33,9 +33,8 @@ Payloads EncodeMappings(std::span<const Mapping> mappings);
 Payloads EncodeThreads(std::span<const ThreadName> names, std::span<const TaskChange> tasks);
 // `first_index` is the index the first of `symbols` gets in the recording; `lookups` name global
 // indices, all below first_index + symbols.size().
-Payloads EncodeSymbols(
-    std::span<const Symbol> symbols,
-    std::span<const std::pair<std::pair<uint32_t, uint64_t>, uint32_t>> lookups);
+Payloads EncodeSymbols(std::span<const Symbol> symbols,
+                       std::span<const std::pair<std::pair<uint32_t, uint64_t>, uint32_t>> lookups);
 Payloads EncodeCounters(const std::map<std::string, uint64_t>& counters,
                         const std::map<uint32_t, std::map<std::string, uint64_t>>& threads);
 

@@ -104,8 +104,7 @@ TEST_F(RecordingTest, FileCutAnywhereKeepsEveryCompleteChunk) {
   ASSERT_TRUE((*w)->WriteStacks(stacks).ok());
   boundaries.push_back({(*w)->bytes_written(), 0});
   for (size_t i = 0; i < r.events.size(); i += 20) {
-    ASSERT_TRUE(
-        (*w)->WriteEvents(std::span(r.events).subspan(i, 20), r.raw).ok());
+    ASSERT_TRUE((*w)->WriteEvents(std::span(r.events).subspan(i, 20), r.raw).ok());
     boundaries.push_back({(*w)->bytes_written(), i + 20});
   }
   ASSERT_TRUE((*w)->Finish().ok());
@@ -115,8 +114,7 @@ TEST_F(RecordingTest, FileCutAnywhereKeepsEveryCompleteChunk) {
 
   for (size_t length = 16; length <= bytes.size(); ++length) {
     ReadReport report;
-    absl::StatusOr<Recording> read =
-        ParseRecording(std::span(bytes).first(length), "cut", &report);
+    absl::StatusOr<Recording> read = ParseRecording(std::span(bytes).first(length), "cut", &report);
     ASSERT_TRUE(read.ok()) << length << ": " << read.status();
     // The last boundary at or before `length` is what must come back.
     size_t chunks = 0, events = 0;
@@ -185,8 +183,7 @@ TEST_F(RecordingTest, ForeignFilesAreRejectedWithWhatTheyAre) {
 TEST_F(RecordingTest, DecompressedSizeIsBounded) {
   ASSERT_TRUE(WriteRecording(Path("b.dprof"), testing::MakeRecording(5000)).ok());
   ReadReport report;
-  absl::StatusOr<Recording> read =
-      ReadRecording(Path("b.dprof"), &report, {.max_raw_bytes = 4096});
+  absl::StatusOr<Recording> read = ReadRecording(Path("b.dprof"), &report, {.max_raw_bytes = 4096});
   ASSERT_TRUE(read.ok());
   EXPECT_FALSE(report.complete);
   EXPECT_THAT(report.problem, HasSubstr("limit of 4096"));

@@ -8,10 +8,10 @@ Recording MakeRecording(int events) {
   Recording r;
   r.metadata = {{"command", "cpu_bound 2"}, {"kernel", "6.18.0"}, {"frequency", "999"}};
   r.event_names = {"cpu-clock", "sched:sched_switch", "off-cpu"};
-  r.stacks[1] = {0xffffffff81000010, 0xffffffff81000020};             // kernel
-  r.stacks[2] = {0x401136, 0x4011d2, 0x7f12a0029d90};                // user
-  r.stacks[3] = {0x401150, 0x4011d2, 0x7f12a0029d90, 0x401040};      // user, deeper
-  r.stacks[7] = {};                                                   // an unwind that found none
+  r.stacks[1] = {0xffffffff81000010, 0xffffffff81000020};        // kernel
+  r.stacks[2] = {0x401136, 0x4011d2, 0x7f12a0029d90};            // user
+  r.stacks[3] = {0x401150, 0x4011d2, 0x7f12a0029d90, 0x401040};  // user, deeper
+  r.stacks[7] = {};                                              // an unwind that found none
   r.user_stacks[cookie::MakeCookie(0, 1)] = {.stack = 2};
   r.user_stacks[cookie::MakeCookie(1, 3)] = {.stack = 3, .native = true};
   r.user_stacks[cookie::MakeCookie(1, 5)] = {.stack = 7,
@@ -19,10 +19,10 @@ Recording MakeRecording(int events) {
   const uint8_t fields[] = {1, 2, 3, 4, 5, 6, 7, 8};
   for (int i = 0; i < events; ++i) {
     Event e;
-    e.kind = i % 7 == 3 ? tracer::EventKind::kOffCpu
+    e.kind = i % 7 == 3   ? tracer::EventKind::kOffCpu
              : i % 5 == 1 ? tracer::EventKind::kTracepoint
                           : tracer::EventKind::kSample;
-    e.event = e.kind == tracer::EventKind::kOffCpu      ? 2
+    e.event = e.kind == tracer::EventKind::kOffCpu       ? 2
               : e.kind == tracer::EventKind::kTracepoint ? 1
                                                          : 0;
     e.pid = 100 + i % 3;
@@ -45,7 +45,7 @@ Recording MakeRecording(int events) {
         break;
       default:
         e.user = tracer::UserStack::kDeferred;
-        e.cookie = i % 6 == 3 ? cookie::MakeCookie(0, 1)
+        e.cookie = i % 6 == 3   ? cookie::MakeCookie(0, 1)
                    : i % 6 == 4 ? cookie::MakeCookie(1, 3)
                                 : cookie::MakeCookie(1, 9);  // never delivered
     }

@@ -34,7 +34,7 @@ struct ReadReport {
   uint64_t skipped_chunks = 0;  // chunks of types this version does not know (skipped)
   uint64_t bytes = 0;           // the bytes those chunks and the header span
   uint64_t file_size = 0;
-  std::string problem;          // why reading stopped before the end chunk; empty when complete
+  std::string problem;  // why reading stopped before the end chunk; empty when complete
 
   // One line: "complete" or "recovered 12 chunks (81920 of 90000 bytes): chunk 13 at byte
   // 81920 is cut short".

@@ -145,6 +145,8 @@ class TraceSink {
   virtual void OnUserStack(cookie::Cookie cookie, const UserStackTrace& trace) = 0;
   virtual void OnComm(const CommRecord&) {}
   virtual void OnTask(const TaskRecord&) {}  // fork or exit
+  // Executable mappings: from MMAP2 records, and those of /proc/PID/maps for processes that were
+  // running before the recording began (synthesized, as perf does).
   virtual void OnMmap(const Mmap2Record&) {}
 };
 

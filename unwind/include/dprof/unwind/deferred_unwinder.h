@@ -116,6 +116,7 @@ enum class EngineStat : int {
   kCount,
 };
 inline constexpr int kNumEngineStats = static_cast<int>(EngineStat::kCount);
+std::string_view EngineStatName(EngineStat stat);
 
 struct EngineStats {
   std::array<uint64_t, kNumEngineStats> values{};

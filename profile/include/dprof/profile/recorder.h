@@ -1,0 +1,118 @@
+// dprof::profile::Recorder — the tracer sink that writes a recording file while recording.
+//
+// Events, mappings, thread names and forks/exits arrive on the tracer's reader thread, user stacks
+// on unwind workers. The recorder keeps them pending and writes chunks from the reader thread:
+// every Options::flush_events events, or when Options::flush_interval_ns of event time has passed
+// since the last chunk, and on Flush(). Stacks go out before the first chunk that refers to them,
+// each once. A recording killed at any moment is readable up to its last chunk.
+//
+// Example:
+//   auto recorder = Recorder::Create("dprof.data", tracer->depot(), metadata, event_names).value();
+//   // the tracer was created with `recorder.get()` as its sink ...
+//   tracer->Run();
+//   recorder->Finish(CountersOf(tracer->Stats()));
+//
+// Context: OnUserStack() from any thread; everything else from the reader thread (or after
+// Tracer::Run() returned).
+#ifndef DPROF_PROFILE_RECORDER_H_
+#define DPROF_PROFILE_RECORDER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "dprof/profile/recording.h"
+#include "dprof/profile/recording_writer.h"
+#include "dprof/stackdepot/depot.h"
+#include "dprof/tracer/tracer.h"
+
+namespace dprof::profile {
+
+// The counters a recording keeps: the tracer's by name ("samples", "lost records", ...), its
+// engine's ("engine.unwinds", ...) and why unwinds stopped ("stopped.no unwind info", ...); and
+// per thread.
+struct RunCounters {
+  std::map<std::string, uint64_t> run;
+  std::map<uint32_t, std::map<std::string, uint64_t>> threads;
+};
+RunCounters CountersOf(const tracer::TracerStats& stats);
+
+class Recorder : public tracer::TraceSink {
+ public:
+  struct Options {
+    size_t flush_events = 16384;
+    uint64_t flush_interval_ns = 250'000'000;
+  };
+
+  // Creates the file at `path` and writes the metadata. Stacks are read from `depot` (the
+  // tracer's), which must outlive the recorder.
+  static absl::StatusOr<std::unique_ptr<Recorder>> Create(
+      const std::string& path, const stackdepot::Depot* depot,
+      const std::map<std::string, std::string>& metadata,
+      const std::vector<std::string>& event_names, Options options);
+  static absl::StatusOr<std::unique_ptr<Recorder>> Create(
+      const std::string& path, const stackdepot::Depot* depot,
+      const std::map<std::string, std::string>& metadata,
+      const std::vector<std::string>& event_names) {
+    return Create(path, depot, metadata, event_names, Options{});
+  }
+
+  void OnEvent(const tracer::TraceEvent& event) override;
+  void OnUserStack(cookie::Cookie cookie, const tracer::UserStackTrace& trace) override;
+  void OnComm(const tracer::CommRecord& comm) override;
+  void OnTask(const tracer::TaskRecord& task) override;
+  void OnMmap(const tracer::Mmap2Record& mmap) override;
+
+  // Writes everything pending.
+  absl::Status Flush();
+  // After the tracer finished: writes what is pending, `counters`, and the end chunk.
+  absl::Status Finish(const RunCounters& counters);
+
+  // The first write that failed; writing stops there (the file stays readable up to it).
+  absl::Status status() const { return status_; }
+  uint64_t bytes_written() const { return writer_->bytes_written(); }
+  uint64_t events_written() const { return events_written_; }
+
+ private:
+  Recorder(std::unique_ptr<RecordingWriter> writer, const stackdepot::Depot* depot, Options options)
+      : writer_(std::move(writer)), depot_(depot), options_(options) {}
+  // The id under which `handle`'s stack is (or will be) written; `pcs` when it has no handle.
+  StackId Reference(stackdepot::Handle handle, std::span<const uint64_t> pcs = {})
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  std::unique_ptr<RecordingWriter> writer_;
+  const stackdepot::Depot* depot_;
+  Options options_;
+  absl::Status status_;
+
+  // Pending; the reader thread's.
+  std::vector<Event> events_;
+  std::vector<uint8_t> raw_;
+  std::vector<Mapping> mappings_;
+  std::vector<ThreadName> threads_;
+  std::vector<TaskChange> tasks_;
+  uint64_t last_flush_ns_ = 0;
+  uint64_t events_written_ = 0;
+
+  // Stacks and user stacks, which unwind workers add too.
+  std::mutex mu_;
+  std::vector<std::pair<StackId, std::vector<uint64_t>>> stacks_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<StackId> known_stacks_ ABSL_GUARDED_BY(mu_);  // written or pending
+  std::vector<std::pair<cookie::Cookie, UserStackEntry>> user_stacks_ ABSL_GUARDED_BY(mu_);
+  // Stacks not in the depot (it was full) get ids above every depot record.
+  static constexpr StackId kOwnStackIds = StackId{1} << 31;
+  StackId next_own_id_ ABSL_GUARDED_BY(mu_) = kOwnStackIds;
+};
+
+}  // namespace dprof::profile
+
+#endif  // DPROF_PROFILE_RECORDER_H_

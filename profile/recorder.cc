@@ -1,0 +1,159 @@
+#include "dprof/profile/recorder.h"
+
+namespace dprof::profile {
+
+RunCounters CountersOf(const tracer::TracerStats& stats) {
+  RunCounters c;
+  for (int i = 0; i < tracer::kNumTracerStats; ++i) {
+    c.run[std::string(tracer::TracerStatName(static_cast<tracer::TracerStat>(i)))] =
+        stats.values[i];
+  }
+  for (int i = 0; i < unwind::kNumEngineStats; ++i) {
+    c.run["engine." + std::string(unwind::EngineStatName(static_cast<unwind::EngineStat>(i)))] =
+        stats.engine.values[i];
+  }
+  for (int i = 0; i < unwind::kNumStopReasons; ++i) {
+    c.run["stopped." + std::string(unwind::StopReasonName(static_cast<unwind::StopReason>(i)))] =
+        stats.engine.stop_reasons[i];
+  }
+  for (const auto& [tid, t] : stats.threads) {
+    c.threads[tid] = {{"samples", t.samples},
+                      {"off-cpu intervals", t.off_cpu},
+                      {"lost", t.lost},
+                      {"throttled", t.throttled},
+                      {"dropped snapshots", t.dropped_snapshots},
+                      {"truncated snapshots", t.truncated_snapshots}};
+  }
+  return c;
+}
+
+absl::StatusOr<std::unique_ptr<Recorder>> Recorder::Create(
+    const std::string& path, const stackdepot::Depot* depot,
+    const std::map<std::string, std::string>& metadata, const std::vector<std::string>& event_names,
+    Options options) {
+  absl::StatusOr<std::unique_ptr<RecordingWriter>> writer = RecordingWriter::Create(path);
+  if (!writer.ok()) return writer.status();
+  if (absl::Status s = (*writer)->WriteMetadata(metadata, event_names); !s.ok()) return s;
+  return std::unique_ptr<Recorder>(new Recorder(*std::move(writer), depot, options));
+}
+
+StackId Recorder::Reference(stackdepot::Handle handle, std::span<const uint64_t> pcs) {
+  StackId id = stackdepot::RecordOf(handle);
+  if (id == kNoStack) {
+    id = next_own_id_++;
+  } else if (!known_stacks_.insert(id).second) {
+    return id;
+  } else {
+    pcs = depot_->Fetch(handle);
+  }
+  stacks_.emplace_back(id, std::vector<uint64_t>(pcs.begin(), pcs.end()));
+  return id;
+}
+
+void Recorder::OnEvent(const tracer::TraceEvent& e) {
+  Event out{.kind = e.kind,
+            .event = e.event,
+            .pid = e.pid,
+            .tid = e.tid,
+            .cpu = e.cpu,
+            .time_ns = e.time_ns,
+            .weight = e.weight,
+            .user_mode = e.user_mode,
+            .user = e.user,
+            .cookie = e.cookie};
+  {
+    std::lock_guard lock(mu_);
+    if (e.kernel_stack != stackdepot::kNoHandle) out.kernel_stack = Reference(e.kernel_stack);
+    if (e.user_stack != stackdepot::kNoHandle) out.user_stack = Reference(e.user_stack);
+  }
+  if (!e.raw.empty()) {
+    out.raw_offset = static_cast<uint32_t>(raw_.size());
+    out.raw_size = static_cast<uint32_t>(e.raw.size());
+    raw_.insert(raw_.end(), e.raw.begin(), e.raw.end());
+  }
+  events_.push_back(out);
+  if (last_flush_ns_ == 0) last_flush_ns_ = e.time_ns;
+  if (events_.size() >= options_.flush_events ||
+      e.time_ns >= last_flush_ns_ + options_.flush_interval_ns) {
+    last_flush_ns_ = e.time_ns;
+    (void)Flush();  // a failure stays in status()
+  }
+}
+
+void Recorder::OnUserStack(cookie::Cookie cookie, const tracer::UserStackTrace& trace) {
+  std::lock_guard lock(mu_);
+  const StackId id = Reference(trace.handle, trace.pcs);
+  user_stacks_.push_back({cookie, {.stack = id, .reason = trace.reason, .native = trace.native}});
+}
+
+void Recorder::OnComm(const tracer::CommRecord& c) {
+  threads_.push_back({.pid = c.pid,
+                      .tid = c.tid,
+                      .time_ns = c.sid.time,
+                      .exec = c.exec,
+                      .comm = std::string(c.comm)});
+}
+
+void Recorder::OnTask(const tracer::TaskRecord& t) {
+  tasks_.push_back({.exit = t.exit,
+                    .pid = t.pid,
+                    .ppid = t.ppid,
+                    .tid = t.tid,
+                    .ptid = t.ptid,
+                    .time_ns = t.time});
+}
+
+void Recorder::OnMmap(const tracer::Mmap2Record& m) {
+  mappings_.push_back({.pid = m.pid,
+                       .time_ns = m.sid.time,
+                       .start = m.address,
+                       .end = m.address + m.length,
+                       .pgoff = m.pgoff,
+                       .prot = m.prot,
+                       .path = std::string(m.filename),
+                       .build_id = std::string(reinterpret_cast<const char*>(m.build_id.data()),
+                                               m.build_id.size())});
+}
+
+absl::Status Recorder::Flush() {
+  if (!status_.ok()) return status_;
+  std::vector<std::pair<StackId, std::vector<uint64_t>>> stacks;
+  std::vector<std::pair<cookie::Cookie, UserStackEntry>> user_stacks;
+  {
+    std::lock_guard lock(mu_);
+    stacks.swap(stacks_);
+    user_stacks.swap(user_stacks_);
+  }
+  std::vector<std::pair<StackId, std::span<const uint64_t>>> stack_views;
+  stack_views.reserve(stacks.size());
+  for (const auto& [id, pcs] : stacks) stack_views.emplace_back(id, pcs);
+  // Stacks first: everything after may refer to them.
+  for (absl::Status s :
+       {writer_->WriteStacks(stack_views), writer_->WriteMappings(mappings_),
+        writer_->WriteThreads(threads_, tasks_), writer_->WriteEvents(events_, raw_),
+        writer_->WriteUserStacks(user_stacks)}) {
+    if (!s.ok()) {
+      status_ = s;
+      return s;
+    }
+  }
+  events_written_ += events_.size();
+  events_.clear();
+  raw_.clear();
+  mappings_.clear();
+  threads_.clear();
+  tasks_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status Recorder::Finish(const RunCounters& counters) {
+  if (absl::Status s = Flush(); !s.ok()) return s;
+  if (absl::Status s = writer_->WriteCounters(counters.run, counters.threads); !s.ok()) {
+    status_ = s;
+    return s;
+  }
+  status_ = writer_->Finish();
+  return status_;
+}
+
+}  // namespace dprof::profile
