@@ -1,5 +1,9 @@
 #include "dprof/profile/recorder.h"
 
+#include <algorithm>
+
+#include "dprof/profile/recording_reader.h"
+
 namespace dprof::profile {
 
 RunCounters CountersOf(const tracer::TracerStats& stats) {
@@ -34,7 +38,7 @@ absl::StatusOr<std::unique_ptr<Recorder>> Recorder::Create(
   absl::StatusOr<std::unique_ptr<RecordingWriter>> writer = RecordingWriter::Create(path);
   if (!writer.ok()) return writer.status();
   if (absl::Status s = (*writer)->WriteMetadata(metadata, event_names); !s.ok()) return s;
-  return std::unique_ptr<Recorder>(new Recorder(*std::move(writer), depot, options));
+  return std::unique_ptr<Recorder>(new Recorder(path, *std::move(writer), depot, options));
 }
 
 StackId Recorder::Reference(stackdepot::Handle handle, std::span<const uint64_t> pcs) {
@@ -146,8 +150,27 @@ absl::Status Recorder::Flush() {
   return absl::OkStatus();
 }
 
-absl::Status Recorder::Finish(const RunCounters& counters) {
+absl::Status Recorder::WriteSymbols(Symbolizer& symbolizer) {
+  // What was written is what needs names: the file, read back, is the one complete account of
+  // it (events, stacks and the user stacks of cookies, as the report will see them).
+  ReadReport report;
+  absl::StatusOr<Recording> written = ReadRecording(path_, &report);
+  if (!written.ok()) return written.status();
+  SymbolizeRecording(*written, symbolizer);
+  std::vector<std::pair<std::pair<uint32_t, uint64_t>, uint32_t>> lookups(
+      written->symbol_of.begin(), written->symbol_of.end());
+  std::sort(lookups.begin(), lookups.end());
+  return writer_->WriteSymbols(written->symbols, lookups);
+}
+
+absl::Status Recorder::Finish(const RunCounters& counters, Symbolizer* symbolizer) {
   if (absl::Status s = Flush(); !s.ok()) return s;
+  if (symbolizer != nullptr) {
+    if (absl::Status s = WriteSymbols(*symbolizer); !s.ok()) {
+      status_ = s;
+      return s;
+    }
+  }
   if (absl::Status s = writer_->WriteCounters(counters.run, counters.threads); !s.ok()) {
     status_ = s;
     return s;

@@ -124,6 +124,7 @@ class Tracer::Impl {
                                                                       : nullptr;
   }
   stackdepot::Depot* depot() const { return depot_; }
+  unwind::BinaryCache* binaries() { return &binaries_; }
 
  private:
   struct Buffer {
@@ -880,5 +881,6 @@ std::shared_ptr<const unwind::AddressSpace> Tracer::AddressSpaceOf(pid_t pid) co
 }
 const Tracepoint* Tracer::TracepointOf(size_t event) const { return impl_->TracepointOf(event); }
 stackdepot::Depot* Tracer::depot() const { return impl_->depot(); }
+unwind::BinaryCache* Tracer::binaries() const { return impl_->binaries(); }
 
 }  // namespace dprof::tracer

@@ -52,7 +52,7 @@ absl::Status Record(const std::vector<std::string>& command, const std::string& 
   if (absl::Status s = (*t)->Start(); !s.ok()) return s;
   if (absl::Status s = (*t)->Run(std::chrono::seconds(60)); !s.ok()) return s;
   *stats = (*t)->Stats();
-  return (*recorder)->Finish(CountersOf(*stats));
+  return (*recorder)->Finish(CountersOf(*stats), /*symbolizer=*/nullptr);
 }
 
 // kill -9 in the middle: the file reads back up to its last chunk, and says it was cut short.

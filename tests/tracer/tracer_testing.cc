@@ -59,7 +59,11 @@ bool PerfEventAvailable(std::string* why) {
 }
 
 std::string SampleProgram(const std::string& name, const std::string& variant) {
-  return std::string(DPROF_SAMPLES_DIR) + "/" + name + "_" + variant;
+  return SampleFile(name + "_" + variant);
+}
+
+std::string SampleFile(const std::string& name) {
+  return std::string(DPROF_SAMPLES_DIR) + "/" + name;
 }
 
 }  // namespace dprof::testing

@@ -56,6 +56,8 @@ bool PerfEventAvailable(std::string* why);
 
 // samples/<name>_<variant> ("fp" or "nofp").
 std::string SampleProgram(const std::string& name, const std::string& variant);
+// A file the samples/ build wrote: "inlined", "libdlopen_plugin.so", "debug/dlopen_plugin.debug".
+std::string SampleFile(const std::string& name);
 
 }  // namespace dprof::testing
 

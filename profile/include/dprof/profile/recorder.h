@@ -10,7 +10,8 @@
 //   auto recorder = Recorder::Create("dprof.data", tracer->depot(), metadata, event_names).value();
 //   // the tracer was created with `recorder.get()` as its sink ...
 //   tracer->Run();
-//   recorder->Finish(CountersOf(tracer->Stats()));
+//   Symbolizer symbolizer({}, tracer->binaries());
+//   recorder->Finish(CountersOf(tracer->Stats()), &symbolizer);
 //
 // Context: OnUserStack() from any thread; everything else from the reader thread (or after
 // Tracer::Run() returned).
@@ -32,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "dprof/profile/recording.h"
 #include "dprof/profile/recording_writer.h"
+#include "dprof/profile/symbolizer.h"
 #include "dprof/stackdepot/depot.h"
 #include "dprof/tracer/tracer.h"
 
@@ -74,8 +76,10 @@ class Recorder : public tracer::TraceSink {
 
   // Writes everything pending.
   absl::Status Flush();
-  // After the tracer finished: writes what is pending, `counters`, and the end chunk.
-  absl::Status Finish(const RunCounters& counters);
+  // After the tracer finished: writes what is pending, the symbols of every address a stored
+  // stack references (when given a `symbolizer`: the binaries are still there now, and the file
+  // then reports the same anywhere), `counters`, and the end chunk.
+  absl::Status Finish(const RunCounters& counters, Symbolizer* symbolizer);
 
   // The first write that failed; writing stops there (the file stays readable up to it).
   absl::Status status() const { return status_; }
@@ -83,12 +87,16 @@ class Recorder : public tracer::TraceSink {
   uint64_t events_written() const { return events_written_; }
 
  private:
-  Recorder(std::unique_ptr<RecordingWriter> writer, const stackdepot::Depot* depot, Options options)
-      : writer_(std::move(writer)), depot_(depot), options_(options) {}
+  Recorder(std::string path, std::unique_ptr<RecordingWriter> writer,
+           const stackdepot::Depot* depot, Options options)
+      : path_(std::move(path)), writer_(std::move(writer)), depot_(depot), options_(options) {}
+  // Symbolizes what the file holds so far and writes the symbols.
+  absl::Status WriteSymbols(Symbolizer& symbolizer);
   // The id under which `handle`'s stack is (or will be) written; `pcs` when it has no handle.
   StackId Reference(stackdepot::Handle handle, std::span<const uint64_t> pcs = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  std::string path_;
   std::unique_ptr<RecordingWriter> writer_;
   const stackdepot::Depot* depot_;
   Options options_;

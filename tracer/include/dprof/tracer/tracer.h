@@ -232,6 +232,9 @@ class Tracer {
   // The format of options.events[i] when it is a tracepoint, else nullptr.
   const Tracepoint* TracepointOf(size_t event) const;
   stackdepot::Depot* depot() const;
+  // Every file the tracer opened, kept open for its life: a symbolizer given these still names
+  // the code of files deleted since they were mapped, and opens no file a second time.
+  unwind::BinaryCache* binaries() const;
 
  private:
   class Impl;

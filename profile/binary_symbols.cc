@@ -1,0 +1,222 @@
+#include "profile/internal/binary_symbols.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "profile/internal/demangle.h"
+
+namespace dprof::profile::internal {
+
+struct BinarySymbols::Session {
+  std::shared_ptr<const unwind::Binary> binary;  // keeps the descriptor libdw reads open
+  std::string debug_path;
+  char* debug_path_arg = nullptr;  // libdw reads the path through a char**: debug_path's bytes
+  // dwfl_begin keeps a pointer to its callbacks: they live as long as the Dwfl.
+  Dwfl_Callbacks callbacks = {
+      .find_elf = nullptr,
+      .find_debuginfo = dwfl_standard_find_debuginfo,
+      .section_address = dwfl_offline_section_address,
+      .debuginfo_path = &debug_path_arg,
+  };
+  Dwfl* dwfl = nullptr;
+  Dwfl_Module* module = nullptr;
+  uint64_t bias = 0;  // module address = ELF virtual address + bias
+
+  ~Session() {
+    if (dwfl != nullptr) dwfl_end(dwfl);
+  }
+};
+
+namespace {
+
+// The declaration a concrete DIE stands for: through DW_AT_abstract_origin (an inlined or
+// out-of-line instance) and DW_AT_specification (a definition outside its class or namespace).
+Dwarf_Die Declaration(Dwarf_Die* die) {
+  Dwarf_Die d = *die;
+  for (int hops = 0; hops < 8; ++hops) {  // bounded: a damaged file may loop
+    Dwarf_Attribute attr;
+    Dwarf_Die next;
+    if ((dwarf_attr(&d, DW_AT_abstract_origin, &attr) == nullptr &&
+         dwarf_attr(&d, DW_AT_specification, &attr) == nullptr) ||
+        dwarf_formref_die(&attr, &next) == nullptr) {
+      break;
+    }
+    d = next;
+  }
+  return d;
+}
+
+// "ns::Class::name" from the namespaces, types and functions around a declaration.
+std::string QualifiedName(Dwarf_Die* die) {
+  Dwarf_Die declaration = Declaration(die);
+  const char* name = dwarf_diename(&declaration);
+  if (name == nullptr) return "";
+  std::string qualified;
+  Dwarf_Die* scopes = nullptr;
+  const int depth = dwarf_getscopes_die(&declaration, &scopes);
+  for (int i = depth - 1; i > 0; --i) {  // scopes[0] is the declaration itself
+    switch (dwarf_tag(&scopes[i])) {
+      case DW_TAG_namespace:
+      case DW_TAG_subprogram:  // around a local class (a lambda's)
+      case DW_TAG_class_type:
+      case DW_TAG_structure_type:
+      case DW_TAG_union_type: {
+        const char* scope = dwarf_diename(&scopes[i]);
+        qualified += scope != nullptr ? scope : "(anonymous namespace)";
+        qualified += "::";
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  free(scopes);
+  return qualified + name;
+}
+
+// A function's name as people read it: its demangled linkage name (qualified, with parameters),
+// else its name qualified by the namespaces and classes around it.
+std::string FunctionName(Dwarf_Die* die) {
+  Dwarf_Attribute attr;
+  for (int name : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name}) {
+    if (dwarf_attr_integrate(die, name, &attr) != nullptr) {
+      if (const char* s = dwarf_formstring(&attr)) return Demangle(s);
+    }
+  }
+  return QualifiedName(die);
+}
+
+// The file and line an inlined subroutine was called from.
+void CallSite(Dwarf_Die* inlined, Dwarf_Die* cu, std::string* file, uint32_t* line) {
+  file->clear();
+  *line = 0;
+  Dwarf_Attribute attr;
+  Dwarf_Word value = 0;
+  if (dwarf_formudata(dwarf_attr(inlined, DW_AT_call_line, &attr), &value) == 0) {
+    *line = static_cast<uint32_t>(value);
+  }
+  Dwarf_Files* files = nullptr;
+  size_t count = 0;
+  if (dwarf_formudata(dwarf_attr(inlined, DW_AT_call_file, &attr), &value) == 0 &&
+      dwarf_getsrcfiles(cu, &files, &count) == 0 && value < count) {
+    if (const char* name = dwarf_filesrc(files, value, nullptr, nullptr)) *file = name;
+  }
+}
+
+}  // namespace
+
+BinarySymbols::BinarySymbols(std::unique_ptr<Session> session) : session_(std::move(session)) {}
+BinarySymbols::~BinarySymbols() = default;
+
+absl::StatusOr<std::unique_ptr<BinarySymbols>> BinarySymbols::Open(
+    std::shared_ptr<const unwind::Binary> binary, const std::string& debug_path) {
+  auto session = std::make_unique<Session>();
+  session->binary = std::move(binary);
+  session->debug_path = debug_path;
+  session->debug_path_arg = session->debug_path.data();
+  session->dwfl = dwfl_begin(&session->callbacks);
+  if (session->dwfl == nullptr) {
+    return absl::InternalError(absl::StrCat("libdw: ", dwfl_errmsg(-1)));
+  }
+  // The binary's own descriptor, duplicated: libdw owns and closes what it is given.
+  const int fd = dup(session->binary->fd());
+  if (fd < 0) return absl::ErrnoToStatus(errno, "dup");
+  const std::string& path = session->binary->path();
+  // Base 0, addresses as the file has them: module address = ELF virtual address + bias.
+  session->module = dwfl_report_elf(session->dwfl, path.c_str(), path.c_str(), fd, 0, false);
+  if (session->module == nullptr) {
+    close(fd);
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": libdw cannot read it: ", dwfl_errmsg(-1)));
+  }
+  dwfl_report_end(session->dwfl, nullptr, nullptr);
+  Dwarf_Addr bias = 0;
+  if (dwfl_module_getelf(session->module, &bias) == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": libdw cannot read it: ", dwfl_errmsg(-1)));
+  }
+  session->bias = bias;
+  return std::unique_ptr<BinarySymbols>(new BinarySymbols(std::move(session)));
+}
+
+const std::vector<SymbolFrame>& BinarySymbols::Lookup(uint64_t vaddr) {
+  auto [it, inserted] = cache_.try_emplace(vaddr);
+  if (inserted) it->second = Resolve(vaddr);
+  return it->second;
+}
+
+std::vector<SymbolFrame> BinarySymbols::Resolve(uint64_t vaddr) const {
+  Dwfl_Module* module = session_->module;
+  const Dwarf_Addr address = vaddr + session_->bias;
+  std::vector<SymbolFrame> frames;
+
+  // The source line of the address itself: the innermost frame's.
+  std::string file;
+  uint32_t line = 0;
+  if (Dwfl_Line* source = dwfl_module_getsrc(module, address)) {
+    int lineno = 0;
+    if (const char* name = dwfl_lineinfo(source, nullptr, &lineno, nullptr, nullptr, nullptr)) {
+      file = name;
+      line = static_cast<uint32_t>(lineno);
+    }
+  }
+
+  // The innermost function scope at the address (an inlined call or a function), then the DIEs
+  // containing it in the compile unit, innermost first: each inlined subroutine is a frame whose
+  // caller's location is its call site; the subprogram around them all is the last frame.
+  // (dwarf_getscopes alone continues from an inlined function's abstract definition, skipping the
+  // calls it was inlined through.)
+  Dwarf_Addr dwarf_bias = 0;
+  if (Dwarf_Die* cu = dwfl_module_addrdie(module, address, &dwarf_bias)) {
+    Dwarf_Die* scopes = nullptr;
+    const int count = dwarf_getscopes(cu, address - dwarf_bias, &scopes);
+    Dwarf_Die innermost;
+    bool found = false;
+    for (int i = 0; i < count && !found; ++i) {
+      const int tag = dwarf_tag(&scopes[i]);
+      if (tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram) {
+        innermost = scopes[i];
+        found = true;
+      }
+    }
+    free(scopes);
+    Dwarf_Die* chain = nullptr;
+    const int depth = found ? dwarf_getscopes_die(&innermost, &chain) : 0;
+    for (int i = 0; i < depth; ++i) {
+      const int tag = dwarf_tag(&chain[i]);
+      if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
+      frames.push_back(SymbolFrame{.function = FunctionName(&chain[i]),
+                                   .file = file,
+                                   .line = line,
+                                   .inlined = tag == DW_TAG_inlined_subroutine});
+      if (tag == DW_TAG_subprogram) break;
+      CallSite(&chain[i], cu, &file, &line);
+    }
+    free(chain);
+  }
+
+  // No DWARF function (none at all, or code without it): the symbol table's name, with the
+  // source line where there is one.
+  if (frames.empty() || frames.back().inlined || frames.back().function.empty()) {
+    GElf_Off offset = 0;
+    GElf_Sym sym;
+    const char* name =
+        dwfl_module_addrinfo(module, address, &offset, &sym, nullptr, nullptr, nullptr);
+    if (name != nullptr) {
+      if (!frames.empty() && frames.back().function.empty()) {
+        frames.back().function = Demangle(name);
+      } else {
+        frames.push_back(SymbolFrame{.function = Demangle(name), .file = file, .line = line});
+      }
+    }
+  }
+  return frames;
+}
+
+}  // namespace dprof::profile::internal

@@ -1,0 +1,36 @@
+// dprof::profile::WriteFolded — Brendan Gregg's collapsed stack format, one line per stack:
+//
+//   cpu_bound;main;run;one_round;hot_a 1234
+//
+// frames root first, separated by ';', then the stack's weight. Frames are drawn by function
+// name (inlined calls are frames of their own), so stacks that differ only in source lines merge.
+// Kernel frames may carry perf's "_[k]" suffix; ';' and newlines inside names are replaced, so
+// every line parses. The output feeds flamegraph.pl, speedscope, inferno and diff tools.
+//
+// Example:
+//   WriteFolded(Profile::Build(recording, {.thread_root = true}), {.kernel_suffix = true},
+//   std::cout);
+#ifndef DPROF_PROFILE_FOLDED_H_
+#define DPROF_PROFILE_FOLDED_H_
+
+#include <ostream>
+#include <string>
+
+#include "dprof/profile/profile.h"
+
+namespace dprof::profile {
+
+struct FoldedOptions {
+  bool kernel_suffix = false;  // append "_[k]" to kernel frames
+  bool counts = false;         // the number of events instead of the weight
+};
+
+// Writes the profile's stacks, merged by frame names, heaviest first (ties by name).
+void WriteFolded(const Profile& profile, const FoldedOptions& options, std::ostream& out);
+
+// The name a frame is drawn with in folded stacks: ';' and line breaks replaced.
+std::string FoldedName(const Profile::Frame& frame, bool kernel_suffix);
+
+}  // namespace dprof::profile
+
+#endif  // DPROF_PROFILE_FOLDED_H_

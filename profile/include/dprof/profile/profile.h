@@ -1,0 +1,99 @@
+// dprof::profile::Profile — a recording's events as symbolized full stacks with weights: what
+// every view (report, folded, flame graphs, pprof, speedscope) draws.
+//
+// Each event is stitched (kernel half + its cookie's user half, or the pseudo-frame saying why
+// the user half is missing), each address becomes its symbol's frames (inlined calls unfolded,
+// "[unknown] (module+0xoffset)" when nothing names it), and equal stacks are merged, their
+// weights and event counts summed. Frames keep function, module, source file and line: views that
+// draw by function merge frames of the same name.
+//
+// Example:
+//   Profile p = Profile::Build(recording, {.events = {0}, .pids = {1234}});
+//   for (const Profile::Stack& s : p.stacks())
+//     for (uint32_t f : s.frames) p.frame(f).name;  // root first
+//
+// Context: a plain value; const methods from any thread.
+#ifndef DPROF_PROFILE_PROFILE_H_
+#define DPROF_PROFILE_PROFILE_H_
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "dprof/profile/recording.h"
+#include "dprof/profile/stitch.h"
+
+namespace dprof::profile {
+
+struct ProfileOptions {
+  std::set<uint32_t> events = {};    // indices into Recording::event_names; empty: all
+  std::set<uint32_t> pids = {};      // empty: all
+  std::set<uint32_t> tids = {};      // empty: all
+  std::set<std::string> comms = {};  // thread names; empty: all
+  bool kernel = true;                // kernel frames; without them, kernel-only stacks vanish
+  bool user = true;                  // user frames (and orphan pseudo-frames)
+  bool thread_root = false;          // a root frame naming the thread (comm), as perf's collapse
+};
+
+// What a profile's weights count.
+enum class WeightUnit : uint8_t { kNanoseconds, kOffCpuNanoseconds, kCount };
+
+class Profile {
+ public:
+  enum class FrameKind : uint8_t {
+    kUser,
+    kKernel,
+    kOrphan,  // the user half is missing: the name says why
+    kThread,  // the thread_root frame
+  };
+  struct Frame {
+    std::string name = {};  // function; "[unknown] (module+0x...)"; pseudo-frame text; comm
+    std::string module = {};
+    std::string file = {};
+    uint32_t line = 0;
+    bool inlined = false;
+    bool deleted = false;  // the module's file was deleted
+    FrameKind kind = FrameKind::kUser;
+
+    bool operator==(const Frame&) const = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const Frame& f) {
+      return H::combine(std::move(h), f.name, f.module, f.file, f.line, f.inlined, f.deleted,
+                        f.kind);
+    }
+  };
+  struct Stack {
+    std::vector<uint32_t> frames = {};  // into frames(), root (outermost) first
+    uint64_t weight = 0;
+    uint64_t count = 0;  // events
+  };
+
+  static Profile Build(const Recording& recording, const ProfileOptions& options = {});
+
+  const std::vector<Frame>& frames() const { return frames_; }
+  const Frame& frame(uint32_t id) const { return frames_[id]; }
+  // Distinct stacks, in the order first seen.
+  const std::vector<Stack>& stacks() const { return stacks_; }
+  uint64_t total_weight() const { return total_weight_; }
+  uint64_t total_count() const { return total_count_; }
+  // Of the events in the profile (after its filters).
+  const StitchCounts& stitch_counts() const { return stitch_counts_; }
+  // Nanoseconds when every event in it is a clock or off-CPU time, else counts.
+  WeightUnit unit() const { return unit_; }
+
+ private:
+  std::vector<Frame> frames_;
+  std::vector<Stack> stacks_;
+  uint64_t total_weight_ = 0;
+  uint64_t total_count_ = 0;
+  StitchCounts stitch_counts_;
+  WeightUnit unit_ = WeightUnit::kCount;
+};
+
+// The text of an address nothing names: "[unknown] (libfoo.so+0x1a2b)", "[unknown] (0x7f12...)".
+std::string UnknownFrame(const Symbol* symbol, uint64_t address);
+
+}  // namespace dprof::profile
+
+#endif  // DPROF_PROFILE_PROFILE_H_

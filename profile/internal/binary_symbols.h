@@ -1,0 +1,49 @@
+// BinarySymbols — the source-level names of the addresses of one ELF file, through libdw.
+//
+// DWARF first, from the file itself or a separate debug file libdw finds by build-id or
+// .gnu_debuglink under the debug directories: the function, its source file and line, and one
+// frame per inlined call (innermost first, each marked inlined). Without DWARF, the symbol tables
+// (.symtab, .dynsym, .gnu_debugdata). C++ names are demangled. Every address is looked up once.
+//
+// Context: not thread-safe (libdw's lookups fill caches); one per thread.
+#ifndef DPROF_PROFILE_INTERNAL_BINARY_SYMBOLS_H_
+#define DPROF_PROFILE_INTERNAL_BINARY_SYMBOLS_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "dprof/profile/recording.h"
+#include "dprof/unwind/binary.h"
+
+namespace dprof::profile::internal {
+
+class BinarySymbols {
+ public:
+  // `debug_path`: where separate debug files are looked for, in libdw's debuginfo_path syntax
+  // (directories separated by ':', e.g. "/usr/lib/debug").
+  static absl::StatusOr<std::unique_ptr<BinarySymbols>> Open(
+      std::shared_ptr<const unwind::Binary> binary, const std::string& debug_path);
+  ~BinarySymbols();
+  BinarySymbols(const BinarySymbols&) = delete;
+  BinarySymbols& operator=(const BinarySymbols&) = delete;
+
+  // The frames at ELF virtual address `vaddr`, innermost inlined first; empty when nothing in the
+  // file names it.
+  const std::vector<SymbolFrame>& Lookup(uint64_t vaddr);
+
+ private:
+  struct Session;  // libdw's state for the file
+  explicit BinarySymbols(std::unique_ptr<Session> session);
+  std::vector<SymbolFrame> Resolve(uint64_t vaddr) const;
+
+  std::unique_ptr<Session> session_;
+  absl::flat_hash_map<uint64_t, std::vector<SymbolFrame>> cache_;
+};
+
+}  // namespace dprof::profile::internal
+
+#endif  // DPROF_PROFILE_INTERNAL_BINARY_SYMBOLS_H_

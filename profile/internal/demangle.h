@@ -1,0 +1,16 @@
+// Demangle — C++ (Itanium ABI) symbol names as people read them.
+#ifndef DPROF_PROFILE_INTERNAL_DEMANGLE_H_
+#define DPROF_PROFILE_INTERNAL_DEMANGLE_H_
+
+#include <string>
+#include <string_view>
+
+namespace dprof::profile::internal {
+
+// "_ZN2ns3FooIiE3barEi" -> "ns::Foo<int>::bar(int)"; any other name (C, or not a valid mangled
+// name) comes back unchanged.
+std::string Demangle(std::string_view name);
+
+}  // namespace dprof::profile::internal
+
+#endif  // DPROF_PROFILE_INTERNAL_DEMANGLE_H_

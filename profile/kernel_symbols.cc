@@ -1,0 +1,131 @@
+#include "profile/internal/kernel_symbols.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace dprof::profile::internal {
+
+namespace {
+
+absl::StatusOr<std::string> ReadText(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// An address's offset in a module; the absolute address when the module's start is unknown or
+// above it.
+uint64_t OffsetIn(uint64_t start, uint64_t address) {
+  return start != 0 && address >= start ? address - start : address;
+}
+
+bool IsText(char type) { return type == 't' || type == 'T' || type == 'w' || type == 'W'; }
+
+}  // namespace
+
+absl::StatusOr<KernelSymbols> KernelSymbols::Parse(std::string_view kallsyms_text,
+                                                   std::string_view modules_text) {
+  const absl::string_view kallsyms(kallsyms_text.data(), kallsyms_text.size());
+  const absl::string_view modules(modules_text.data(), modules_text.size());
+  KernelSymbols k;
+  k.modules_.push_back(Module{.name = std::string(kKernelModule)});
+  absl::flat_hash_map<std::string, uint32_t> module_index;  // by name, without brackets
+
+  // /proc/modules: "ext4 1003520 2 - Live 0xffffffffc0a00000 ..."
+  for (absl::string_view line : absl::StrSplit(modules, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    uint64_t size = 0, start = 0;
+    if (f.size() < 6 || !absl::SimpleAtoi(f[1], &size) ||
+        !absl::SimpleHexAtoi(absl::StripPrefix(f[5], "0x"), &start)) {
+      continue;  // a format this reader does not know says nothing about extents
+    }
+    module_index[std::string(f[0])] = static_cast<uint32_t>(k.modules_.size());
+    k.modules_.push_back(
+        Module{.name = absl::StrCat("[", f[0], "]"), .start = start, .size = size});
+  }
+
+  // /proc/kallsyms: "ffffffff81000000 T _text" or "ffffffffc0a01000 t ext4_fill_super\t[ext4]"
+  uint64_t text = 0;
+  bool any_address = false;
+  size_t line_number = 0;
+  for (absl::string_view line : absl::StrSplit(kallsyms, '\n')) {
+    ++line_number;
+    if (line.empty()) continue;
+    std::vector<absl::string_view> f =
+        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    uint64_t address = 0;
+    if (f.size() < 3 || f[1].size() != 1 || !absl::SimpleHexAtoi(f[0], &address)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kallsyms line ", line_number, " is not 'ADDRESS TYPE NAME': ", line));
+    }
+    any_address |= address != 0;
+    if (f[2] == "_text" && f.size() == 3) text = address;
+    if (!IsText(f[1][0]) || address == 0) continue;
+    uint32_t module = 0;
+    if (f.size() > 3) {
+      absl::string_view name = absl::StripSuffix(absl::StripPrefix(f[3], "["), "]");
+      auto [it, inserted] =
+          module_index.try_emplace(std::string(name), static_cast<uint32_t>(k.modules_.size()));
+      if (inserted) k.modules_.push_back(Module{.name = absl::StrCat("[", name, "]")});
+      module = it->second;
+    }
+    k.symbols_.push_back(Entry{
+        .address = address, .name = static_cast<uint32_t>(k.names_.size()), .module = module});
+    k.names_.append(f[2].data(), f[2].size());
+    k.names_.push_back('\0');
+  }
+  if (!any_address) k.symbols_.clear();
+  k.modules_[0].start = text;
+  std::stable_sort(k.symbols_.begin(), k.symbols_.end(),
+                   [](const Entry& a, const Entry& b) { return a.address < b.address; });
+  // Modules /proc/modules did not list ([bpf], [__builtin__ftrace]) start at their first symbol.
+  for (const Entry& e : k.symbols_) {
+    Module& m = k.modules_[e.module];
+    if (e.module != 0 && m.size == 0 && (m.start == 0 || e.address < m.start)) m.start = e.address;
+  }
+  return k;
+}
+
+absl::StatusOr<KernelSymbols> KernelSymbols::Load(const std::string& kallsyms_path,
+                                                  const std::string& modules_path) {
+  absl::StatusOr<std::string> kallsyms = ReadText(kallsyms_path);
+  if (!kallsyms.ok()) return kallsyms.status();
+  absl::StatusOr<std::string> modules = ReadText(modules_path);
+  return Parse(*kallsyms, modules.ok() ? *modules : "");
+}
+
+KernelSymbols::Found KernelSymbols::Lookup(uint64_t address) const {
+  // The last symbol at or below the address.
+  auto it = std::upper_bound(symbols_.begin(), symbols_.end(), address,
+                             [](uint64_t a, const Entry& e) { return a < e.address; });
+  // A module (by its extent) holding the address, when the symbol found is not in it.
+  for (size_t i = 1; i < modules_.size(); ++i) {
+    const Module& m = modules_[i];
+    if (m.size != 0 && address >= m.start && address - m.start < m.size &&
+        (it == symbols_.begin() || std::prev(it)->module != i)) {
+      return Found{.module = m.name, .offset = OffsetIn(m.start, address)};
+    }
+  }
+  if (it == symbols_.begin()) {
+    return Found{.module = modules_[0].name, .offset = OffsetIn(modules_[0].start, address)};
+  }
+  const Entry& e = *std::prev(it);
+  const Module& m = modules_[e.module];
+  if (m.size != 0 && address - m.start >= m.size) {  // past the end of the symbol's module
+    return Found{.module = modules_[0].name, .offset = OffsetIn(modules_[0].start, address)};
+  }
+  return Found{.module = m.name,
+               .offset = OffsetIn(m.start, address),
+               .function = std::string_view(names_.data() + e.name)};
+}
+
+}  // namespace dprof::profile::internal

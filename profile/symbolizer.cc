@@ -1,0 +1,269 @@
+#include "dprof/profile/symbolizer.h"
+
+#include <elf.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <tuple>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "profile/internal/binary_symbols.h"
+#include "profile/internal/kernel_symbols.h"
+#include "profile/internal/perf_map.h"
+
+namespace dprof::profile {
+
+namespace {
+
+constexpr absl::string_view kDeletedSuffix = " (deleted)";
+
+// The size of an ELF image in memory: up to its section headers or its last loaded byte.
+size_t ImageSize(const uint8_t* image) {
+  Elf64_Ehdr ehdr;
+  std::memcpy(&ehdr, image, sizeof(ehdr));
+  size_t size = ehdr.e_shoff + size_t{ehdr.e_shnum} * ehdr.e_shentsize;
+  for (int i = 0; i < ehdr.e_phnum; ++i) {
+    Elf64_Phdr phdr;
+    std::memcpy(&phdr, image + ehdr.e_phoff + static_cast<size_t>(i) * ehdr.e_phentsize,
+                sizeof(phdr));
+    if (phdr.p_type == PT_LOAD) size = std::max<size_t>(size, phdr.p_offset + phdr.p_filesz);
+  }
+  return size;
+}
+
+// ELF virtual address = address - bias, for `binary` mapped as `m`; nullopt when no segment of
+// the file is what `m` maps.
+std::optional<uint64_t> BiasOf(const unwind::Binary& binary, const unwind::Mapping& m) {
+  const unwind::Segment* segment = binary.SegmentFor(m.pgoff, m.prot);
+  if (segment == nullptr) return std::nullopt;
+  return m.start - m.pgoff - segment->vaddr + segment->offset;
+}
+
+}  // namespace
+
+Symbolizer::Symbolizer(Options options, unwind::BinaryCache* binaries)
+    : options_(std::move(options)) {
+  if (binaries == nullptr) {
+    own_binaries_ = std::make_unique<unwind::BinaryCache>();
+    binaries = own_binaries_.get();
+  }
+  binaries_ = binaries;
+}
+
+Symbolizer::~Symbolizer() = default;
+
+void Symbolizer::Note(std::string note) {
+  if (std::find(notes_.begin(), notes_.end(), note) == notes_.end()) {
+    notes_.push_back(std::move(note));
+  }
+}
+
+std::string Symbolizer::RootOf(uint32_t pid) const {
+  std::string root = absl::StrCat(options_.proc, "/", pid, "/root");
+  return access((root + "/").c_str(), X_OK) == 0 ? root : "";
+}
+
+internal::BinarySymbols* Symbolizer::SymbolsOf(
+    const std::shared_ptr<const unwind::Binary>& binary) {
+  auto [it, inserted] = symbols_.try_emplace(binary->id());
+  if (inserted) {
+    absl::StatusOr<std::unique_ptr<internal::BinarySymbols>> opened =
+        internal::BinarySymbols::Open(binary, options_.debug_path);
+    if (opened.ok()) {
+      it->second = *std::move(opened);
+    } else {
+      Note(std::string(opened.status().message()));
+    }
+  }
+  return it->second.get();
+}
+
+std::shared_ptr<const unwind::Binary> Symbolizer::Vdso() {
+  if (vdso_.has_value()) return *vdso_;
+  vdso_ = nullptr;
+  const auto* image = reinterpret_cast<const uint8_t*>(getauxval(AT_SYSINFO_EHDR));
+  if (image == nullptr) return nullptr;
+  // The kernel maps the same vDSO into every process: dprof's own names the target's. libdw reads
+  // files, so the image goes into a memory file first.
+  const int fd = memfd_create("vdso", MFD_CLOEXEC);
+  if (fd < 0) return nullptr;
+  const size_t size = ImageSize(image);
+  if (write(fd, image, size) == static_cast<ssize_t>(size)) {
+    vdso_ = binaries_->Open(absl::StrCat("/proc/self/fd/", fd));
+  }
+  close(fd);  // the Binary holds a descriptor of its own
+  return *vdso_;
+}
+
+const internal::PerfMap* Symbolizer::PerfMapOf(uint32_t pid) {
+  auto [it, inserted] = perf_maps_.try_emplace(pid);
+  if (!inserted) return it->second.get();
+  // The process's user, while it runs; once it is gone, dprof's (perf's rule).
+  struct stat st;
+  const uid_t owner =
+      stat(absl::StrCat(options_.proc, "/", pid).c_str(), &st) == 0 ? st.st_uid : geteuid();
+  absl::StatusOr<internal::PerfMap> map =
+      internal::PerfMap::Load(absl::StrCat(options_.perf_map_dir, "/perf-", pid, ".map"), owner);
+  if (map.ok()) {
+    it->second = std::make_unique<internal::PerfMap>(*std::move(map));
+  } else if (!absl::IsNotFound(map.status())) {
+    Note(std::string(map.status().message()));
+  }
+  return it->second.get();
+}
+
+bool Symbolizer::Deleted(uint32_t pid, const unwind::Mapping& m) {
+  if (absl::EndsWith(m.path, kDeletedSuffix)) return true;
+  const std::string root = RootOf(pid);
+  auto [it, inserted] = deleted_.try_emplace(root + m.path);
+  if (inserted) {
+    struct stat st;
+    it->second = stat((root + m.path).c_str(), &st) != 0 && errno == ENOENT;
+  }
+  return it->second;
+}
+
+Symbol Symbolizer::User(uint32_t pid, const unwind::Mapping* m, uint64_t address,
+                        bool return_address) {
+  const uint64_t looked_up = return_address && address > 0 ? address - 1 : address;
+  if (m == nullptr || m->path.empty() || m->path == "//anon" || m->path.starts_with("[anon")) {
+    // Anonymous memory: generated code, named by the JIT's perf map when there is one.
+    if (const internal::PerfMap* map = PerfMapOf(pid)) {
+      if (const internal::PerfMap::Entry* e = map->Find(looked_up)) {
+        return Symbol{.module = absl::StrCat(options_.perf_map_dir, "/perf-", pid, ".map"),
+                      .offset = address,
+                      .frames = {SymbolFrame{.function = e->name}}};
+      }
+    }
+    return Symbol{.module = m == nullptr ? "" : (m->path.empty() ? "[anon]" : m->path),
+                  .offset = address};
+  }
+
+  std::shared_ptr<const unwind::Binary> binary = m->binary;
+  std::optional<uint64_t> bias;
+  if (binary != nullptr) {
+    bias = m->bias;
+  } else if (m->path == "[vdso]") {
+    binary = Vdso();
+  } else if (m->path[0] != '[') {
+    // A file deleted while mapped: the process's own view of the mapping still opens it.
+    binary = binaries_->Open(
+        absl::StrFormat("%s/%u/map_files/%x-%x", options_.proc, pid, m->start, m->end));
+    if (binary != nullptr && !m->build_id.empty() && !binary->build_id().empty() &&
+        binary->build_id() != m->build_id) {
+      binary = nullptr;  // a different file under the same range: the mapping changed since
+    }
+  }
+  if (binary != nullptr && !bias.has_value()) bias = BiasOf(*binary, *m);
+
+  Symbol symbol{.module = std::string(absl::StripSuffix(m->path, kDeletedSuffix)),
+                .offset = address - m->start + m->pgoff,
+                .deleted = m->path[0] != '[' && Deleted(pid, *m)};
+  if (binary == nullptr || !bias.has_value()) return symbol;
+  symbol.offset = address - *bias;
+  if (internal::BinarySymbols* symbols = SymbolsOf(binary)) {
+    symbol.frames = symbols->Lookup(looked_up - *bias);
+  }
+  return symbol;
+}
+
+Symbol Symbolizer::Kernel(uint64_t address, bool return_address) {
+  if (!kernel_.has_value()) {
+    kernel_ = nullptr;
+    absl::StatusOr<internal::KernelSymbols> k =
+        internal::KernelSymbols::Load(options_.kallsyms, options_.modules);
+    if (!k.ok()) {
+      Note(absl::StrCat(k.status().message(), ": kernel frames stay unnamed"));
+    } else {
+      if (!k->has_addresses()) {
+        Note(absl::StrCat(options_.kallsyms,
+                          " shows no addresses: kernel frames stay unnamed (run as root, or set "
+                          "kernel.kptr_restrict=0)"));
+      }
+      kernel_ = std::make_unique<internal::KernelSymbols>(*std::move(k));
+    }
+  }
+  if (*kernel_ == nullptr)
+    return Symbol{.module = std::string(internal::kKernelModule), .offset = address};
+  const internal::KernelSymbols::Found at = (*kernel_)->Lookup(address);
+  const internal::KernelSymbols::Found named =
+      return_address && address > 0 ? (*kernel_)->Lookup(address - 1) : at;
+  Symbol symbol{.module = std::string(at.module), .offset = at.offset};
+  if (!named.function.empty()) {
+    symbol.frames.push_back(SymbolFrame{.function = std::string(named.function)});
+  }
+  return symbol;
+}
+
+void SymbolizeRecording(Recording& recording, Symbolizer& symbolizer) {
+  // Every (pid, stack) an event references; kernel stacks under kKernelPid.
+  absl::flat_hash_set<std::pair<uint32_t, StackId>> stacks;
+  for (const Event& e : recording.events) {
+    if (e.kernel_stack != kNoStack) stacks.insert({kKernelPid, e.kernel_stack});
+    StackId user = e.user == tracer::UserStack::kInline ? e.user_stack : kNoStack;
+    if (e.user == tracer::UserStack::kDeferred) {
+      auto it = recording.user_stacks.find(e.cookie);
+      if (it != recording.user_stacks.end()) user = it->second.stack;
+    }
+    if (user != kNoStack) stacks.insert({e.pid, user});
+  }
+  // Every address, and whether it is ever a return address (not a stack's innermost frame).
+  absl::flat_hash_map<std::pair<uint32_t, uint64_t>, bool> return_address_at;
+  for (const auto& [pid, id] : stacks) {
+    const std::vector<uint64_t>* pcs = recording.Stack(id);
+    if (pcs == nullptr) continue;
+    for (size_t i = 0; i < pcs->size(); ++i) return_address_at[{pid, (*pcs)[i]}] |= i > 0;
+  }
+  // In address order, so the same recording always gets the same symbol table.
+  std::vector<std::pair<std::pair<uint32_t, uint64_t>, bool>> sites(return_address_at.begin(),
+                                                                    return_address_at.end());
+  std::sort(sites.begin(), sites.end());
+
+  // Each process's address space, from its recorded mappings in time order.
+  absl::flat_hash_map<uint32_t, std::unique_ptr<unwind::AddressSpace>> spaces;
+  auto space_of = [&](uint32_t pid) -> const unwind::AddressSpace& {
+    auto [it, inserted] = spaces.try_emplace(pid);
+    if (inserted) {
+      it->second =
+          std::make_unique<unwind::AddressSpace>(symbolizer.binaries(), symbolizer.RootOf(pid));
+      for (const Mapping& m : recording.mappings) {
+        if (m.pid != pid) continue;
+        it->second->Map(unwind::Mapping{.start = m.start,
+                                        .end = m.end,
+                                        .pgoff = m.pgoff,
+                                        .prot = m.prot,
+                                        .path = m.path,
+                                        .build_id = m.build_id});
+      }
+    }
+    return *it->second;
+  };
+
+  recording.symbols.clear();
+  recording.symbol_of.clear();
+  // Identical symbols (a shared library's code in many processes) are stored once.
+  absl::flat_hash_map<std::tuple<std::string, uint64_t, bool, bool>, uint32_t> index_of;
+  for (const auto& [site, return_address] : sites) {
+    const auto [pid, address] = site;
+    Symbol symbol = pid == kKernelPid ? symbolizer.Kernel(address, return_address)
+                                      : symbolizer.User(pid, space_of(pid).Find(address), address,
+                                                        return_address);
+    auto [it, inserted] = index_of.try_emplace(
+        std::tuple(symbol.module, symbol.offset, return_address, symbol.deleted),
+        static_cast<uint32_t>(recording.symbols.size()));
+    if (inserted) recording.symbols.push_back(std::move(symbol));
+    recording.symbol_of[site] = it->second;
+  }
+}
+
+}  // namespace dprof::profile

@@ -1,0 +1,18 @@
+// The library samples/dlopen loads at run time: its hot function is known only after dlopen().
+#include <cstdint>
+
+namespace {
+volatile uint64_t sink;
+}
+
+extern "C" __attribute__((noinline)) uint64_t plugin_hot(uint64_t x) {
+  for (uint64_t i = 0; i < 100000; ++i)
+    x = x * 2862933555777941757ull + (x >> 31) + i;  // @plugin-hot
+  return x;
+}
+
+extern "C" __attribute__((noinline)) void plugin_work(uint64_t rounds) {
+  uint64_t x = 1;
+  for (uint64_t i = 0; i < rounds; ++i) x = plugin_hot(x);
+  sink = x;
+}

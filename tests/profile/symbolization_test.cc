@@ -1,0 +1,231 @@
+// Symbolization end to end on real recordings of samples/ programs: recorded with perf_event,
+// symbolized when the recording finishes, read back from the file, and stitched into profiles
+// whose frames carry the expected names, inline markers and source lines.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "dprof/profile/folded.h"
+#include "dprof/profile/profile.h"
+#include "dprof/profile/recorder.h"
+#include "dprof/profile/recording_reader.h"
+#include "dprof/profile/symbolizer.h"
+#include "dprof/tracer/tracer.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/tracer/tracer_testing.h"
+
+namespace dprof::profile {
+namespace {
+
+using ::testing::EndsWith;
+using ::testing::HasSubstr;
+using testing::SampleFile;
+using ::testing::StartsWith;
+
+// The line of samples/<file> that carries the comment "// @<marker>".
+uint32_t MarkedLine(const std::string& file, const std::string& marker) {
+  std::ifstream in(std::string(DPROF_SOURCE_DIR) + "/samples/" + file);
+  std::string line;
+  for (uint32_t n = 1; std::getline(in, line); ++n) {
+    if (line.find("// @" + marker) != std::string::npos) return n;
+  }
+  ADD_FAILURE() << "no marker @" << marker << " in samples/" << file;
+  return 0;
+}
+
+class SymbolizationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("dprof-symbolization-test-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Records `command` to a file (DWARF unwinding), symbolizes it as the recording ends, and reads
+  // the file back.
+  Recording RecordAndRead(const std::vector<std::string>& command) {
+    const std::string path = (dir_ / "recording.dprof").string();
+    auto depot = stackdepot::Depot::Create({});
+    EXPECT_TRUE(depot.ok());
+    auto recorder = Recorder::Create(path, depot->get(), {{"command", command[0]}}, {"cpu-clock"});
+    EXPECT_TRUE(recorder.ok()) << recorder.status();
+    auto t = tracer::Tracer::Create({.target = {.command = command}, .depot = depot->get()},
+                                    recorder->get());
+    EXPECT_TRUE(t.ok()) << t.status();
+    if (!t.ok() || !recorder.ok()) return {};
+    EXPECT_TRUE((*t)->Start().ok());
+    EXPECT_TRUE((*t)->Run(std::chrono::seconds(60)).ok());
+    Symbolizer symbolizer({.perf_map_dir = perf_map_dir_}, (*t)->binaries());
+    EXPECT_TRUE((*recorder)->Finish(CountersOf((*t)->Stats()), &symbolizer).ok());
+    ReadReport report;
+    absl::StatusOr<Recording> r = ReadRecording(path, &report);
+    EXPECT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(report.complete) << report.Summary();
+    EXPECT_FALSE(r->symbols.empty());
+    return r.ok() ? *std::move(r) : Recording{};
+  }
+
+  // Of the weight of the events that have a user stack (a loaded machine drops some snapshots;
+  // those are counted, and tested, elsewhere), the share whose leaf frame satisfies `pred`.
+  template <typename Pred>
+  static double LeafShare(const Profile& p, Pred pred) {
+    uint64_t weight = 0, unwound = 0;
+    for (const Profile::Stack& s : p.stacks()) {
+      if (p.frame(s.frames.front()).kind == Profile::FrameKind::kOrphan) continue;
+      unwound += s.weight;
+      if (pred(p.frame(s.frames.back()))) weight += s.weight;
+    }
+    return unwound == 0 ? 0 : static_cast<double>(weight) / unwound;
+  }
+
+  // The heaviest stacks, for failure messages.
+  static std::string Top(const Profile& p) {
+    std::ostringstream folded;
+    WriteFolded(p, {}, folded);
+    std::string text = folded.str();
+    size_t cut = 0;
+    for (int i = 0; i < 8 && cut != std::string::npos; ++i) cut = text.find('\n', cut + 1);
+    return "heaviest stacks:\n" + text.substr(0, cut);
+  }
+
+  std::filesystem::path dir_;
+  std::string perf_map_dir_ = "/tmp";
+};
+
+// step() inlined into mix() inlined into accumulate(): three frames, the inner two marked inlined,
+// each at the line of its call (the innermost at its own line).
+TEST_F(SymbolizationTest, InlinedFunctionsUnfold) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const Recording r = RecordAndRead({SampleFile("inlined"), "0.6"});
+  const Profile p = Profile::Build(r, {.kernel = false});
+  ASSERT_GT(p.total_count(), 200u);
+  const uint32_t step_line = MarkedLine("inlined/main.cc", "step");
+  const uint32_t mix_line = MarkedLine("inlined/main.cc", "mix-calls-step");
+  const uint32_t accumulate_line = MarkedLine("inlined/main.cc", "accumulate-calls-mix");
+  uint64_t matched = 0, unwound = 0;
+  for (const Profile::Stack& s : p.stacks()) {
+    if (p.frame(s.frames.front()).kind == Profile::FrameKind::kOrphan) continue;
+    unwound += s.weight;
+    const size_t n = s.frames.size();
+    if (n < 4) continue;
+    const Profile::Frame& step = p.frame(s.frames[n - 1]);
+    const Profile::Frame& mix = p.frame(s.frames[n - 2]);
+    const Profile::Frame& accumulate = p.frame(s.frames[n - 3]);
+    if (step.name != "(anonymous namespace)::step") continue;
+    EXPECT_TRUE(step.inlined);
+    EXPECT_THAT(step.file, EndsWith("samples/inlined/main.cc"));
+    EXPECT_EQ(step.line, step_line);
+    EXPECT_EQ(mix.name, "(anonymous namespace)::mix");
+    EXPECT_TRUE(mix.inlined);
+    EXPECT_EQ(mix.line, mix_line);
+    EXPECT_EQ(accumulate.name, "accumulate");
+    EXPECT_FALSE(accumulate.inlined);
+    EXPECT_EQ(accumulate.line, accumulate_line);
+    EXPECT_EQ(p.frame(s.frames[n - 4]).name, "main");
+    matched += s.weight;
+  }
+  // Nearly all the time is in step()'s loop.
+  EXPECT_GT(static_cast<double>(matched) / unwound, 0.8) << Top(p);
+}
+
+TEST_F(SymbolizationTest, CxxNamesAreDemangled) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const Recording r = RecordAndRead({SampleFile("cxx_names"), "0.6"});
+  const Profile p = Profile::Build(r, {.kernel = false});
+  ASSERT_GT(p.total_count(), 200u);
+  const double doubles = LeafShare(p, [](const Profile::Frame& f) {
+    return f.name == "shapes::detail::Accumulator<double>::Add(double)";
+  });
+  const double integers = LeafShare(p, [](const Profile::Frame& f) {
+    return f.name == "shapes::detail::Accumulator<unsigned long>::Add(unsigned long)";
+  });
+  EXPECT_GT(doubles, 0.1);
+  EXPECT_GT(integers, 0.02);
+  EXPECT_GT(doubles + integers, 0.8) << Top(p);
+  // Their callers: a lambda in main, through a function template in an anonymous namespace.
+  bool drive = false, lambda = false;
+  for (const Profile::Frame& f : p.frames()) {
+    drive |= f.name.starts_with("(anonymous namespace)::Drive<");
+    lambda |= f.name == "main::{lambda()#1}::operator()() const";
+  }
+  EXPECT_TRUE(drive) << Top(p);
+  EXPECT_TRUE(lambda) << Top(p);
+}
+
+TEST_F(SymbolizationTest, LibraryLoadedWithDlopen) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const Recording r =
+      RecordAndRead({SampleFile("dlopen"), SampleFile("libdlopen_plugin.so"), "0.6"});
+  const Profile p = Profile::Build(r, {.kernel = false});
+  ASSERT_GT(p.total_count(), 200u);
+  const uint32_t hot_line = MarkedLine("dlopen/plugin.cc", "plugin-hot");
+  EXPECT_GT(LeafShare(p,
+                      [&](const Profile::Frame& f) {
+                        return f.name == "plugin_hot" && f.line == hot_line && !f.deleted &&
+                               f.module.ends_with("libdlopen_plugin.so");
+                      }),
+            0.8)
+      << Top(p);
+}
+
+// Deleted once loaded, and the process gone by the time the recording ends: named through the
+// files the tracer kept open, and marked deleted.
+TEST_F(SymbolizationTest, DeletedLibraryStaysNamed) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const Recording r =
+      RecordAndRead({SampleFile("dlopen"), SampleFile("libdlopen_plugin.so"), "0.6", "--deleted"});
+  const Profile p = Profile::Build(r, {.kernel = false});
+  ASSERT_GT(p.total_count(), 200u);
+  EXPECT_GT(LeafShare(p,
+                      [](const Profile::Frame& f) {
+                        return f.name == "plugin_hot" && f.deleted &&
+                               f.module.ends_with("/libdlopen_plugin.so");
+                      }),
+            0.8)
+      << Top(p);
+}
+
+TEST_F(SymbolizationTest, JitCodeNamedByItsPerfMap) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+#if !defined(__x86_64__)
+  GTEST_SKIP() << "samples/jit generates x86-64 code";
+#endif
+  const Recording r = RecordAndRead({SampleFile("jit"), "0.6"});
+  for (const ThreadName& t : r.threads) {
+    std::filesystem::remove("/tmp/perf-" + std::to_string(t.pid) + ".map");
+  }
+  const Profile p = Profile::Build(r, {.kernel = false});
+  ASSERT_GT(p.total_count(), 200u);
+  EXPECT_GT(LeafShare(p,
+                      [](const Profile::Frame& f) {
+                        return f.name == "jit_hot_loop" && f.module.starts_with("/tmp/perf-");
+                      }),
+            0.8)
+      << Top(p);
+}
+
+// Kernel frames are named from kallsyms; a recording keeps the names (no [unknown] frames in the
+// kernel half when kallsyms shows addresses).
+TEST_F(SymbolizationTest, KernelFramesAreNamed) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const Recording r = RecordAndRead({testing::SampleProgram("blocking", "nofp"), "write", "256"});
+  const Profile p = Profile::Build(r, {.user = false});
+  ASSERT_GT(p.total_count(), 0u);
+  size_t named = 0, kernel = 0;
+  for (const Profile::Frame& f : p.frames()) {
+    if (f.kind != Profile::FrameKind::kKernel) continue;
+    ++kernel;
+    named += !f.name.starts_with("[unknown]");
+    EXPECT_EQ(f.module, "[kernel.kallsyms]");
+  }
+  EXPECT_GT(kernel, 0u);
+  EXPECT_EQ(named, kernel);
+}
+
+}  // namespace
+}  // namespace dprof::profile
