@@ -25,46 +25,61 @@ bool IsClock(const std::string& event) {
 
 class Builder {
  public:
-  explicit Builder(const Recording& r) : r_(r) {}
+  Builder(const Recording& r, std::vector<Profile::Frame>* frames,
+          std::vector<Profile::Location>* locations)
+      : r_(r), frames_(*frames), locations_(*locations) {}
 
-  uint32_t Intern(Profile::Frame frame, std::vector<Profile::Frame>& frames) {
-    auto [it, inserted] = frame_ids_.try_emplace(frame, static_cast<uint32_t>(frames.size()));
-    if (inserted) frames.push_back(std::move(frame));
+  uint32_t Intern(Profile::Frame frame) {
+    auto [it, inserted] = frame_ids_.try_emplace(frame, static_cast<uint32_t>(frames_.size()));
+    if (inserted) frames_.push_back(std::move(frame));
     return it->second;
   }
 
-  // The frames of one address, root (outermost inlined caller) first.
-  const std::vector<uint32_t>& FramesAt(uint32_t pid, uint64_t address, Profile::FrameKind kind,
-                                        std::vector<Profile::Frame>& frames) {
-    auto [it, inserted] = address_frames_.try_emplace(std::pair(pid, address));
+  // A location of one frame of its own: a pseudo-frame (thread, orphan).
+  uint32_t PseudoLocation(Profile::Frame frame) {
+    const uint32_t id = Intern(std::move(frame));
+    auto [it, inserted] =
+        pseudo_locations_.try_emplace(id, static_cast<uint32_t>(locations_.size()));
+    if (inserted) locations_.push_back(Profile::Location{.frames = {id}});
+    return it->second;
+  }
+
+  // The location of one address of `pid` (kKernelPid for the kernel's).
+  uint32_t LocationAt(uint32_t pid, uint64_t address, Profile::FrameKind kind) {
+    auto [it, inserted] = location_ids_.try_emplace(std::pair(pid, address),
+                                                    static_cast<uint32_t>(locations_.size()));
     if (!inserted) return it->second;
     const Symbol* symbol = r_.SymbolAt(pid, address);
+    Profile::Location location{.module = symbol ? symbol->module : "",
+                               .offset = symbol ? symbol->offset : address};
     if (symbol == nullptr || symbol->frames.empty()) {
-      it->second.push_back(Intern(Profile::Frame{.name = UnknownFrame(symbol, address),
-                                                 .module = symbol ? symbol->module : "",
-                                                 .deleted = symbol && symbol->deleted,
-                                                 .kind = kind},
-                                  frames));
-      return it->second;
+      location.frames.push_back(Intern(Profile::Frame{.name = UnknownFrame(symbol, address),
+                                                      .module = location.module,
+                                                      .deleted = symbol && symbol->deleted,
+                                                      .kind = kind}));
+    } else {
+      for (auto f = symbol->frames.rbegin(); f != symbol->frames.rend(); ++f) {
+        location.frames.push_back(Intern(Profile::Frame{
+            .name = f->function.empty() ? UnknownFrame(symbol, address) : f->function,
+            .module = symbol->module,
+            .file = f->file,
+            .line = f->line,
+            .inlined = f->inlined,
+            .deleted = symbol->deleted,
+            .kind = kind}));
+      }
     }
-    for (auto f = symbol->frames.rbegin(); f != symbol->frames.rend(); ++f) {
-      it->second.push_back(Intern(
-          Profile::Frame{.name = f->function.empty() ? UnknownFrame(symbol, address) : f->function,
-                         .module = symbol->module,
-                         .file = f->file,
-                         .line = f->line,
-                         .inlined = f->inlined,
-                         .deleted = symbol->deleted,
-                         .kind = kind},
-          frames));
-    }
+    locations_.push_back(std::move(location));
     return it->second;
   }
 
  private:
   const Recording& r_;
+  std::vector<Profile::Frame>& frames_;
+  std::vector<Profile::Location>& locations_;
   absl::flat_hash_map<Profile::Frame, uint32_t> frame_ids_;
-  absl::flat_hash_map<std::pair<uint32_t, uint64_t>, std::vector<uint32_t>> address_frames_;
+  absl::flat_hash_map<uint32_t, uint32_t> pseudo_locations_;  // by frame
+  absl::flat_hash_map<std::pair<uint32_t, uint64_t>, uint32_t> location_ids_;
 };
 
 // Each thread's name: the last one recorded for it.
@@ -78,12 +93,12 @@ absl::flat_hash_map<uint32_t, std::string> ThreadNames(const Recording& r) {
 
 Profile Profile::Build(const Recording& r, const ProfileOptions& options) {
   Profile p;
-  Builder builder(r);
+  Builder builder(r, &p.frames_, &p.locations_);
   const absl::flat_hash_map<uint32_t, std::string> names = ThreadNames(r);
-  absl::flat_hash_map<std::vector<uint32_t>, uint32_t> stack_ids;
+  absl::flat_hash_map<std::vector<uint32_t>, uint32_t> stack_ids;  // by locations
   // The unit: time when every event is a clock sample or off-CPU time.
   bool all_off_cpu = true, all_time = true;
-  std::vector<uint32_t> frames;
+  std::vector<uint32_t> locations;
   for (const Event& e : r.events) {
     if ((!options.events.empty() && !options.events.contains(e.event)) ||
         (!options.pids.empty() && !options.pids.contains(e.pid)) ||
@@ -95,38 +110,42 @@ Profile Profile::Build(const Recording& r, const ProfileOptions& options) {
     if (!options.comms.empty() && !options.comms.contains(comm)) continue;
 
     const StitchedStack s = Stitch(r, e);
-    frames.clear();
-    if (options.thread_root) {
-      frames.push_back(
-          builder.Intern(Frame{.name = comm.empty() ? absl::StrFormat("[tid %u]", e.tid) : comm,
-                               .kind = FrameKind::kThread},
-                         p.frames_));
-    }
+    locations.clear();
     if (options.user) {
       if (s.orphan != Orphan::kNone) {
-        frames.push_back(builder.Intern(
-            Frame{.name = std::string(OrphanFrame(s.orphan)), .kind = FrameKind::kOrphan},
-            p.frames_));
+        locations.push_back(builder.PseudoLocation(
+            Frame{.name = std::string(OrphanFrame(s.orphan)), .kind = FrameKind::kOrphan}));
       }
       for (auto pc = s.user.rbegin(); pc != s.user.rend(); ++pc) {
-        const auto& at = builder.FramesAt(e.pid, *pc, FrameKind::kUser, p.frames_);
-        frames.insert(frames.end(), at.begin(), at.end());
+        locations.push_back(builder.LocationAt(e.pid, *pc, FrameKind::kUser));
       }
     }
     if (options.kernel) {
       for (auto pc = s.kernel.rbegin(); pc != s.kernel.rend(); ++pc) {
-        const auto& at = builder.FramesAt(kKernelPid, *pc, FrameKind::kKernel, p.frames_);
-        frames.insert(frames.end(), at.begin(), at.end());
+        locations.push_back(builder.LocationAt(kKernelPid, *pc, FrameKind::kKernel));
       }
     }
-    if (frames.empty() || (options.thread_root && frames.size() == 1)) continue;
+    if (locations.empty()) continue;
+    if (options.thread_root) {
+      locations.insert(locations.begin(),
+                       builder.PseudoLocation(
+                           Frame{.name = comm.empty() ? absl::StrFormat("[tid %u]", e.tid) : comm,
+                                 .kind = FrameKind::kThread}));
+    }
 
     p.stitch_counts_.Add(s, e);
     const bool off_cpu = e.kind == tracer::EventKind::kOffCpu;
     all_off_cpu &= off_cpu;
     all_time &= off_cpu || (e.event < r.event_names.size() && IsClock(r.event_names[e.event]));
-    auto [it, inserted] = stack_ids.try_emplace(frames, static_cast<uint32_t>(p.stacks_.size()));
-    if (inserted) p.stacks_.push_back(Stack{.frames = frames});
+    auto [it, inserted] = stack_ids.try_emplace(locations, static_cast<uint32_t>(p.stacks_.size()));
+    if (inserted) {
+      Stack stack{.locations = locations};
+      for (uint32_t l : locations) {
+        const std::vector<uint32_t>& at = p.locations_[l].frames;
+        stack.frames.insert(stack.frames.end(), at.begin(), at.end());
+      }
+      p.stacks_.push_back(std::move(stack));
+    }
     Stack& stack = p.stacks_[it->second];
     stack.weight += e.weight;
     stack.count += 1;

@@ -91,4 +91,64 @@ Recording MakeRecording(int events) {
   return r;
 }
 
+profile::Recording SymbolizedRecording() {
+  using profile::Event;
+  using profile::Symbol;
+  using profile::SymbolFrame;
+  profile::Recording r;
+  r.metadata["command"] = "/app/work";
+  r.event_names = {"cpu-clock"};
+  r.threads = {{.pid = 10, .tid = 10, .comm = "app"}, {.pid = 10, .tid = 11, .comm = "worker"}};
+  r.mappings = {{.pid = 10,
+                 .start = 0x1000,
+                 .end = 0x4000,
+                 .prot = 5,
+                 .path = "/app/work",
+                 .build_id = "\x0a\x0b\x0c"}};
+  r.stacks[1] = {0x1010, 0x2010, 0x3010};                  // hot_a, work, main
+  r.stacks[2] = {0x1110, 0x2010, 0x3010};                  // hot_b in inlined_helper, work, main
+  r.stacks[3] = {0xffffffff81000099, 0xffffffff81001010};  // unnamed, do_syscall_64
+  r.user_stacks[1] = {.stack = 1};
+  auto event = [](uint32_t tid) {
+    return Event{.pid = 10, .tid = tid, .time_ns = 1, .weight = 1'000'000};
+  };
+  Event e = event(10);
+  e.user = tracer::UserStack::kInline;
+  e.user_stack = 1;
+  r.events.push_back(e);
+  e.user = tracer::UserStack::kDeferred;
+  e.user_stack = profile::kNoStack;
+  e.cookie = 1;
+  r.events.push_back(e);
+  r.events.push_back(e);
+  e = event(11);
+  e.user = tracer::UserStack::kInline;
+  e.user_stack = 2;
+  r.events.push_back(e);
+  e = event(10);
+  e.kernel_stack = 3;
+  e.user = tracer::UserStack::kDeferred;
+  e.cookie = 2;  // never delivered
+  r.events.push_back(e);
+
+  auto add = [&r](uint32_t pid, uint64_t address, Symbol symbol) {
+    r.symbol_of[{pid, address}] = static_cast<uint32_t>(r.symbols.size());
+    r.symbols.push_back(std::move(symbol));
+  };
+  add(10, 0x1010, {.module = "/app/work", .offset = 0x1010, .frames = {{.function = "hot_a"}}});
+  add(10, 0x2010, {.module = "/app/work", .offset = 0x2010, .frames = {{.function = "work"}}});
+  add(10, 0x3010, {.module = "/app/work", .offset = 0x3010, .frames = {{.function = "main"}}});
+  add(10, 0x1110,
+      {.module = "/app/work",
+       .offset = 0x1110,
+       .frames = {{.function = "hot_b", .file = "work.cc", .line = 7, .inlined = true},
+                  {.function = "inlined_helper", .file = "work.cc", .line = 12}}});
+  add(profile::kKernelPid, 0xffffffff81000099, {.module = "[kernel.kallsyms]", .offset = 0x99});
+  add(profile::kKernelPid, 0xffffffff81001010,
+      {.module = "[kernel.kallsyms]", .offset = 0x1010, .frames = {{.function = "do_syscall_64"}}});
+  r.counters = {{"samples", 5},     {"lost records", 2},   {"engine.requests", 4},
+                {"engine.jobs", 3}, {"engine.unwinds", 2}, {"engine.content hits", 1}};
+  return r;
+}
+
 }  // namespace dprof::testing

@@ -63,8 +63,16 @@ class Profile {
                         f.kind);
     }
   };
+  // One address of one stack (or a pseudo-frame): the frames of its symbol, an inlined call's
+  // frames after the frame of the function it was inlined into.
+  struct Location {
+    std::vector<uint32_t> frames = {};  // into frames(), outermost first
+    std::string module = {};            // empty for pseudo-frames
+    uint64_t offset = 0;                // in the module (ELF virtual address for files)
+  };
   struct Stack {
-    std::vector<uint32_t> frames = {};  // into frames(), root (outermost) first
+    std::vector<uint32_t> frames = {};     // into frames(), root (outermost) first
+    std::vector<uint32_t> locations = {};  // into locations(), root first
     uint64_t weight = 0;
     uint64_t count = 0;  // events
   };
@@ -73,6 +81,7 @@ class Profile {
 
   const std::vector<Frame>& frames() const { return frames_; }
   const Frame& frame(uint32_t id) const { return frames_[id]; }
+  const std::vector<Location>& locations() const { return locations_; }
   // Distinct stacks, in the order first seen.
   const std::vector<Stack>& stacks() const { return stacks_; }
   uint64_t total_weight() const { return total_weight_; }
@@ -84,6 +93,7 @@ class Profile {
 
  private:
   std::vector<Frame> frames_;
+  std::vector<Location> locations_;
   std::vector<Stack> stacks_;
   uint64_t total_weight_ = 0;
   uint64_t total_count_ = 0;

@@ -1,0 +1,27 @@
+// dprof::profile::WritePprof — a profile as pprof reads it: a gzipped profile.proto.
+//
+// Samples carry two values, the event count and the weight (cpu nanoseconds, off-cpu
+// nanoseconds, or event counts, as the profile's unit says); locations are the stacks' addresses
+// (module offsets) with their inlined calls as several lines, innermost first; functions carry
+// source files; mappings carry build-ids. Open it with `pprof -http=: profile.pb.gz`.
+//
+// Example:
+//   std::ofstream out("profile.pb.gz", std::ios::binary);
+//   absl::Status s = WritePprof(recording, Profile::Build(recording), out);
+#ifndef DPROF_PROFILE_PPROF_H_
+#define DPROF_PROFILE_PPROF_H_
+
+#include <ostream>
+
+#include "absl/status/status.h"
+#include "dprof/profile/profile.h"
+#include "dprof/profile/recording.h"
+
+namespace dprof::profile {
+
+// Fails only when compressing or writing fails.
+absl::Status WritePprof(const Recording& recording, const Profile& profile, std::ostream& out);
+
+}  // namespace dprof::profile
+
+#endif  // DPROF_PROFILE_PPROF_H_

@@ -1,0 +1,157 @@
+#include "dprof/profile/pprof.h"
+
+#include <zlib.h>
+
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "profile/internal/profile.pb.h"
+
+namespace dprof::profile {
+
+namespace {
+
+namespace pb = ::perftools::profiles;
+
+class StringTable {
+ public:
+  explicit StringTable(pb::Profile* profile) : profile_(profile) { Index(""); }
+  int64_t Index(const std::string& s) {
+    auto [it, inserted] = index_.try_emplace(s, profile_->string_table_size());
+    if (inserted) profile_->add_string_table(s);
+    return it->second;
+  }
+
+ private:
+  pb::Profile* profile_;
+  absl::flat_hash_map<std::string, int64_t> index_;
+};
+
+std::string Hex(const std::string& bytes) {
+  std::string hex;
+  for (unsigned char c : bytes) hex += absl::StrFormat("%02x", c);
+  return hex;
+}
+
+absl::Status Gzip(const std::string& bytes, std::ostream& out) {
+  z_stream z{};
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return absl::InternalError("zlib: cannot start compressing");
+  }
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  z.avail_in = static_cast<uInt>(bytes.size());
+  char buffer[1 << 16];
+  int rc = Z_OK;
+  do {
+    z.next_out = reinterpret_cast<Bytef*>(buffer);
+    z.avail_out = sizeof(buffer);
+    rc = deflate(&z, Z_FINISH);
+    out.write(buffer, static_cast<std::streamsize>(sizeof(buffer) - z.avail_out));
+  } while (rc == Z_OK || rc == Z_BUF_ERROR);
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) return absl::InternalError("zlib: compressing the profile failed");
+  if (!out) return absl::DataLossError("writing the profile failed (disk full?)");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status WritePprof(const Recording& r, const Profile& p, std::ostream& out) {
+  pb::Profile profile;
+  StringTable strings(&profile);
+
+  auto add_type = [&](pb::ValueType* t, const std::string& type, const std::string& unit) {
+    t->set_type(strings.Index(type));
+    t->set_unit(strings.Index(unit));
+  };
+  add_type(profile.add_sample_type(), "samples", "count");
+  switch (p.unit()) {
+    case WeightUnit::kNanoseconds:
+      add_type(profile.add_sample_type(), "cpu", "nanoseconds");
+      break;
+    case WeightUnit::kOffCpuNanoseconds:
+      add_type(profile.add_sample_type(), "off-cpu", "nanoseconds");
+      break;
+    case WeightUnit::kCount:
+      add_type(profile.add_sample_type(), "events", "count");
+      break;
+  }
+  *profile.mutable_period_type() = profile.sample_type(1);
+  profile.set_default_sample_type(profile.sample_type(1).type());
+  if (auto it = r.metadata.find("command"); it != r.metadata.end()) {
+    profile.add_comment(strings.Index("dprof record: " + it->second));
+  }
+
+  // Mappings: one per module, with the build-id the recording saw for its file.
+  absl::flat_hash_map<std::string, std::string> build_ids;
+  for (const Mapping& m : r.mappings) {
+    if (!m.build_id.empty()) build_ids[m.path] = m.build_id;
+  }
+  absl::flat_hash_map<std::string, uint64_t> mapping_ids;
+  auto mapping_of = [&](const std::string& module) -> uint64_t {
+    if (module.empty()) return 0;
+    auto [it, inserted] = mapping_ids.try_emplace(module, mapping_ids.size() + 1);
+    if (inserted) {
+      pb::Mapping* m = profile.add_mapping();
+      m->set_id(it->second);
+      m->set_filename(strings.Index(module));
+      if (auto id = build_ids.find(module); id != build_ids.end()) {
+        m->set_build_id(strings.Index(Hex(id->second)));
+      }
+      m->set_has_functions(true);
+      m->set_has_filenames(true);
+      m->set_has_line_numbers(true);
+      m->set_has_inline_frames(true);
+    }
+    return it->second;
+  };
+
+  // Functions: by name and source file.
+  absl::flat_hash_map<std::pair<std::string, std::string>, uint64_t> function_ids;
+  auto function_of = [&](const Profile::Frame& f) -> uint64_t {
+    auto [it, inserted] =
+        function_ids.try_emplace(std::pair(f.name, f.file), function_ids.size() + 1);
+    if (inserted) {
+      pb::Function* fn = profile.add_function();
+      fn->set_id(it->second);
+      fn->set_name(strings.Index(f.name));
+      fn->set_system_name(strings.Index(f.name));
+      fn->set_filename(strings.Index(f.file));
+    }
+    return it->second;
+  };
+
+  // Locations: Profile's, ids from 1; lines innermost first.
+  for (size_t i = 0; i < p.locations().size(); ++i) {
+    const Profile::Location& l = p.locations()[i];
+    pb::Location* location = profile.add_location();
+    location->set_id(i + 1);
+    location->set_mapping_id(mapping_of(l.module));
+    location->set_address(l.offset);
+    for (auto f = l.frames.rbegin(); f != l.frames.rend(); ++f) {
+      const Profile::Frame& frame = p.frame(*f);
+      pb::Line* line = location->add_line();
+      line->set_function_id(function_of(frame));
+      line->set_line(frame.line);
+    }
+  }
+
+  // Samples: the leaf first.
+  for (const Profile::Stack& s : p.stacks()) {
+    pb::Sample* sample = profile.add_sample();
+    for (auto l = s.locations.rbegin(); l != s.locations.rend(); ++l) {
+      sample->add_location_id(*l + 1);
+    }
+    sample->add_value(static_cast<int64_t>(s.count));
+    sample->add_value(static_cast<int64_t>(s.weight));
+  }
+
+  std::string bytes;
+  if (!profile.SerializeToString(&bytes)) return absl::InternalError("pprof: cannot serialize");
+  return Gzip(bytes, out);
+}
+
+}  // namespace dprof::profile

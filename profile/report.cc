@@ -1,0 +1,118 @@
+#include "dprof/profile/report.h"
+
+#include <algorithm>
+#include <tuple>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_format.h"
+
+namespace dprof::profile {
+
+namespace {
+
+std::string Basename(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+uint64_t Counter(const Recording& r, const std::string& name) {
+  auto it = r.counters.find(name);
+  return it == r.counters.end() ? 0 : it->second;
+}
+
+double Percent(uint64_t part, uint64_t whole) {
+  return whole == 0 ? 0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
+}
+
+void WriteStats(const Recording& r, const Profile& p, std::ostream& out) {
+  out << "# stats\n";
+  out << absl::StrFormat(
+      "#   samples %u, tracepoint hits %u, off-cpu intervals %u; in this report %u events\n",
+      Counter(r, "samples"), Counter(r, "tracepoint hits"), Counter(r, "off-cpu intervals"),
+      p.total_count());
+  out << absl::StrFormat(
+      "#   lost records %u (samples %u), throttled %u, dropped snapshots %u, truncated "
+      "snapshots %u\n",
+      Counter(r, "lost records"), Counter(r, "lost samples"), Counter(r, "throttled"),
+      Counter(r, "dropped snapshots"), Counter(r, "truncated snapshots"));
+  const uint64_t requests = Counter(r, "engine.requests");
+  const uint64_t jobs = Counter(r, "engine.jobs");
+  const uint64_t done = Counter(r, "engine.unwinds") + Counter(r, "engine.content hits");
+  out << absl::StrFormat(
+      "#   unwinds %u done of %u requested (%u jobs; sharing: %.2f events per unwind)\n", done,
+      requests, jobs, jobs == 0 ? 0.0 : static_cast<double>(requests) / static_cast<double>(jobs));
+  const StitchCounts& c = p.stitch_counts();
+  uint64_t orphans = 0;
+  for (uint64_t n : c.orphans) orphans += n;
+  out << absl::StrFormat("#   stitched %u, kernel-walked %u, orphans %u\n", c.stitched,
+                         c.inline_user, orphans);
+  for (int i = 1; i < kNumOrphans; ++i) {
+    if (c.orphans[i] == 0) continue;
+    out << absl::StrFormat("#     %u %s\n", c.orphans[i], OrphanFrame(static_cast<Orphan>(i)));
+  }
+}
+
+}  // namespace
+
+std::string FormatWeight(uint64_t weight, WeightUnit unit) {
+  if (unit == WeightUnit::kCount) return absl::StrFormat("%u", weight);
+  const double ns = static_cast<double>(weight);
+  if (ns >= 1e9) return absl::StrFormat("%.3f s", ns / 1e9);
+  if (ns >= 1e6) return absl::StrFormat("%.1f ms", ns / 1e6);
+  if (ns >= 1e3) return absl::StrFormat("%.0f us", ns / 1e3);
+  return absl::StrFormat("%u ns", weight);
+}
+
+std::vector<FunctionWeight> FunctionWeights(const Profile& p, ReportOptions::Sort sort) {
+  // Frames merge by (name, module): one row per function, whatever its lines.
+  absl::flat_hash_map<std::pair<std::string, std::string>, uint32_t> row_of;
+  std::vector<uint32_t> frame_row(p.frames().size());
+  std::vector<FunctionWeight> rows;
+  for (size_t i = 0; i < p.frames().size(); ++i) {
+    const Profile::Frame& f = p.frames()[i];
+    auto [it, inserted] =
+        row_of.try_emplace(std::pair(f.name, f.module), static_cast<uint32_t>(rows.size()));
+    if (inserted) rows.push_back(FunctionWeight{.name = f.name, .module = Basename(f.module)});
+    frame_row[i] = it->second;
+  }
+  absl::flat_hash_set<uint32_t> seen;
+  for (const Profile::Stack& s : p.stacks()) {
+    if (s.frames.empty()) continue;
+    rows[frame_row[s.frames.back()]].self += s.weight;
+    seen.clear();
+    for (uint32_t f : s.frames) {
+      if (seen.insert(frame_row[f]).second) rows[frame_row[f]].total += s.weight;
+    }
+  }
+  std::sort(rows.begin(), rows.end(), [sort](const FunctionWeight& a, const FunctionWeight& b) {
+    const uint64_t ka = sort == ReportOptions::Sort::kSelf ? a.self : a.total;
+    const uint64_t kb = sort == ReportOptions::Sort::kSelf ? b.self : b.total;
+    if (ka != kb) return ka > kb;
+    return std::tie(a.name, a.module) < std::tie(b.name, b.module);
+  });
+  return rows;
+}
+
+void WriteReport(const Recording& r, const Profile& p, const ReportOptions& options,
+                 std::ostream& out) {
+  auto command = r.metadata.find("command");
+  std::string events;
+  for (const std::string& e : r.event_names) events += (events.empty() ? "" : ",") + e;
+  out << absl::StrFormat("# dprof report: %s   (%s; %u events, %s)\n",
+                         command == r.metadata.end() ? "(unknown command)" : command->second,
+                         events, p.total_count(), FormatWeight(p.total_weight(), p.unit()));
+  const char* unit = p.unit() == WeightUnit::kCount ? "Self" : "Self time";
+  out << absl::StrFormat("%8s %8s %12s  %-48s %s\n", "Self", "Total", unit, "Function", "Module");
+  std::vector<FunctionWeight> rows = FunctionWeights(p, options.sort);
+  if (options.top != 0 && rows.size() > options.top) rows.resize(options.top);
+  for (const FunctionWeight& row : rows) {
+    out << absl::StrFormat("%7.2f%% %7.2f%% %12s  %-48s %s\n", Percent(row.self, p.total_weight()),
+                           Percent(row.total, p.total_weight()), FormatWeight(row.self, p.unit()),
+                           row.name, row.module);
+  }
+  if (options.stats) WriteStats(r, p, out);
+}
+
+}  // namespace dprof::profile

@@ -1,0 +1,146 @@
+// The views on a recording with known symbols (testing::SymbolizedRecording): the profile's
+// stacks and totals, folded stacks, the text report with its stats block, and pprof decoded by an
+// independent decoder (protoc --decode with the schema) whose totals match the report's.
+#include <zlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include "dprof/profile/folded.h"
+#include "dprof/profile/pprof.h"
+#include "dprof/profile/profile.h"
+#include "dprof/profile/report.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/profile/recording_testing.h"
+
+namespace dprof::profile {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ProfileTest, StitchesSymbolizesAndMerges) {
+  const Recording r = testing::SymbolizedRecording();
+  const Profile p = Profile::Build(r);
+  // 3 events main;work;hot_a (one through a cookie), 1 main;work;hot_b, 1 orphan in the kernel.
+  EXPECT_EQ(p.total_count(), 5u);
+  EXPECT_EQ(p.total_weight(), 5'000'000u);
+  EXPECT_EQ(p.unit(), WeightUnit::kNanoseconds);
+  std::ostringstream folded;
+  WriteFolded(p, {.kernel_suffix = true}, folded);
+  EXPECT_EQ(folded.str(),
+            "main;work;hot_a 3000000\n"
+            "[user stack never arrived: task exited or recording cut short];do_syscall_64_[k];"
+            "[unknown] ([kernel.kallsyms]+0x99)_[k] 1000000\n"
+            "main;work;inlined_helper;hot_b 1000000\n");
+  EXPECT_EQ(p.stitch_counts().orphaned(Orphan::kNeverDelivered), 1u);
+}
+
+TEST(ProfileTest, FiltersAndThreadRoot) {
+  const Recording r = testing::SymbolizedRecording();
+  std::ostringstream folded;
+  WriteFolded(Profile::Build(r, {.tids = {11}, .kernel = false, .thread_root = true}), {}, folded);
+  EXPECT_EQ(folded.str(), "worker;main;work;inlined_helper;hot_b 1000000\n");
+  EXPECT_EQ(Profile::Build(r, {.comms = {"nobody"}}).total_count(), 0u);
+}
+
+TEST(ReportTest, TopFunctionsAndStats) {
+  const Recording r = testing::SymbolizedRecording();
+  const Profile p = Profile::Build(r);
+  std::vector<FunctionWeight> rows = FunctionWeights(p, ReportOptions::Sort::kSelf);
+  ASSERT_GE(rows.size(), 3u);
+  EXPECT_EQ(rows[0].name, "hot_a");
+  EXPECT_EQ(rows[0].self, 3'000'000u);
+  rows = FunctionWeights(p, ReportOptions::Sort::kTotal);
+  EXPECT_EQ(rows[0].name, "main");
+  EXPECT_EQ(rows[0].total, 4'000'000u);
+  std::ostringstream out;
+  WriteReport(r, p, {.top = 3}, out);
+  const std::string text = out.str();
+  EXPECT_THAT(text, HasSubstr("60.00%"));  // hot_a's self share
+  EXPECT_THAT(text, HasSubstr("hot_a"));
+  EXPECT_THAT(text, HasSubstr("5 events, 5.0 ms"));
+  EXPECT_THAT(text, HasSubstr("unwinds 3 done of 4 requested (3 jobs; sharing: 1.33 events"));
+  EXPECT_THAT(text, HasSubstr("lost records 2"));
+  EXPECT_THAT(text, HasSubstr("1 [user stack never arrived"));
+}
+
+std::string Gunzip(const std::string& gz) {
+  z_stream z{};
+  EXPECT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+  z.avail_in = static_cast<uInt>(gz.size());
+  std::string out;
+  char buffer[1 << 16];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buffer);
+    z.avail_out = sizeof(buffer);
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buffer, sizeof(buffer) - z.avail_out);
+  }
+  inflateEnd(&z);
+  EXPECT_EQ(rc, Z_STREAM_END);
+  return out;
+}
+
+// protoc's text rendering of `bytes` as perftools.profiles.Profile.
+std::string Decode(const std::string& bytes) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("dprof-pprof-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "profile.pb", std::ios::binary) << bytes;
+  const std::string command = std::string(DPROF_PROTOC) + " --decode=perftools.profiles.Profile" +
+                              " -I " + DPROF_PROTO_DIR + " profile.proto < " +
+                              (dir / "profile.pb").string() + " 2>&1";
+  std::string text;
+  if (FILE* pipe = popen(command.c_str(), "r")) {
+    char buffer[4096];
+    size_t n;
+    while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) text.append(buffer, n);
+    EXPECT_EQ(pclose(pipe), 0) << text;
+  }
+  std::filesystem::remove_all(dir);
+  return text;
+}
+
+TEST(PprofTest, DecodedByProtocWithTotalsOfTheReport) {
+  const Recording r = testing::SymbolizedRecording();
+  const Profile p = Profile::Build(r);
+  std::ostringstream gz;
+  ASSERT_TRUE(WritePprof(r, p, gz).ok());
+  const std::string text = Decode(Gunzip(gz.str()));
+  ASSERT_THAT(text, HasSubstr("sample {")) << text;
+
+  // Sum each sample's two values: events, then nanoseconds.
+  std::regex sample(R"(sample \{[^}]*?value: (\d+)\s+value: (\d+))");
+  uint64_t events = 0, weight = 0;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), sample);
+       it != std::sregex_iterator(); ++it) {
+    events += std::stoull((*it)[1]);
+    weight += std::stoull((*it)[2]);
+  }
+  EXPECT_EQ(events, p.total_count());
+  EXPECT_EQ(weight, p.total_weight());
+  // The report's total, from its header line.
+  std::ostringstream report;
+  WriteReport(r, p, {}, report);
+  EXPECT_THAT(report.str(), HasSubstr(absl::StrCat(events, " events, 5.0 ms")));
+
+  EXPECT_THAT(text, HasSubstr("string_table: \"cpu\""));
+  EXPECT_THAT(text, HasSubstr("string_table: \"nanoseconds\""));
+  EXPECT_THAT(text, HasSubstr("string_table: \"hot_b\""));
+  // The inlined call: one location with two lines (hot_b inside inlined_helper... innermost
+  // first), and the build-id of work's module.
+  EXPECT_TRUE(std::regex_search(text, std::regex(R"(location \{[^}]*line \{[^}]*\}\s*line \{)")))
+      << text;
+  EXPECT_THAT(text, HasSubstr("string_table: \"0a0b0c\""));
+}
+
+}  // namespace
+}  // namespace dprof::profile
