@@ -15,6 +15,7 @@
 #include "dprof/profile/pprof.h"
 #include "dprof/profile/profile.h"
 #include "dprof/profile/report.h"
+#include "dprof/profile/speedscope.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/profile/recording_testing.h"
@@ -68,6 +69,21 @@ TEST(ReportTest, TopFunctionsAndStats) {
   EXPECT_THAT(text, HasSubstr("unwinds 3 done of 4 requested (3 jobs; sharing: 1.33 events"));
   EXPECT_THAT(text, HasSubstr("lost records 2"));
   EXPECT_THAT(text, HasSubstr("1 [user stack never arrived"));
+}
+
+TEST(SpeedscopeTest, FramesSamplesAndWeights) {
+  const Recording r = testing::SymbolizedRecording();
+  std::ostringstream out;
+  WriteSpeedscope(Profile::Build(r, {.tids = {11}}), "app \"<1>\"", out);
+  EXPECT_EQ(out.str(),
+            R"({"$schema":"https://www.speedscope.app/file-format-schema.json",)"
+            R"("exporter":"dprof","name":"app \"\u003c1>\"","activeProfileIndex":0,)"
+            R"("shared":{"frames":[{"name":"main"},{"name":"work"},)"
+            R"({"name":"inlined_helper","file":"work.cc","line":12},)"
+            R"({"name":"hot_b","file":"work.cc","line":7}]},)"
+            R"("profiles":[{"type":"sampled","name":"app \"\u003c1>\"","unit":"nanoseconds",)"
+            R"("startValue":0,"endValue":1000000,"samples":[[0,1,2,3]],"weights":[1000000]}]})"
+            "\n");
 }
 
 std::string Gunzip(const std::string& gz) {

@@ -1,0 +1,22 @@
+// dprof::profile::WriteSpeedscope — a profile in speedscope's file format (JSON), for
+// https://www.speedscope.app or its offline build: one "sampled" profile whose samples are the
+// profile's distinct stacks (root first) weighted by their weights.
+//
+// Example:
+//   std::ofstream out("profile.speedscope.json");
+//   WriteSpeedscope(Profile::Build(recording), "./app", out);
+#ifndef DPROF_PROFILE_SPEEDSCOPE_H_
+#define DPROF_PROFILE_SPEEDSCOPE_H_
+
+#include <ostream>
+#include <string>
+
+#include "dprof/profile/profile.h"
+
+namespace dprof::profile {
+
+void WriteSpeedscope(const Profile& profile, const std::string& name, std::ostream& out);
+
+}  // namespace dprof::profile
+
+#endif  // DPROF_PROFILE_SPEEDSCOPE_H_
