@@ -1,6 +1,7 @@
 #include "dprof/profile/folded.h"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -17,8 +18,11 @@ std::string FoldedName(const Profile::Frame& frame, bool kernel_suffix) {
   return name;
 }
 
-void WriteFolded(const Profile& profile, const FoldedOptions& options, std::ostream& out) {
-  // Each frame's drawn name once, then each stack's line.
+namespace {
+
+// The profile's stacks merged by their folded text.
+absl::flat_hash_map<std::string, uint64_t> FoldedLines(const Profile& profile,
+                                                       const FoldedOptions& options) {
   std::vector<std::string> names;
   names.reserve(profile.frames().size());
   for (const Profile::Frame& f : profile.frames()) {
@@ -34,11 +38,38 @@ void WriteFolded(const Profile& profile, const FoldedOptions& options, std::ostr
     }
     lines[line] += options.counts ? s.count : s.weight;
   }
+  return lines;
+}
+
+}  // namespace
+
+void WriteFolded(const Profile& profile, const FoldedOptions& options, std::ostream& out) {
+  const absl::flat_hash_map<std::string, uint64_t> lines = FoldedLines(profile, options);
   std::vector<std::pair<std::string, uint64_t>> sorted(lines.begin(), lines.end());
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
   for (const auto& [stack, weight] : sorted) out << stack << ' ' << weight << '\n';
+}
+
+void WriteFoldedDiff(const Profile& base, const Profile& profile, const FoldedOptions& options,
+                     std::ostream& out) {
+  const absl::flat_hash_map<std::string, uint64_t> before = FoldedLines(base, options);
+  const absl::flat_hash_map<std::string, uint64_t> after = FoldedLines(profile, options);
+  std::vector<std::tuple<std::string, uint64_t, uint64_t>> rows;
+  for (const auto& [stack, weight] : after) {
+    auto it = before.find(stack);
+    rows.emplace_back(stack, it == before.end() ? 0 : it->second, weight);
+  }
+  for (const auto& [stack, weight] : before) {
+    if (!after.contains(stack)) rows.emplace_back(stack, weight, 0);
+  }
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    if (std::get<2>(a) != std::get<2>(b)) return std::get<2>(a) > std::get<2>(b);
+    if (std::get<1>(a) != std::get<1>(b)) return std::get<1>(a) > std::get<1>(b);
+    return std::get<0>(a) < std::get<0>(b);
+  });
+  for (const auto& [stack, was, is] : rows) out << stack << ' ' << was << ' ' << is << '\n';
 }
 
 }  // namespace dprof::profile

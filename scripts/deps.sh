@@ -12,6 +12,8 @@ packages=(
   libcli11-dev libzstd-dev zlib1g-dev libprotobuf-dev protobuf-compiler
   # tests and benchmarks; linux-perf is the baseline the tracer benchmark compares against
   googletest libgtest-dev libgmock-dev libbenchmark-dev linux-perf
+  # the HTML flame graph test drives the page in headless Chromium
+  chromium
 )
 
 missing=()

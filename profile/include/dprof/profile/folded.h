@@ -28,6 +28,11 @@ struct FoldedOptions {
 // Writes the profile's stacks, merged by frame names, heaviest first (ties by name).
 void WriteFolded(const Profile& profile, const FoldedOptions& options, std::ostream& out);
 
+// The folded diff of two profiles, as difffolded.pl writes it for flamegraph.pl: every stack of
+// either, "stack BASE_WEIGHT WEIGHT", heaviest (in `profile`) first.
+void WriteFoldedDiff(const Profile& base, const Profile& profile, const FoldedOptions& options,
+                     std::ostream& out);
+
 // The name a frame is drawn with in folded stacks: ';' and line breaks replaced.
 std::string FoldedName(const Profile::Frame& frame, bool kernel_suffix);
 

@@ -1,0 +1,40 @@
+// dprof::profile::WriteFlameGraph{Html,Svg} — flame graphs of a profile.
+//
+// HTML: one self-contained interactive page (no network fetches) drawn on a canvas, readable with
+// hundreds of thousands of distinct stacks: click a frame to zoom, Reset, search with the share
+// of the weight that matches, tooltips with weights and percentages, an icicle toggle.
+// SVG: the same graph as a static picture for documents, with a tooltip (<title>) per frame;
+// frames narrower than 0.1% of the width are left out.
+//
+// Frames merge by function name along each path; children are ordered by name. With a `base`
+// profile the graph is differential: widths are this profile's, colors say how each frame's
+// share of the total changed since the base (red grew, blue shrank).
+//
+// Example:
+//   std::ofstream out("flamegraph.html");
+//   WriteFlameGraphHtml(Profile::Build(recording, {.thread_root = true}), {.title = "app"}, out);
+#ifndef DPROF_PROFILE_FLAMEGRAPH_H_
+#define DPROF_PROFILE_FLAMEGRAPH_H_
+
+#include <ostream>
+#include <string>
+
+#include "dprof/profile/profile.h"
+
+namespace dprof::profile {
+
+struct FlameGraphOptions {
+  std::string title = "Flame Graph";
+  bool reverse = false;  // merge stacks from their leaves: each hot function with its callers
+  bool icicle = false;   // hang the stacks from the top (the page can toggle it)
+  const Profile* base = nullptr;  // differential against this profile
+};
+
+void WriteFlameGraphHtml(const Profile& profile, const FlameGraphOptions& options,
+                         std::ostream& out);
+void WriteFlameGraphSvg(const Profile& profile, const FlameGraphOptions& options,
+                        std::ostream& out);
+
+}  // namespace dprof::profile
+
+#endif  // DPROF_PROFILE_FLAMEGRAPH_H_
