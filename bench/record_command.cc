@@ -1,7 +1,8 @@
-// record_command: runs a command under the tracer, keeps nothing, and reports what it cost.
-// The dprof side of bench/record_vs_perf.sh (until `dprof record` exists, issue 6).
+// record_command: runs a command under the tracer and reports what it cost; keeps nothing, or
+// with -o writes a recording (symbolized when the command ends). The dprof side of
+// bench/record_vs_perf.sh and bench/views_vs_perf_script.sh (until `dprof record`, issue 6).
 //
-//   record_command [--call-graph fp|dwarf|auto] [-F HZ] -- CMD [ARGS...]
+//   record_command [--call-graph fp|dwarf|auto] [-F HZ] [-o FILE] -- CMD [ARGS...]
 //
 // Prints on stderr one line: events, user stacks delivered, lost, dropped, and this process's
 // own CPU seconds (reader and unwind workers; the command's are its own).
@@ -10,21 +11,39 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "dprof/profile/recorder.h"
+#include "dprof/profile/symbolizer.h"
 #include "dprof/tracer/tracer.h"
 
 namespace {
 
+// Counts what the tracer produced, and passes it on to a recorder when there is one.
 class CountingSink : public dprof::tracer::TraceSink {
  public:
-  void OnEvent(const dprof::tracer::TraceEvent&) override { ++events; }
-  void OnUserStack(dprof::cookie::Cookie, const dprof::tracer::UserStackTrace&) override {
+  void OnEvent(const dprof::tracer::TraceEvent& e) override {
+    ++events;
+    if (next) next->OnEvent(e);
+  }
+  void OnUserStack(dprof::cookie::Cookie c, const dprof::tracer::UserStackTrace& t) override {
     stacks.fetch_add(1, std::memory_order_relaxed);
+    if (next) next->OnUserStack(c, t);
+  }
+  void OnComm(const dprof::tracer::CommRecord& r) override {
+    if (next) next->OnComm(r);
+  }
+  void OnTask(const dprof::tracer::TaskRecord& r) override {
+    if (next) next->OnTask(r);
+  }
+  void OnMmap(const dprof::tracer::Mmap2Record& r) override {
+    if (next) next->OnMmap(r);
   }
   uint64_t events = 0;
   std::atomic<uint64_t> stacks{0};
+  dprof::tracer::TraceSink* next = nullptr;
 };
 
 double CpuSeconds() {
@@ -34,7 +53,8 @@ double CpuSeconds() {
 }
 
 int Usage() {
-  std::fprintf(stderr, "usage: record_command [--call-graph MODE] [-F HZ] -- CMD [ARGS...]\n");
+  std::fprintf(stderr,
+               "usage: record_command [--call-graph MODE] [-F HZ] [-o FILE] -- CMD [ARGS...]\n");
   return 2;
 }
 
@@ -42,6 +62,7 @@ int Usage() {
 
 int main(int argc, char** argv) {
   dprof::tracer::TracerOptions options;
+  std::string output;
   int i = 1;
   for (; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -56,6 +77,8 @@ int main(int argc, char** argv) {
       options.call_graph = *mode;
     } else if (arg == "-F") {
       options.frequency = std::strtoull(argv[++i], nullptr, 10);
+    } else if (arg == "-o") {
+      output = argv[++i];
     } else {
       return Usage();
     }
@@ -64,6 +87,23 @@ int main(int argc, char** argv) {
   options.target.command.assign(argv + i, argv + argc);
 
   CountingSink sink;
+  std::unique_ptr<dprof::stackdepot::Depot> depot;
+  std::unique_ptr<dprof::profile::Recorder> recorder;
+  if (!output.empty()) {
+    // The recorder reads stacks from the tracer's depot, made here to exist first.
+    auto d = dprof::stackdepot::Depot::Create({});
+    if (!d.ok()) return 1;
+    depot = *std::move(d);
+    auto r = dprof::profile::Recorder::Create(
+        output, depot.get(), {{"command", options.target.command[0]}}, options.events);
+    if (!r.ok()) {
+      std::fprintf(stderr, "record_command: %s\n", std::string(r.status().message()).c_str());
+      return 1;
+    }
+    recorder = *std::move(r);
+    sink.next = recorder.get();
+    options.depot = depot.get();
+  }
   auto tracer = dprof::tracer::Tracer::Create(std::move(options), &sink);
   if (!tracer.ok()) {
     std::fprintf(stderr, "record_command: %s\n", std::string(tracer.status().message()).c_str());
@@ -76,6 +116,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   const dprof::tracer::TracerStats stats = (*tracer)->Stats();
+  if (recorder != nullptr) {
+    dprof::profile::Symbolizer symbolizer({}, (*tracer)->binaries());
+    if (absl::Status f = recorder->Finish(dprof::profile::CountersOf(stats), &symbolizer);
+        !f.ok()) {
+      std::fprintf(stderr, "record_command: %s\n", std::string(f.message()).c_str());
+      return 1;
+    }
+  }
   std::fprintf(stderr,
                "record_command: events=%llu stacks=%llu lost=%llu lost_samples=%llu "
                "dropped=%llu unwinds=%llu self_cpu=%.3f\n",

@@ -150,29 +150,24 @@ Symbol Symbolizer::User(uint32_t pid, const unwind::Mapping* m, uint64_t address
   }
 
   std::shared_ptr<const unwind::Binary> binary = m->binary;
-  std::optional<uint64_t> bias;
-  if (binary != nullptr) {
-    bias = m->bias;
-  } else if (m->path == "[vdso]") {
+  uint64_t bias = m->bias;
+  if (binary == nullptr && m->path == "[vdso]") {
     binary = Vdso();
-  } else if (m->path[0] != '[') {
-    // A file deleted while mapped: the process's own view of the mapping still opens it.
-    binary = binaries_->Open(
-        absl::StrFormat("%s/%u/map_files/%x-%x", options_.proc, pid, m->start, m->end));
-    if (binary != nullptr && !m->build_id.empty() && !binary->build_id().empty() &&
-        binary->build_id() != m->build_id) {
-      binary = nullptr;  // a different file under the same range: the mapping changed since
+    const std::optional<uint64_t> vdso_bias = binary ? BiasOf(*binary, *m) : std::nullopt;
+    if (vdso_bias.has_value()) {
+      bias = *vdso_bias;
+    } else {
+      binary = nullptr;
     }
   }
-  if (binary != nullptr && !bias.has_value()) bias = BiasOf(*binary, *m);
 
   Symbol symbol{.module = std::string(absl::StripSuffix(m->path, kDeletedSuffix)),
                 .offset = address - m->start + m->pgoff,
                 .deleted = m->path[0] != '[' && Deleted(pid, *m)};
-  if (binary == nullptr || !bias.has_value()) return symbol;
-  symbol.offset = address - *bias;
+  if (binary == nullptr) return symbol;
+  symbol.offset = address - bias;
   if (internal::BinarySymbols* symbols = SymbolsOf(binary)) {
-    symbol.frames = symbols->Lookup(looked_up - *bias);
+    symbol.frames = symbols->Lookup(looked_up - bias);
   }
   return symbol;
 }
@@ -234,8 +229,8 @@ void SymbolizeRecording(Recording& recording, Symbolizer& symbolizer) {
   auto space_of = [&](uint32_t pid) -> const unwind::AddressSpace& {
     auto [it, inserted] = spaces.try_emplace(pid);
     if (inserted) {
-      it->second =
-          std::make_unique<unwind::AddressSpace>(symbolizer.binaries(), symbolizer.RootOf(pid));
+      it->second = std::make_unique<unwind::AddressSpace>(symbolizer.binaries(),
+                                                          symbolizer.RootOf(pid), pid);
       for (const Mapping& m : recording.mappings) {
         if (m.pid != pid) continue;
         it->second->Map(unwind::Mapping{.start = m.start,

@@ -4,18 +4,21 @@
 #   depot   bench/stackdepot_bench: the stack depot against two locked hash maps
 #   unwind  bench/unwind_bench: every unwinder on the same snapshots, and the deferred engine
 #   tracer  bench/record_vs_perf.sh: target slowdown and profiler CPU, dprof against perf record
-# usage: scripts/bench.sh [depot|unwind|tracer|all] [extra benchmark arguments...]
+#   views   bench/views_vs_perf_script.sh: a 100k-sample recording to folded stacks and to HTML,
+#           against perf script over as many dwarf samples
+# usage: scripts/bench.sh [depot|unwind|tracer|views|all] [extra benchmark arguments...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 which=${1:-all}
 [[ $# -gt 0 ]] && shift
-case $which in depot|unwind|tracer|all) ;; *) echo "usage: $0 [depot|unwind|tracer|all] [benchmark args]" >&2; exit 2;; esac
+case $which in depot|unwind|tracer|views|all) ;; *) echo "usage: $0 [depot|unwind|tracer|views|all] [benchmark args]" >&2; exit 2;; esac
 
 scripts/deps.sh
 configure build
 ensure_tracefs
-cmake --build build -j "$jobs" --target stackdepot_bench unwind_bench record_command cpu_bound_nofp >&2
+cmake --build build -j "$jobs" --target stackdepot_bench unwind_bench record_command recording_views \
+  cpu_bound_nofp >&2
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
@@ -88,4 +91,9 @@ fi
 if [[ $which == tracer || $which == all ]]; then
   section "tracer: samples/cpu_bound (2 threads, fixed work) at 999 Hz, median of 5 runs"
   bench/record_vs_perf.sh build 5
+fi
+
+if [[ $which == views || $which == all ]]; then
+  section "views: 100k-sample recordings of samples/cpu_bound to folded and HTML, against perf script"
+  bench/views_vs_perf_script.sh build 5
 fi

@@ -12,8 +12,9 @@ packages=(
   libcli11-dev libzstd-dev zlib1g-dev libprotobuf-dev protobuf-compiler
   # tests and benchmarks; linux-perf is the baseline the tracer benchmark compares against
   googletest libgtest-dev libgmock-dev libbenchmark-dev linux-perf
-  # the HTML flame graph test drives the page in headless Chromium
-  chromium
+  # the HTML flame graph test drives the page in headless Chromium; the reader's fuzz target
+  # is built with clang and libFuzzer
+  chromium clang libclang-rt-14-dev
 )
 
 missing=()

@@ -3,7 +3,9 @@
 #   1. the normal build: every ctest label (unit, concurrency, perf, tool)
 #   2. an ASan + UBSan build: the unit, concurrency and perf tests
 #   3. a TSan build: the concurrency tests
-# Exits non-zero on the first failure. Build trees: build/, build-asan/, build-tsan/.
+#   4. a fuzz build (clang, libFuzzer, ASan + UBSan): the recording reader fuzzed for
+#      DPROF_FUZZ_SECONDS (default 120), seeded with the recordings the perf tests left
+# Exits non-zero on the first failure. Build trees: build/, build-asan/, build-tsan/, build-fuzz/.
 # DPROF_STRESS_OPS changes the stress tests' operation count (default 10 million).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -35,5 +37,19 @@ cmake --build build-tsan -j "$jobs"
 section "TSan tests (concurrency)"
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/tsan.supp \
   ctest --test-dir build-tsan -L concurrency --output-on-failure -j "$jobs"
+
+section "fuzz build (clang, libFuzzer)"
+configure build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DDPROF_SANITIZE=fuzzer \
+  -DDPROF_WERROR=OFF -DDPROF_BUILD_TESTS=OFF -DDPROF_BUILD_BENCH=OFF -DDPROF_BUILD_CLI=OFF \
+  -DDPROF_BUILD_SAMPLES=OFF
+cmake --build build-fuzz -j "$jobs" --target recording_reader_fuzz
+fuzz_seconds=${DPROF_FUZZ_SECONDS:-120}
+section "fuzz the recording reader (${fuzz_seconds} s)"
+corpus=build-fuzz/corpus
+mkdir -p "$corpus"
+cp build/tests/artifacts/recordings/*.dprof "$corpus"/ 2>/dev/null || true
+ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  build-fuzz/tests/fuzz/recording_reader_fuzz "$corpus" -max_total_time="$fuzz_seconds" \
+  -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 
 section "all tests passed"

@@ -490,7 +490,7 @@ absl::Status Tracer::Impl::Start() {
     absl::StatusOr<internal::ChildProcess> child = internal::ChildProcess::Launch(t.command);
     if (!child.ok()) return child.status();
     child_.emplace(*std::move(child));
-    spaces_[child_->pid()] = std::make_shared<unwind::AddressSpace>(&binaries_);
+    spaces_[child_->pid()] = std::make_shared<unwind::AddressSpace>(&binaries_, "", child_->pid());
     if (absl::Status s = OpenThreadsOf(child_->pid(), true); !s.ok()) return s;
   } else {
     for (pid_t pid : t.pids) {
@@ -653,7 +653,7 @@ void Tracer::Impl::Process(std::span<const uint8_t> bytes) {
     if (c->exec) {
       // A new program: the MMAP2 records that follow describe all of it (the program, its
       // loader, every library), so /proc need not be read, and may be gone by the first sample.
-      spaces_[c->pid] = std::make_shared<unwind::AddressSpace>(&binaries_);
+      spaces_[c->pid] = std::make_shared<unwind::AddressSpace>(&binaries_, "", c->pid);
       synced_.insert(c->pid);
     }
     sink_->OnComm(*c);
@@ -706,7 +706,7 @@ std::shared_ptr<const unwind::AddressSpace> Tracer::Impl::SpaceFor(uint32_t pid)
   }
   auto it = spaces_.find(pid);
   if (it != spaces_.end()) return it->second;
-  auto empty = std::make_shared<unwind::AddressSpace>(&binaries_);
+  auto empty = std::make_shared<unwind::AddressSpace>(&binaries_, "", pid);
   spaces_[pid] = empty;
   return empty;
 }
@@ -730,7 +730,7 @@ void Tracer::Impl::AnnounceMappings(uint32_t pid, const unwind::AddressSpace& sp
 
 void Tracer::Impl::OnMmap(const Mmap2Record& m) {
   auto it = spaces_.find(m.pid);
-  auto space = it == spaces_.end() ? std::make_shared<unwind::AddressSpace>(&binaries_)
+  auto space = it == spaces_.end() ? std::make_shared<unwind::AddressSpace>(&binaries_, "", m.pid)
                                    : std::make_shared<unwind::AddressSpace>(*it->second);
   unwind::Mapping mapping{.start = m.address,
                           .end = m.address + m.length,

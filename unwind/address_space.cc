@@ -14,6 +14,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -21,15 +22,19 @@ namespace dprof::unwind {
 
 bool Mapping::executable() const { return (prot & PROT_EXEC) != 0; }
 
-AddressSpace::AddressSpace(BinaryCache* binaries, std::string root)
-    : binaries_(binaries), root_(std::move(root)) {}
+AddressSpace::AddressSpace(BinaryCache* binaries, std::string root, pid_t pid)
+    : binaries_(binaries), root_(std::move(root)), pid_(pid) {}
 
 AddressSpace::AddressSpace(const AddressSpace& other)
-    : binaries_(other.binaries_), root_(other.root_), mappings_(other.mappings_) {}
+    : binaries_(other.binaries_),
+      root_(other.root_),
+      pid_(other.pid_),
+      mappings_(other.mappings_) {}
 
 AddressSpace& AddressSpace::operator=(const AddressSpace& other) {
   binaries_ = other.binaries_;
   root_ = other.root_;
+  pid_ = other.pid_;
   mappings_ = other.mappings_;
   id_ = NewId();
   return *this;
@@ -61,7 +66,7 @@ absl::StatusOr<AddressSpace> AddressSpace::FromProc(pid_t pid, BinaryCache* bina
     text.append(buf, static_cast<size_t>(n));
   }
   close(fd);
-  AddressSpace space(binaries, pid == getpid() ? "" : absl::StrCat("/proc/", pid, "/root"));
+  AddressSpace space(binaries, pid == getpid() ? "" : absl::StrCat("/proc/", pid, "/root"), pid);
   if (absl::Status status = space.AddMaps(text); !status.ok()) return status;
   return space;
 }
@@ -95,14 +100,18 @@ absl::Status AddressSpace::AddMaps(std::string_view maps_text) {
 }
 
 void AddressSpace::ResolveBinary(Mapping& m) const {
-  if (binaries_ == nullptr || m.binary != nullptr || m.path.empty() || m.path[0] == '[' ||
-      absl::EndsWith(m.path, " (deleted)")) {
-    return;
-  }
-  std::shared_ptr<const Binary> binary = binaries_->Open(root_ + m.path);
+  if (binaries_ == nullptr || m.binary != nullptr || m.path.empty() || m.path[0] == '[') return;
+  // /proc/PID/maps says " (deleted)" after the path of a file deleted since it was mapped.
+  const std::string path(absl::StripSuffix(m.path, " (deleted)"));
+  std::shared_ptr<const Binary> binary = binaries_->Open(root_ + path);
   // Through /proc/PID/root of a process that has exited, or a file deleted since: the kernel's
   // build-id still names the file.
-  if (binary == nullptr) binary = binaries_->OpenBuildId(m.path, m.build_id);
+  if (binary == nullptr) binary = binaries_->OpenBuildId(path, m.build_id);
+  // The process's own view of the mapping still opens a deleted file, while it runs.
+  if (binary == nullptr && pid_ != 0) {
+    binary = binaries_->OpenAs(absl::StrFormat("/proc/%d/map_files/%x-%x", pid_, m.start, m.end),
+                               root_ + path);
+  }
   if (binary == nullptr) return;
   // A build-id from the kernel that differs from the file's: the file was replaced after it was
   // mapped, and its contents say nothing about this mapping.

@@ -149,15 +149,29 @@ const Segment* Binary::ExecutableSegmentAt(uint64_t vaddr) const {
 }
 
 std::shared_ptr<const Binary> BinaryCache::Open(const std::string& path) {
+  return OpenAs(path, path);
+}
+
+std::shared_ptr<const Binary> BinaryCache::OpenAs(const std::string& file,
+                                                  const std::string& path) {
   struct stat st = {};
-  if (stat(path.c_str(), &st) != 0) return nullptr;  // not remembered: it may appear later
+  if (stat(file.c_str(), &st) != 0) {
+    // Gone: the file last opened under this path, if any (mappings made before it was deleted
+    // still hold it). Not remembered otherwise: it may appear later.
+    std::lock_guard lock(mu_);
+    auto it = by_path_.find(path);
+    return it == by_path_.end() ? nullptr : it->second;
+  }
   const Binary::FileId id = {.dev = st.st_dev,
                              .ino = st.st_ino,
                              .size = static_cast<uint64_t>(st.st_size),
                              .mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
   std::lock_guard lock(mu_);
-  if (auto it = by_file_.find(id); it != by_file_.end()) return it->second;
-  absl::StatusOr<std::unique_ptr<Binary>> opened = Binary::Open(path);
+  if (auto it = by_file_.find(id); it != by_file_.end()) {
+    if (it->second != nullptr) by_path_[path] = it->second;
+    return it->second;
+  }
+  absl::StatusOr<std::unique_ptr<Binary>> opened = Binary::Open(file);
   std::shared_ptr<const Binary> binary;
   if (opened.ok()) {
     binary = std::move(*opened);
@@ -168,11 +182,12 @@ std::shared_ptr<const Binary> BinaryCache::Open(const std::string& path) {
     }
   }
   by_file_.emplace(id, binary);
+  if (binary != nullptr) by_path_[path] = binary;
   return binary;
 }
 
 std::shared_ptr<const Binary> BinaryCache::OpenBuildId(const std::string& path,
-                                                      const std::string& build_id) {
+                                                       const std::string& build_id) {
   if (build_id.empty()) return nullptr;
   {
     std::lock_guard lock(mu_);

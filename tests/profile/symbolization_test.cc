@@ -62,6 +62,14 @@ class SymbolizationTest : public ::testing::Test {
     EXPECT_TRUE((*t)->Run(std::chrono::seconds(60)).ok());
     Symbolizer symbolizer({.perf_map_dir = perf_map_dir_}, (*t)->binaries());
     EXPECT_TRUE((*recorder)->Finish(CountersOf((*t)->Stats()), &symbolizer).ok());
+    // A real recording for the reader's fuzz corpus (scripts/test.sh).
+    const std::filesystem::path corpus = std::filesystem::path(DPROF_ARTIFACTS_DIR) / "recordings";
+    std::filesystem::create_directories(corpus);
+    std::filesystem::copy_file(
+        path,
+        corpus / (::testing::UnitTest::GetInstance()->current_test_info()->name() +
+                  std::string(".dprof")),
+        std::filesystem::copy_options::overwrite_existing);
     ReadReport report;
     absl::StatusOr<Recording> r = ReadRecording(path, &report);
     EXPECT_TRUE(r.ok()) << r.status();
@@ -163,13 +171,16 @@ TEST_F(SymbolizationTest, LibraryLoadedWithDlopen) {
       RecordAndRead({SampleFile("dlopen"), SampleFile("libdlopen_plugin.so"), "0.6"});
   const Profile p = Profile::Build(r, {.kernel = false});
   ASSERT_GT(p.total_count(), 200u);
-  const uint32_t hot_line = MarkedLine("dlopen/plugin.cc", "plugin-hot");
   EXPECT_GT(LeafShare(p,
-                      [&](const Profile::Frame& f) {
-                        return f.name == "plugin_hot" && f.line == hot_line && !f.deleted &&
+                      [](const Profile::Frame& f) {
+                        return f.name == "plugin_hot" && !f.deleted &&
                                f.module.ends_with("libdlopen_plugin.so");
                       }),
             0.8)
+      << Top(p);
+  // Most of it on the loop's line (the rest on the function's entry and exit).
+  const uint32_t hot_line = MarkedLine("dlopen/plugin.cc", "plugin-hot");
+  EXPECT_GT(LeafShare(p, [&](const Profile::Frame& f) { return f.line == hot_line; }), 0.5)
       << Top(p);
 }
 

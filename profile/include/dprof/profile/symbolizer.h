@@ -4,10 +4,10 @@
 // .gnu_debuglink under Options::debug_path), else the ELF symbol tables; C++ names demangled; one
 // frame per inlined call. Files of processes in other mount namespaces are opened through
 // /proc/PID/root, files deleted while mapped through /proc/PID/map_files or, once the process is
-// gone, by build-id among the files the tracer had open (pass its BinaryCache). JIT code through
-// /tmp/perf-PID.map, when owned by the process's user or root. The vDSO through dprof's own (the
-// kernel gives every process the same). Kernel addresses through /proc/kallsyms, modules included.
-// An address nothing names still gets its module and offset: views print it as
+// gone, among the files the tracer had open (pass its BinaryCache): see unwind::AddressSpace. JIT
+// code through /tmp/perf-PID.map, when owned by the process's user or root. The vDSO through
+// dprof's own (the kernel gives every process the same). Kernel addresses through /proc/kallsyms,
+// modules included. An address nothing names still gets its module and offset: views print it as
 // "[unknown] (module+0xoffset)".
 //
 // Each binary is opened once (the BinaryCache) and read by libdw once; each address is looked up

@@ -55,8 +55,9 @@ class AddressSpace {
  public:
   // `binaries` (may be null: no mapping gets a Binary) must outlive the address space. `root`
   // prefixes every file path when opening it: "/proc/PID/root" reaches a process in another mount
-  // namespace.
-  explicit AddressSpace(BinaryCache* binaries, std::string root = "");
+  // namespace. `pid` (0: none) is the process whose /proc/PID/map_files opens a mapping's file
+  // when its path no longer does (deleted, or replaced since it was mapped).
+  explicit AddressSpace(BinaryCache* binaries, std::string root = "", pid_t pid = 0);
   // A copy is a new version, with an id of its own.
   AddressSpace(const AddressSpace& other);
   AddressSpace& operator=(const AddressSpace& other);
@@ -93,6 +94,7 @@ class AddressSpace {
 
   BinaryCache* binaries_;
   std::string root_;
+  pid_t pid_ = 0;
   std::vector<Mapping> mappings_;  // sorted by start, non-overlapping
   uint64_t id_ = NewId();
 };

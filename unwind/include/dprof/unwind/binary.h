@@ -105,8 +105,14 @@ class Binary {
 class BinaryCache {
  public:
   // The Binary for `path`: the cached one if the same file (or a file with the same build-id) was
-  // opened before; nullptr when it cannot be opened or is not ELF (also remembered).
+  // opened before; nullptr when it cannot be opened or is not ELF (also remembered). A path that
+  // no longer exists names the file last opened under it: mappings made before the file was
+  // deleted still hold that one.
   std::shared_ptr<const Binary> Open(const std::string& path) ABSL_LOCKS_EXCLUDED(mu_);
+  // Opens `file` as Open() does, remembering it under `path` too: a file reached another way
+  // (a process's /proc/PID/map_files entry for a deleted file) under the path it was mapped from.
+  std::shared_ptr<const Binary> OpenAs(const std::string& file, const std::string& path)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // The Binary whose build-id is `build_id`: one opened before under any path, else `path` when
   // its build-id matches; nullptr otherwise. For files whose usual path is no longer reachable
   // (the /proc/PID/root of a process that has exited).
@@ -119,6 +125,7 @@ class BinaryCache {
   mutable std::mutex mu_;
   absl::flat_hash_map<Binary::FileId, std::shared_ptr<const Binary>> by_file_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<const Binary>> by_build_id_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<const Binary>> by_path_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace dprof::unwind
