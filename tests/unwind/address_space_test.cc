@@ -185,6 +185,51 @@ TEST(AddressSpaceTest, ExitedProcessesFilesAreFoundByBuildId) {
   EXPECT_EQ(space.Find(0x7f2000000000)->binary, nullptr);
 }
 
+// A file deleted while mapped (an upgraded library): its path no longer opens it, the process's
+// /proc/PID/map_files entry for the mapping does.
+TEST(AddressSpaceTest, DeletedFileOpensThroughMapFiles) {
+  const std::filesystem::path copy =
+      std::filesystem::temp_directory_path() / ("dprof-mapped-" + std::to_string(getpid()));
+  std::filesystem::copy_file(std::filesystem::read_symlink("/proc/self/exe"), copy,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::shared_ptr<const Binary> file = Binary::Open(copy.string()).value();
+  const Segment* text = nullptr;
+  for (const Segment& s : file->segments()) {
+    if ((s.flags & PF_X) != 0) text = &s;
+  }
+  ASSERT_NE(text, nullptr);
+  const uint64_t pgoff = text->offset & ~uint64_t{0xfff};
+  const int fd = open(copy.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  void* at = mmap(nullptr, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, static_cast<off_t>(pgoff));
+  close(fd);
+  ASSERT_NE(at, MAP_FAILED);
+  std::filesystem::remove(copy);
+
+  BinaryCache binaries;
+  const uint64_t start = reinterpret_cast<uint64_t>(at);
+  AddressSpace space(&binaries, "", getpid());
+  space.Map({.start = start,
+             .end = start + 4096,
+             .pgoff = pgoff,
+             .prot = PROT_READ | PROT_EXEC,
+             .path = copy.string() + " (deleted)"});
+  const Mapping* m = space.Find(start);
+  ASSERT_NE(m, nullptr);
+  ASSERT_NE(m->binary, nullptr);
+  EXPECT_EQ(m->binary->build_id(), file->build_id());
+  EXPECT_EQ(m->bias, start - pgoff - text->vaddr + text->offset);
+  // Without the process to ask, nothing opens it.
+  AddressSpace elsewhere(&binaries);
+  elsewhere.Map({.start = start,
+                 .end = start + 4096,
+                 .pgoff = pgoff,
+                 .prot = PROT_READ | PROT_EXEC,
+                 .path = "/nonexistent/dir/file (deleted)"});
+  EXPECT_EQ(elsewhere.Find(start)->binary, nullptr);
+  munmap(at, 4096);
+}
+
 class BinaryCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -209,6 +254,24 @@ TEST_F(BinaryCacheTest, OpensOnceAndSharesByFileAndBuildId) {
   EXPECT_EQ(binaries.size(), 2u);                         // two files seen, one Binary
   EXPECT_NE(a->id(), 0u);
   EXPECT_FALSE(a->segments().empty());
+}
+
+// A path that vanished names the file last opened under it; one never opened names nothing.
+TEST_F(BinaryCacheTest, DeletedFileStaysNamedByItsPath) {
+  const std::filesystem::path copy = dir_ / "soon-deleted";
+  std::filesystem::copy_file(std::filesystem::read_symlink("/proc/self/exe"), copy);
+  BinaryCache binaries;
+  std::shared_ptr<const Binary> opened = binaries.Open(copy.string());
+  ASSERT_NE(opened, nullptr);
+  std::filesystem::remove(copy);
+  EXPECT_EQ(binaries.Open(copy.string()), opened);
+  EXPECT_EQ(binaries.Open((dir_ / "never-there").string()), nullptr);
+  // Opened by another name, remembered under the name it was mapped from.
+  std::filesystem::copy_file(std::filesystem::read_symlink("/proc/self/exe"), dir_ / "other");
+  std::shared_ptr<const Binary> other =
+      binaries.OpenAs((dir_ / "other").string(), (dir_ / "mapped-as").string());
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(binaries.Open((dir_ / "mapped-as").string()), other);
 }
 
 // Writes an x86-64 shared object with only the given PT_LOAD program headers.
