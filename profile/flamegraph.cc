@@ -1,6 +1,7 @@
 #include "dprof/profile/flamegraph.h"
 
 #include <algorithm>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
