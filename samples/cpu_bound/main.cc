@@ -17,16 +17,12 @@
 #include <thread>
 #include <vector>
 
+#include "samples/monotonic_seconds.h"
+
 namespace {
 
 constexpr uint64_t kUnit = 200000;  // loop iterations of hot_b per round
 volatile uint64_t sink;
-
-double Now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 // The same dependent chain in both: neither vectorizes nor folds into a closed form.
 extern "C" __attribute__((noinline)) uint64_t hot_a(uint64_t x) {
@@ -42,9 +38,9 @@ extern "C" __attribute__((noinline)) uint64_t hot_b(uint64_t x) {
 extern "C" __attribute__((noinline)) uint64_t one_round(uint64_t x) { return hot_b(hot_a(x)); }
 
 extern "C" __attribute__((noinline)) void run(double seconds) {
-  const double end = Now() + seconds;
+  const double end = MonotonicSeconds() + seconds;
   uint64_t x = 1;
-  while (Now() < end) x = one_round(x);
+  while (MonotonicSeconds() < end) x = one_round(x);
   sink = x;
 }
 
@@ -55,12 +51,12 @@ __attribute__((noinline)) void run_rounds(long rounds) {
 }
 
 int FixedWork(long rounds, int threads) {
-  const double start = Now();
+  const double start = MonotonicSeconds();
   std::vector<std::thread> workers;
   for (int i = 1; i < threads; ++i) workers.emplace_back(run_rounds, rounds);
   run_rounds(rounds);
   for (std::thread& t : workers) t.join();
-  const double wall = Now() - start;
+  const double wall = MonotonicSeconds() - start;
   timespec cpu;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
   std::printf("wall=%.4f cpu=%.4f\n", wall, cpu.tv_sec + cpu.tv_nsec * 1e-9);

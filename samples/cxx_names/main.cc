@@ -6,10 +6,11 @@
 // Nearly all the time is in shapes::detail::Accumulator<double>::Add(double) and
 // shapes::detail::Accumulator<unsigned long>::Add(unsigned long), called from a lambda in main
 // through (anonymous namespace)::Drive<...>().
-#include <time.h>
 
 #include <cstdint>
 #include <cstdlib>
+
+#include "samples/monotonic_seconds.h"
 
 namespace shapes::detail {
 
@@ -31,17 +32,11 @@ namespace {
 
 volatile double sink;
 
-double Now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 template <typename Work>
 __attribute__((noinline)) double Drive(double seconds, Work work) {
-  const double end = Now() + seconds;
+  const double end = MonotonicSeconds() + seconds;
   double x = 0;
-  while (Now() < end) x += work();
+  while (MonotonicSeconds() < end) x += work();
   return x;
 }
 

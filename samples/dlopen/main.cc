@@ -7,7 +7,6 @@
 // With --deleted it loads a copy of LIBRARY from a temporary directory and deletes the copy once
 // loaded: its code keeps running from a file that no longer exists (as after a package upgrade).
 #include <dlfcn.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -17,15 +16,9 @@
 #include <filesystem>
 #include <string>
 
-namespace {
+#include "samples/monotonic_seconds.h"
 
-double Now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -61,7 +54,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "dlsym plugin_work: %s\n", dlerror());
     return 1;
   }
-  const double end = Now() + seconds;
-  while (Now() < end) work(20);
+  const double end = MonotonicSeconds() + seconds;
+  while (MonotonicSeconds() < end) work(20);
   return 0;
 }

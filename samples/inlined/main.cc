@@ -6,20 +6,15 @@
 // sample lands in accumulate()'s machine code while the source says step() <- mix() <-
 // accumulate() <- main. A symbolizer that unfolds inline frames shows all three, the inner two
 // marked inlined, each with its source line; the marker comments name the lines tests expect.
-#include <time.h>
 
 #include <cstdint>
 #include <cstdlib>
 
+#include "samples/monotonic_seconds.h"
+
 namespace {
 
 volatile uint64_t sink;
-
-double Now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 __attribute__((always_inline)) inline uint64_t step(uint64_t x, uint64_t i) {
   for (uint64_t j = 0; j < 1000; ++j) x = x * 6364136223846793005ull + (x >> 29) + i + j;  // @step
@@ -39,9 +34,9 @@ extern "C" __attribute__((noinline)) uint64_t accumulate(uint64_t x, uint64_t ro
 
 int main(int argc, char** argv) {
   const double seconds = argc > 1 ? std::atof(argv[1]) : 1.0;
-  const double end = Now() + seconds;
+  const double end = MonotonicSeconds() + seconds;
   uint64_t x = 1;
-  while (Now() < end) x = accumulate(x, 1000);
+  while (MonotonicSeconds() < end) x = accumulate(x, 1000);
   sink = x;
   return 0;
 }

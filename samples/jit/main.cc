@@ -8,7 +8,6 @@
 // map stays after exit, as a JIT's does, for the profiler to read; whoever ran the program removes
 // it. Other architectures: exits 2 ("not supported").
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -17,13 +16,9 @@
 #include <cstring>
 #include <string>
 
-namespace {
+#include "samples/monotonic_seconds.h"
 
-double Now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+namespace {
 
 // uint64_t f(uint64_t x, uint64_t n): n rounds of x = x * 0x41c64e6d + n.
 constexpr unsigned char kLoop[] = {
@@ -62,9 +57,9 @@ int main(int argc, char** argv) {
   std::fprintf(f, "%lx %zx jit_hot_loop\n", reinterpret_cast<unsigned long>(loop), sizeof(kLoop));
   std::fclose(f);
   auto fn = reinterpret_cast<uint64_t (*)(uint64_t, uint64_t)>(loop);
-  const double end = Now() + seconds;
+  const double end = MonotonicSeconds() + seconds;
   uint64_t x = 1;
-  while (Now() < end) x = fn(x, 1000000);
+  while (MonotonicSeconds() < end) x = fn(x, 1000000);
   sink = x;
   return 0;
 #else

@@ -8,7 +8,6 @@
 // exits 0. Prints one line per task it made: "thread TID" / "child PID".
 #include <pthread.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -18,20 +17,16 @@
 #include <thread>
 #include <vector>
 
+#include "samples/monotonic_seconds.h"
+
 namespace {
 
 volatile uint64_t sink;
 
-double Now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 __attribute__((noinline)) void Spin(double ms) {
-  const double end = Now() + ms / 1000;
+  const double end = MonotonicSeconds() + ms / 1000;
   uint64_t x = 1;
-  while (Now() < end) {
+  while (MonotonicSeconds() < end) {
     for (int i = 0; i < 1000; ++i) x = x * 6364136223846793005ull + 1;
   }
   sink = x;
