@@ -32,8 +32,9 @@ class FlameTree {
   FlameTree(const Profile& p, const FlameGraphOptions& options) : reverse_(options.reverse) {
     Name("all", Profile::FrameKind::kThread);
     nodes_.push_back(Node{});
+    const std::vector<uint32_t> names = NamesOf(p);
     for (const Profile::Stack& s : p.stacks()) {
-      std::vector<uint32_t> path = Path(p, s);
+      std::vector<uint32_t> path = Path(names, s);
       uint32_t node = 0;
       nodes_[0].value += s.weight;
       for (uint32_t name : path) {
@@ -44,10 +45,11 @@ class FlameTree {
     if (options.base != nullptr) {
       const Profile& b = *options.base;
       base_total_ = b.total_weight();
+      const std::vector<uint32_t> base_names = NamesOf(b);
       for (const Profile::Stack& s : b.stacks()) {
         uint32_t node = 0;
         nodes_[0].base += s.weight;
-        for (uint32_t name : Path(b, s)) {
+        for (uint32_t name : Path(base_names, s)) {
           node = Child(node, name, false);
           if (node == 0) break;  // a path this profile does not have
           nodes_[node].base += s.weight;
@@ -91,13 +93,18 @@ class FlameTree {
     return it->second;
   }
 
-  std::vector<uint32_t> Path(const Profile& p, const Profile::Stack& s) {
+  // The name of each of the profile's frames, looked up once.
+  std::vector<uint32_t> NamesOf(const Profile& p) {
+    std::vector<uint32_t> names;
+    names.reserve(p.frames().size());
+    for (const Profile::Frame& f : p.frames()) names.push_back(Name(FoldedName(f, false), f.kind));
+    return names;
+  }
+
+  std::vector<uint32_t> Path(const std::vector<uint32_t>& names, const Profile::Stack& s) const {
     std::vector<uint32_t> path;
     path.reserve(s.frames.size());
-    for (uint32_t f : s.frames) {
-      const Profile::Frame& frame = p.frame(f);
-      path.push_back(Name(FoldedName(frame, false), frame.kind));
-    }
+    for (uint32_t f : s.frames) path.push_back(names[f]);
     if (reverse_) std::reverse(path.begin(), path.end());
     return path;
   }

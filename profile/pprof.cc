@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/strings/str_format.h"
+#include "absl/strings/escaping.h"
 #include "profile/internal/profile.pb.h"
 
 namespace dprof::profile {
@@ -28,12 +28,6 @@ class StringTable {
   pb::Profile* profile_;
   absl::flat_hash_map<std::string, int64_t> index_;
 };
-
-std::string Hex(const std::string& bytes) {
-  std::string hex;
-  for (unsigned char c : bytes) hex += absl::StrFormat("%02x", c);
-  return hex;
-}
 
 absl::Status Gzip(const std::string& bytes, std::ostream& out) {
   z_stream z{};
@@ -98,7 +92,7 @@ absl::Status WritePprof(const Recording& r, const Profile& p, std::ostream& out)
       m->set_id(it->second);
       m->set_filename(strings.Index(module));
       if (auto id = build_ids.find(module); id != build_ids.end()) {
-        m->set_build_id(strings.Index(Hex(id->second)));
+        m->set_build_id(strings.Index(absl::BytesToHexString(id->second)));
       }
       m->set_has_functions(true);
       m->set_has_filenames(true);

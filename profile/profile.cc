@@ -1,6 +1,8 @@
 #include "dprof/profile/profile.h"
 
 #include <algorithm>
+#include <array>
+#include <filesystem>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -11,10 +13,8 @@ namespace dprof::profile {
 std::string UnknownFrame(const Symbol* symbol, uint64_t address) {
   if (symbol == nullptr || symbol->module.empty())
     return absl::StrFormat("[unknown] (0x%x)", address);
-  const size_t slash = symbol->module.rfind('/');
-  const std::string module =
-      slash == std::string::npos ? symbol->module : symbol->module.substr(slash + 1);
-  return absl::StrFormat("[unknown] (%s+0x%x)", module, symbol->offset);
+  return absl::StrFormat("[unknown] (%s+0x%x)",
+                         std::filesystem::path(symbol->module).filename().string(), symbol->offset);
 }
 
 namespace {
@@ -98,6 +98,13 @@ Profile Profile::Build(const Recording& r, const ProfileOptions& options) {
   absl::flat_hash_map<std::vector<uint32_t>, uint32_t> stack_ids;  // by locations
   // The unit: time when every event is a clock sample or off-CPU time.
   bool all_off_cpu = true, all_time = true;
+  std::vector<bool> clock_events;  // by event index
+  for (const std::string& name : r.event_names) clock_events.push_back(IsClock(name));
+  // Pseudo-frames' locations, by reason and by thread.
+  constexpr uint32_t kNone = ~uint32_t{0};
+  std::array<uint32_t, kNumOrphans> orphan_location;
+  orphan_location.fill(kNone);
+  absl::flat_hash_map<uint32_t, uint32_t> thread_root;
   std::vector<uint32_t> locations;
   for (const Event& e : r.events) {
     if ((!options.events.empty() && !options.events.contains(e.event)) ||
@@ -106,15 +113,19 @@ Profile Profile::Build(const Recording& r, const ProfileOptions& options) {
       continue;
     }
     auto name = names.find(e.tid);
-    const std::string comm = name == names.end() ? "" : name->second;
-    if (!options.comms.empty() && !options.comms.contains(comm)) continue;
+    const std::string* comm = name == names.end() ? nullptr : &name->second;
+    if (!options.comms.empty() && !options.comms.contains(comm ? *comm : "")) continue;
 
     const StitchedStack s = Stitch(r, e);
     locations.clear();
     if (options.user) {
       if (s.orphan != Orphan::kNone) {
-        locations.push_back(builder.PseudoLocation(
-            Frame{.name = std::string(OrphanFrame(s.orphan)), .kind = FrameKind::kOrphan}));
+        uint32_t& location = orphan_location[static_cast<int>(s.orphan)];
+        if (location == kNone) {
+          location = builder.PseudoLocation(
+              Frame{.name = std::string(OrphanFrame(s.orphan)), .kind = FrameKind::kOrphan});
+        }
+        locations.push_back(location);
       }
       for (auto pc = s.user.rbegin(); pc != s.user.rend(); ++pc) {
         locations.push_back(builder.LocationAt(e.pid, *pc, FrameKind::kUser));
@@ -127,16 +138,19 @@ Profile Profile::Build(const Recording& r, const ProfileOptions& options) {
     }
     if (locations.empty()) continue;
     if (options.thread_root) {
-      locations.insert(locations.begin(),
-                       builder.PseudoLocation(
-                           Frame{.name = comm.empty() ? absl::StrFormat("[tid %u]", e.tid) : comm,
-                                 .kind = FrameKind::kThread}));
+      auto [root, inserted] = thread_root.try_emplace(e.tid);
+      if (inserted) {
+        root->second = builder.PseudoLocation(Frame{
+            .name = comm != nullptr && !comm->empty() ? *comm : absl::StrFormat("[tid %u]", e.tid),
+            .kind = FrameKind::kThread});
+      }
+      locations.insert(locations.begin(), root->second);
     }
 
     p.stitch_counts_.Add(s, e);
     const bool off_cpu = e.kind == tracer::EventKind::kOffCpu;
     all_off_cpu &= off_cpu;
-    all_time &= off_cpu || (e.event < r.event_names.size() && IsClock(r.event_names[e.event]));
+    all_time &= off_cpu || (e.event < clock_events.size() && clock_events[e.event]);
     auto [it, inserted] = stack_ids.try_emplace(locations, static_cast<uint32_t>(p.stacks_.size()));
     if (inserted) {
       Stack stack{.locations = locations};

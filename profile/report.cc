@@ -1,6 +1,7 @@
 #include "dprof/profile/report.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <tuple>
 #include <utility>
 
@@ -11,11 +12,6 @@
 namespace dprof::profile {
 
 namespace {
-
-std::string Basename(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
 
 uint64_t Counter(const Recording& r, const std::string& name) {
   auto it = r.counters.find(name);
@@ -74,7 +70,9 @@ std::vector<FunctionWeight> FunctionWeights(const Profile& p, ReportOptions::Sor
     const Profile::Frame& f = p.frames()[i];
     auto [it, inserted] =
         row_of.try_emplace(std::pair(f.name, f.module), static_cast<uint32_t>(rows.size()));
-    if (inserted) rows.push_back(FunctionWeight{.name = f.name, .module = Basename(f.module)});
+    if (inserted)
+      rows.push_back(FunctionWeight{.name = f.name,
+                                    .module = std::filesystem::path(f.module).filename().string()});
     frame_row[i] = it->second;
   }
   absl::flat_hash_set<uint32_t> seen;

@@ -40,14 +40,6 @@ size_t ImageSize(const uint8_t* image) {
   return size;
 }
 
-// ELF virtual address = address - bias, for `binary` mapped as `m`; nullopt when no segment of
-// the file is what `m` maps.
-std::optional<uint64_t> BiasOf(const unwind::Binary& binary, const unwind::Mapping& m) {
-  const unwind::Segment* segment = binary.SegmentFor(m.pgoff, m.prot);
-  if (segment == nullptr) return std::nullopt;
-  return m.start - m.pgoff - segment->vaddr + segment->offset;
-}
-
 }  // namespace
 
 Symbolizer::Symbolizer(Options options, unwind::BinaryCache* binaries)
@@ -67,9 +59,13 @@ void Symbolizer::Note(std::string note) {
   }
 }
 
-std::string Symbolizer::RootOf(uint32_t pid) const {
-  std::string root = absl::StrCat(options_.proc, "/", pid, "/root");
-  return access((root + "/").c_str(), X_OK) == 0 ? root : "";
+const std::string& Symbolizer::RootOf(uint32_t pid) {
+  auto [it, inserted] = roots_.try_emplace(pid);
+  if (inserted) {
+    std::string root = absl::StrCat(options_.proc, "/", pid, "/root");
+    if (access((root + "/").c_str(), X_OK) == 0) it->second = std::move(root);
+  }
+  return it->second;
 }
 
 internal::BinarySymbols* Symbolizer::SymbolsOf(
@@ -123,7 +119,7 @@ const internal::PerfMap* Symbolizer::PerfMapOf(uint32_t pid) {
 
 bool Symbolizer::Deleted(uint32_t pid, const unwind::Mapping& m) {
   if (absl::EndsWith(m.path, kDeletedSuffix)) return true;
-  const std::string root = RootOf(pid);
+  const std::string& root = RootOf(pid);
   auto [it, inserted] = deleted_.try_emplace(root + m.path);
   if (inserted) {
     struct stat st;
@@ -148,25 +144,22 @@ Symbol Symbolizer::User(uint32_t pid, const unwind::Mapping* m, uint64_t address
                   .offset = address};
   }
 
-  std::shared_ptr<const unwind::Binary> binary = m->binary;
-  uint64_t bias = m->bias;
-  if (binary == nullptr && m->path == "[vdso]") {
-    binary = Vdso();
-    const std::optional<uint64_t> vdso_bias = binary ? BiasOf(*binary, *m) : std::nullopt;
-    if (vdso_bias.has_value()) {
-      bias = *vdso_bias;
-    } else {
-      binary = nullptr;
+  // The vDSO is no file: dprof's own image of it stands in.
+  unwind::Mapping vdso;
+  if (m->binary == nullptr && m->path == "[vdso]") {
+    vdso = *m;
+    if (std::shared_ptr<const unwind::Binary> image = Vdso()) {
+      if (unwind::BindBinary(vdso, std::move(image))) m = &vdso;
     }
   }
 
   Symbol symbol{.module = std::string(absl::StripSuffix(m->path, kDeletedSuffix)),
                 .offset = address - m->start + m->pgoff,
                 .deleted = m->path[0] != '[' && Deleted(pid, *m)};
-  if (binary == nullptr) return symbol;
-  symbol.offset = address - bias;
-  if (internal::BinarySymbols* symbols = SymbolsOf(binary)) {
-    symbol.frames = symbols->Lookup(looked_up - bias);
+  if (m->binary == nullptr) return symbol;
+  symbol.offset = address - m->bias;
+  if (internal::BinarySymbols* symbols = SymbolsOf(m->binary)) {
+    symbol.frames = symbols->Lookup(looked_up - m->bias);
   }
   return symbol;
 }

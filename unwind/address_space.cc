@@ -112,19 +112,23 @@ void AddressSpace::ResolveBinary(Mapping& m) const {
     binary = binaries_->OpenAs(absl::StrFormat("/proc/%d/map_files/%x-%x", pid_, m.start, m.end),
                                root_ + path);
   }
-  if (binary == nullptr) return;
+  if (binary != nullptr) BindBinary(m, std::move(binary));
+}
+
+bool BindBinary(Mapping& m, std::shared_ptr<const Binary> binary) {
   // A build-id from the kernel that differs from the file's: the file was replaced after it was
   // mapped, and its contents say nothing about this mapping.
   if (!m.build_id.empty() && !binary->build_id().empty() && m.build_id != binary->build_id()) {
-    return;
+    return false;
   }
   const Segment* segment = binary->SegmentFor(m.pgoff, m.prot);
-  if (segment == nullptr) return;
+  if (segment == nullptr) return false;
   if (m.build_id.empty()) m.build_id = binary->build_id();
   m.binary = std::move(binary);
   // File offset X sits at bias + vaddr + (X - offset); X = pgoff sits at start.
   m.bias = m.start - m.pgoff - segment->vaddr + segment->offset;
   m.file_contents = (segment->flags & PF_W) == 0 && (m.prot & PROT_WRITE) == 0;
+  return true;
 }
 
 namespace {

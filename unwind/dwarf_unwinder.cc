@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -32,6 +31,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
 #include "dprof/unwind/unwinder.h"
 #include "unwind/internal/dwarf_expression.h"
 #include "unwind/internal/preconditions.h"
@@ -180,12 +180,7 @@ class BinaryCfi {
     }
     // .debug_frame in the separate debug file, found by build-id.
     if (debug_ == nullptr && binary.build_id().size() >= 2) {
-      std::string hex;
-      for (unsigned char c : binary.build_id()) {
-        char buf[3];
-        std::snprintf(buf, sizeof(buf), "%02x", c);
-        hex += buf;
-      }
+      const std::string hex = absl::BytesToHexString(binary.build_id());
       const std::string path =
           "/usr/lib/debug/.build-id/" + hex.substr(0, 2) + "/" + hex.substr(2) + ".debug";
       debug_fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);

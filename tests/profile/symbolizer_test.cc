@@ -11,7 +11,7 @@
 #include <fstream>
 #include <string>
 
-#include "absl/strings/str_format.h"
+#include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "profile/internal/demangle.h"
@@ -221,9 +221,7 @@ class SeparateDebugFileTest : public ::testing::Test {
   std::string BuildIdHex() {
     auto binary = unwind::Binary::Open(testing::SampleFile("libdlopen_plugin_stripped.so"));
     EXPECT_TRUE(binary.ok());
-    std::string hex;
-    for (unsigned char c : (*binary)->build_id()) hex += absl::StrFormat("%02x", c);
-    return hex;
+    return absl::BytesToHexString((*binary)->build_id());
   }
   void Place(const std::filesystem::path& at) {
     std::filesystem::create_directories(at.parent_path());

@@ -70,8 +70,8 @@ class Symbolizer {
 
   unwind::BinaryCache* binaries() { return binaries_; }
   // The root through which process `pid`'s files are opened: "/proc/PID/root" while it can be
-  // reached, else "" (the files as dprof sees them).
-  std::string RootOf(uint32_t pid) const;
+  // reached (as first asked), else "" (the files as dprof sees them).
+  const std::string& RootOf(uint32_t pid);
 
   // What could not be read and why, each once ("/tmp/perf-42.map is owned by uid 1000, ...").
   const std::vector<std::string>& notes() const { return notes_; }
@@ -92,7 +92,8 @@ class Symbolizer {
   std::optional<std::shared_ptr<const unwind::Binary>> vdso_;
   std::optional<std::unique_ptr<internal::KernelSymbols>> kernel_;
   absl::flat_hash_map<uint32_t, std::unique_ptr<internal::PerfMap>> perf_maps_;  // null: none
-  absl::flat_hash_map<std::string, bool> deleted_;                               // by root + path
+  absl::flat_hash_map<uint32_t, std::string> roots_;  // RootOf()'s answers
+  absl::flat_hash_map<std::string, bool> deleted_;    // by root + path
   std::vector<std::string> notes_;
 };
 

@@ -51,6 +51,12 @@ struct Mapping {
   bool Contains(uint64_t address) const { return address >= start && address < end; }
 };
 
+// Makes `binary` the file of `mapping`: sets its Binary, build-id (when unknown), load bias and
+// file_contents. False, and `mapping` unchanged, when the build-ids differ (the file was replaced
+// after it was mapped) or no segment of the file is what the mapping maps. AddressSpace::Map()
+// does this for the files it opens; callers with a file of their own (the vDSO's image) use it.
+bool BindBinary(Mapping& mapping, std::shared_ptr<const Binary> binary);
+
 class AddressSpace {
  public:
   // `binaries` (may be null: no mapping gets a Binary) must outlive the address space. `root`
