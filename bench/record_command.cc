@@ -22,28 +22,18 @@
 namespace {
 
 // Counts what the tracer produced, and passes it on to a recorder when there is one.
-class CountingSink : public dprof::tracer::TraceSink {
+class CountingSink : public dprof::tracer::ForwardingSink {
  public:
   void OnEvent(const dprof::tracer::TraceEvent& e) override {
     ++events;
-    if (next) next->OnEvent(e);
+    ForwardingSink::OnEvent(e);
   }
   void OnUserStack(dprof::cookie::Cookie c, const dprof::tracer::UserStackTrace& t) override {
     stacks.fetch_add(1, std::memory_order_relaxed);
-    if (next) next->OnUserStack(c, t);
-  }
-  void OnComm(const dprof::tracer::CommRecord& r) override {
-    if (next) next->OnComm(r);
-  }
-  void OnTask(const dprof::tracer::TaskRecord& r) override {
-    if (next) next->OnTask(r);
-  }
-  void OnMmap(const dprof::tracer::Mmap2Record& r) override {
-    if (next) next->OnMmap(r);
+    ForwardingSink::OnUserStack(c, t);
   }
   uint64_t events = 0;
   std::atomic<uint64_t> stacks{0};
-  dprof::tracer::TraceSink* next = nullptr;
 };
 
 double CpuSeconds() {
@@ -101,7 +91,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     recorder = *std::move(r);
-    sink.next = recorder.get();
+    sink.set_next(recorder.get());
     options.depot = depot.get();
   }
   auto tracer = dprof::tracer::Tracer::Create(std::move(options), &sink);

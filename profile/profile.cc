@@ -83,9 +83,23 @@ class Builder {
 };
 
 // Each thread's name: the last one recorded for it.
+// Each thread's last name. A thread never named on its own has the name of the thread that made
+// it, as the kernel copies it at clone; failing that, its process's.
 absl::flat_hash_map<uint32_t, std::string> ThreadNames(const Recording& r) {
   absl::flat_hash_map<uint32_t, std::string> names;
   for (const ThreadName& t : r.threads) names[t.tid] = t.comm;
+  for (const TaskChange& t : r.tasks) {  // in time order: a parent is named before its children
+    if (t.exit || names.contains(t.tid)) continue;
+    if (auto parent = names.find(t.ptid); parent != names.end()) {
+      names.emplace(t.tid, std::string(parent->second));
+    }
+  }
+  for (const Event& e : r.events) {
+    if (names.contains(e.tid)) continue;
+    if (auto process = names.find(e.pid); process != names.end()) {
+      names.emplace(e.tid, std::string(process->second));
+    }
+  }
   return names;
 }
 

@@ -119,6 +119,12 @@ void Recorder::OnMmap(const tracer::Mmap2Record& m) {
                                                m.build_id.size())});
 }
 
+void Recorder::OnTick(uint64_t now_ns) {
+  if (now_ns < last_flush_ns_ + options_.flush_interval_ns) return;
+  last_flush_ns_ = now_ns;
+  (void)Flush();  // a failure stays in status()
+}
+
 absl::Status Recorder::Flush() {
   if (!status_.ok()) return status_;
   std::vector<std::pair<StackId, std::vector<uint64_t>>> stacks;

@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace dprof::profile {
 
@@ -41,7 +42,7 @@ void WriteStats(const Recording& r, const Profile& p, std::ostream& out) {
       requests, jobs, jobs == 0 ? 0.0 : static_cast<double>(requests) / static_cast<double>(jobs));
   const StitchCounts& c = p.stitch_counts();
   uint64_t orphans = 0;
-  for (uint64_t n : c.orphans) orphans += n;
+  for (int i = 1; i < kNumOrphans; ++i) orphans += c.orphans[i];  // [0] counts the non-orphans
   out << absl::StrFormat("#   stitched %u, kernel-walked %u, orphans %u\n", c.stitched,
                          c.inline_user, orphans);
   for (int i = 1; i < kNumOrphans; ++i) {
@@ -96,19 +97,22 @@ std::vector<FunctionWeight> FunctionWeights(const Profile& p, ReportOptions::Sor
 void WriteReport(const Recording& r, const Profile& p, const ReportOptions& options,
                  std::ostream& out) {
   auto command = r.metadata.find("command");
-  std::string events;
-  for (const std::string& e : r.event_names) events += (events.empty() ? "" : ",") + e;
+  const std::string events =
+      absl::StrJoin(options.events.empty() ? r.event_names : options.events, ",");
   out << absl::StrFormat("# dprof report: %s   (%s; %u events, %s)\n",
                          command == r.metadata.end() ? "(unknown command)" : command->second,
                          events, p.total_count(), FormatWeight(p.total_weight(), p.unit()));
-  const char* unit = p.unit() == WeightUnit::kCount ? "Self" : "Self time";
-  out << absl::StrFormat("%8s %8s %12s  %-48s %s\n", "Self", "Total", unit, "Function", "Module");
-  std::vector<FunctionWeight> rows = FunctionWeights(p, options.sort);
-  if (options.top != 0 && rows.size() > options.top) rows.resize(options.top);
-  for (const FunctionWeight& row : rows) {
-    out << absl::StrFormat("%7.2f%% %7.2f%% %12s  %-48s %s\n", Percent(row.self, p.total_weight()),
-                           Percent(row.total, p.total_weight()), FormatWeight(row.self, p.unit()),
-                           row.name, row.module);
+  if (options.functions) {
+    const char* unit = p.unit() == WeightUnit::kCount ? "Self" : "Self time";
+    out << absl::StrFormat("%8s %8s %12s  %-48s %s\n", "Self", "Total", unit, "Function", "Module");
+    std::vector<FunctionWeight> rows = FunctionWeights(p, options.sort);
+    if (options.top != 0 && rows.size() > options.top) rows.resize(options.top);
+    for (const FunctionWeight& row : rows) {
+      out << absl::StrFormat("%7.2f%% %7.2f%% %12s  %-48s %s\n",
+                             Percent(row.self, p.total_weight()),
+                             Percent(row.total, p.total_weight()), FormatWeight(row.self, p.unit()),
+                             row.name, row.module);
+    }
   }
   if (options.stats) WriteStats(r, p, out);
 }

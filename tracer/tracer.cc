@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -151,6 +152,9 @@ class Tracer::Impl {
   // Tells the sink about mappings read from /proc (perf's synthesized MMAP2 records), so that a
   // recording knows what was mapped before it began.
   void AnnounceMappings(uint32_t pid, const unwind::AddressSpace& space);
+  // The names of a process's threads, from /proc, for one that was running before the recording
+  // began (synthesized, as perf does): the kernel only reports names that change.
+  void AnnounceNames(uint32_t pid);
   void OnDeferredCallchain(const DeferredCallchainRecord& d);
   std::shared_ptr<const unwind::AddressSpace> SpaceFor(uint32_t pid);
   bool Filtered(uint32_t pid, uint32_t tid) const;
@@ -449,8 +453,10 @@ absl::Status Tracer::Impl::OpenThreadsOf(pid_t pid, bool whole_process) {
     if (!added || !whole_process) break;
   }
   if (!any) {
-    return absl::NotFoundError(absl::StrCat(whole_process ? "process " : "thread ", pid,
-                                            " exited before recording started"));
+    return absl::NotFoundError(
+        absl::StrCat(whole_process ? "process " : "thread ", pid,
+                     " exited before recording started; record a short-lived program "
+                     "by launching it instead (dprof record -- CMD)"));
   }
   return absl::OkStatus();
 }
@@ -511,6 +517,7 @@ absl::Status Tracer::Impl::Start() {
         spaces_[pid] = std::make_shared<unwind::AddressSpace>(*std::move(space));
         synced_.insert(pid);
       }
+      AnnounceNames(pid);
       WatchExit(pid, false);
       if (absl::Status s = OpenThreadsOf(pid, true); !s.ok()) return s;
     }
@@ -574,6 +581,7 @@ absl::Status Tracer::Impl::Run(std::chrono::nanoseconds duration) {
     // Every buffer was read dry after `horizon`: nothing older can still arrive.
     queue_.PopUntil(horizon, process);
     horizon = round_start;
+    sink_->OnTick(backend_->NowNs());
     const int r = backend_->Wait(kWaitMs);
     if (r < 0 && r != -EINTR) {
       return absl::InternalError(absl::StrCat("waiting for events failed: ", strerror(-r)));
@@ -701,6 +709,7 @@ std::shared_ptr<const unwind::AddressSpace> Tracer::Impl::SpaceFor(uint32_t pid)
     // records said.
     if (space.ok() && !space->mappings().empty()) {
       AnnounceMappings(pid, *space);
+      AnnounceNames(pid);
       spaces_[pid] = std::make_shared<unwind::AddressSpace>(*std::move(space));
     }
   }
@@ -725,6 +734,21 @@ void Tracer::Impl::AnnounceMappings(uint32_t pid, const unwind::AddressSpace& sp
     r.prot = m.prot;
     r.filename = m.path;
     sink_->OnMmap(r);
+  }
+}
+
+void Tracer::Impl::AnnounceNames(uint32_t pid) {
+  const uint64_t now = backend_->NowNs();
+  for (pid_t tid : internal::ListThreads(static_cast<pid_t>(pid))) {
+    std::ifstream in(absl::StrCat("/proc/", pid, "/task/", tid, "/comm"));
+    std::string comm;
+    if (!std::getline(in, comm)) continue;  // the thread exited meanwhile
+    CommRecord r;
+    r.sid.pid = r.pid = pid;
+    r.sid.tid = r.tid = static_cast<uint32_t>(tid);
+    r.sid.time = now;
+    r.comm = comm;
+    sink_->OnComm(r);
   }
 }
 

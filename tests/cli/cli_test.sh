@@ -15,7 +15,7 @@ expect() {
   if [[ $rc -ne $code ]]; then
     echo "FAIL: dprof $*: exit $rc, expected $code; output: $out"
     failures=$((failures + 1))
-  elif ! grep -Eq -- "$pattern" <<<"$out"; then
+  elif ! grep -Eq -- "$pattern" <<<"${out//$'\n'/ }"; then  # one line: patterns may span several
     echo "FAIL: dprof $*: output does not match /$pattern/: $out"
     failures=$((failures + 1))
   fi
@@ -28,5 +28,13 @@ expect 0 "Usage:.*help" help help
 expect 2 "no command 'frobnicate'.*dprof help" help frobnicate
 expect 2 "unknown command .frobnicate.*dprof help" frobnicate
 expect 2 "dprof: .*subcommand.*dprof --help"
+# Every command has -h and a help page with its flags and examples.
+expect 0 "Usage:.*record.*--call-graph.*--off-cpu.*--flamegraph.*Examples:" record -h
+expect 0 "Usage: dprof report.*--sort.*--top.*--folded.*--stats.*--no-kernel.*Examples:" help report
+expect 0 "Usage:.*flamegraph.*--title.*--reverse.*--diff.*--off-cpu.*Examples:" flamegraph --help
+expect 0 "Usage: dprof export.*--format.*pprof.*Examples:" help export
+expect 0 "Usage:.*stat.*--input.*Examples:" stat -h
+expect 0 "record.*report.*flamegraph.*export.*stat" --help
+expect 2 "dprof: .*--frobnicate.*dprof report --help" report --frobnicate
 
 exit $((failures > 0))

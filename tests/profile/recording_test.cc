@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "dprof/profile/recorder.h"
 #include "dprof/profile/recording_reader.h"
 #include "dprof/profile/recording_writer.h"
 #include "gmock/gmock.h"
@@ -207,6 +208,40 @@ TEST_F(RecordingTest, AFullDiskIsNamed) {
 
 // The file-size limit stands in for a full disk: the chunk that does not fit is cut off again, the
 // writer refuses more, and the file reads back up to its last complete chunk.
+// A quiet target sends no events; the tracer's ticks still bring what is pending (here a mapping
+// and a thread name) to the file, once the flush interval passed and not before.
+TEST_F(RecordingTest, RecorderTicksFlushAQuietRecording) {
+  auto depot = stackdepot::Depot::Create({}).value();
+  auto recorder = Recorder::Create(Path("quiet.data"), depot.get(), {{"command", "quiet"}},
+                                   {"cpu-clock"}, {.flush_interval_ns = 1000})
+                      .value();
+  tracer::Mmap2Record mmap;
+  mmap.pid = 7;
+  mmap.address = 0x1000;
+  mmap.length = 0x2000;
+  mmap.filename = "/bin/quiet";
+  recorder->OnMmap(mmap);
+  tracer::CommRecord comm;
+  comm.pid = comm.tid = 7;
+  comm.comm = "quiet";
+  recorder->OnComm(comm);
+
+  ReadReport report;
+  recorder->OnTick(999);  // before the interval: nothing written yet
+  absl::StatusOr<Recording> r = ReadRecording(Path("quiet.data"), &report);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->mappings.empty());
+
+  recorder->OnTick(1000);
+  r = ReadRecording(Path("quiet.data"), &report);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->mappings.size(), 1u);
+  EXPECT_EQ(r->mappings[0].path, "/bin/quiet");
+  ASSERT_EQ(r->threads.size(), 1u);
+  EXPECT_EQ(r->threads[0].comm, "quiet");
+  EXPECT_FALSE(report.complete) << "still recording";
+}
+
 TEST_F(RecordingTest, AFailedWriteLeavesTheFileReadable) {
   const Recording r = testing::MakeRecording(20'000);
   const std::string path = Path("limited.dprof");

@@ -68,6 +68,7 @@ TEST(ReportTest, TopFunctionsAndStats) {
   EXPECT_THAT(text, HasSubstr("5 events, 5.0 ms"));
   EXPECT_THAT(text, HasSubstr("unwinds 3 done of 4 requested (3 jobs; sharing: 1.33 events"));
   EXPECT_THAT(text, HasSubstr("lost records 2"));
+  EXPECT_THAT(text, HasSubstr("orphans 1\n"));  // the one event whose cookie never arrived
   EXPECT_THAT(text, HasSubstr("1 [user stack never arrived"));
 }
 

@@ -2,9 +2,10 @@
 //
 // Events, mappings, thread names and forks/exits arrive on the tracer's reader thread, user stacks
 // on unwind workers. The recorder keeps them pending and writes chunks from the reader thread:
-// every Options::flush_events events, or when Options::flush_interval_ns of event time has passed
-// since the last chunk, and on Flush(). Stacks go out before the first chunk that refers to them,
-// each once. A recording killed at any moment is readable up to its last chunk.
+// every Options::flush_events events, or when Options::flush_interval_ns has passed since the last
+// chunk (by event time, and by the tracer's ticks while no events come), and on Flush(). Stacks go
+// out before the first chunk that refers to them, each once. A recording killed at any moment is
+// readable up to its last chunk.
 //
 // Example:
 //   auto recorder = Recorder::Create("dprof.data", tracer->depot(), metadata, event_names).value();
@@ -73,6 +74,9 @@ class Recorder : public tracer::TraceSink {
   void OnComm(const tracer::CommRecord& comm) override;
   void OnTask(const tracer::TaskRecord& task) override;
   void OnMmap(const tracer::Mmap2Record& mmap) override;
+  // Writes what is pending once Options::flush_interval_ns passed since the last chunk: mappings,
+  // names and late user stacks of a quiet target reach the file too.
+  void OnTick(uint64_t now_ns) override;
 
   // Writes everything pending.
   absl::Status Flush();

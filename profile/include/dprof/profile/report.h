@@ -29,8 +29,11 @@ namespace dprof::profile {
 struct ReportOptions {
   enum class Sort : uint8_t { kSelf, kTotal };
   Sort sort = Sort::kSelf;
-  size_t top = 20;    // rows; 0: all
-  bool stats = true;  // the stats block
+  size_t top = 20;        // rows; 0: all
+  bool functions = true;  // the table of functions
+  bool stats = true;      // the stats block
+  // The events the profile holds, named in the first line; empty: every event of the recording.
+  std::vector<std::string> events = {};
 };
 
 // One row of the report.

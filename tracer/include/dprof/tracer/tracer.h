@@ -148,6 +148,40 @@ class TraceSink {
   // Executable mappings: from MMAP2 records, and those of /proc/PID/maps for processes that were
   // running before the recording began (synthesized, as perf does).
   virtual void OnMmap(const Mmap2Record&) {}
+  // Once per round of the reader's loop, after the round's events (at least every 100 ms while
+  // Run() runs, also when nothing happens): `now_ns` is CLOCK_MONOTONIC. Where a sink does
+  // periodic work on the reader thread: flushing, a status line, checking its own failures.
+  virtual void OnTick(uint64_t /*now_ns*/) {}
+};
+
+// A sink that passes everything on to `next` (when set): derive from it to see some of the
+// calls and forward all of them.
+class ForwardingSink : public TraceSink {
+ public:
+  explicit ForwardingSink(TraceSink* next = nullptr) : next_(next) {}
+  void set_next(TraceSink* next) { next_ = next; }
+
+  void OnEvent(const TraceEvent& e) override {
+    if (next_) next_->OnEvent(e);
+  }
+  void OnUserStack(cookie::Cookie c, const UserStackTrace& t) override {
+    if (next_) next_->OnUserStack(c, t);
+  }
+  void OnComm(const CommRecord& r) override {
+    if (next_) next_->OnComm(r);
+  }
+  void OnTask(const TaskRecord& r) override {
+    if (next_) next_->OnTask(r);
+  }
+  void OnMmap(const Mmap2Record& r) override {
+    if (next_) next_->OnMmap(r);
+  }
+  void OnTick(uint64_t now_ns) override {
+    if (next_) next_->OnTick(now_ns);
+  }
+
+ private:
+  TraceSink* next_;
 };
 
 enum class TracerStat : int {

@@ -1,0 +1,22 @@
+// The dprof commands. Each Add* function adds its subcommand to the application, with its flags,
+// and returns what runs it once the command line parsed: the exit code.
+#ifndef DPROF_CLI_COMMANDS_H_
+#define DPROF_CLI_COMMANDS_H_
+
+#include <functional>
+
+#include "CLI/CLI.hpp"
+
+namespace dprof::cli {
+
+using Runner = std::function<int()>;
+
+Runner AddRecord(CLI::App& app);      // record.cc
+Runner AddReport(CLI::App& app);      // report.cc
+Runner AddFlameGraph(CLI::App& app);  // flamegraph.cc
+Runner AddExport(CLI::App& app);      // export.cc
+Runner AddStat(CLI::App& app);        // stat.cc
+
+}  // namespace dprof::cli
+
+#endif  // DPROF_CLI_COMMANDS_H_

@@ -1,0 +1,98 @@
+// dprof flamegraph: a recording as an interactive HTML flame graph (or an SVG picture).
+#include "cli/flamegraph.h"
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "cli/commands.h"
+#include "cli/errors.h"
+#include "cli/output_file.h"
+#include "cli/recording_input.h"
+#include "cli/view_flags.h"
+
+namespace dprof::cli {
+namespace {
+
+struct FlameGraphFlags {
+  std::string input;
+  ViewFlags view;
+  std::string output = "flamegraph.html";
+  std::string title;
+  bool reverse = false;
+  std::string diff;
+};
+
+int FlameGraph(const FlameGraphFlags& flags) {
+  absl::StatusOr<profile::Recording> recording = LoadRecording(flags.input);
+  if (!recording.ok()) return Fail(recording.status());
+  absl::StatusOr<Selection> selection = Select(flags.view, *recording);
+  if (!selection.ok()) return UsageError(selection.status().message());
+  selection->options.thread_root = true;
+  const profile::Profile profile = profile::Profile::Build(*recording, selection->options);
+
+  std::optional<profile::Profile> base;
+  if (!flags.diff.empty()) {
+    absl::StatusOr<profile::Recording> base_recording = LoadRecording(flags.diff);
+    if (!base_recording.ok()) return Fail(base_recording.status());
+    absl::StatusOr<Selection> base_selection = Select(flags.view, *base_recording);
+    if (!base_selection.ok()) return UsageError(base_selection.status().message());
+    base_selection->options.thread_root = true;
+    base = profile::Profile::Build(*base_recording, base_selection->options);
+  }
+  const profile::FlameGraphOptions options{
+      .title = flags.title.empty() ? FlameGraphTitle(*recording) : flags.title,
+      .reverse = flags.reverse,
+      .base = base ? &*base : nullptr};
+  if (absl::Status s = WriteFlameGraphFile(profile, options, flags.output); !s.ok()) {
+    return Fail(s);
+  }
+  std::fprintf(stderr, "dprof: wrote %s (%llu events)\n", flags.output.c_str(),
+               static_cast<unsigned long long>(profile.total_count()));
+  return kSuccess;
+}
+
+}  // namespace
+
+absl::Status WriteFlameGraphFile(const profile::Profile& profile,
+                                 const profile::FlameGraphOptions& options,
+                                 const std::string& path) {
+  return WriteOutput(path, [&](std::ostream& out) {
+    if (absl::EndsWithIgnoreCase(path, ".svg")) {
+      profile::WriteFlameGraphSvg(profile, options, out);
+    } else {
+      profile::WriteFlameGraphHtml(profile, options, out);
+    }
+    return absl::OkStatus();
+  });
+}
+
+std::string FlameGraphTitle(const profile::Recording& recording) {
+  auto command = recording.metadata.find("command");
+  return command == recording.metadata.end() ? "dprof" : absl::StrCat("dprof: ", command->second);
+}
+
+Runner AddFlameGraph(CLI::App& app) {
+  auto flags = std::make_shared<FlameGraphFlags>();
+  CLI::App* c = app.add_subcommand("flamegraph", "Write a recording's flame graph (HTML or SVG)");
+  c->footer(
+      "Examples:\n  dprof flamegraph\n  dprof flamegraph -i after.data --diff before.data -o "
+      "diff.html\n  dprof flamegraph --off-cpu --reverse -o blocked.svg");
+  AddInputFlag(c, &flags->input);
+  c->add_option("-o,--output", flags->output, "The file to write: .html (interactive) or .svg")
+      ->type_name("FILE")
+      ->capture_default_str();
+  c->add_option("--title", flags->title, "The graph's title (default: the recorded command)");
+  c->add_flag("--reverse", flags->reverse,
+              "Merge stacks from their leaves: each hot function with its callers");
+  c->add_option("--diff", flags->diff,
+                "Color by how each frame's share changed since this earlier recording")
+      ->type_name("BASE_FILE");
+  AddViewFlags(c, &flags->view);
+  return [flags] { return FlameGraph(*flags); };
+}
+
+}  // namespace dprof::cli

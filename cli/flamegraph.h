@@ -1,0 +1,23 @@
+// Writing a flame graph file, for `dprof flamegraph` and `dprof record --flamegraph`.
+#ifndef DPROF_CLI_FLAMEGRAPH_H_
+#define DPROF_CLI_FLAMEGRAPH_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "dprof/profile/flamegraph.h"
+#include "dprof/profile/profile.h"
+
+namespace dprof::cli {
+
+// An SVG picture when `path` ends in .svg, else an HTML page.
+absl::Status WriteFlameGraphFile(const profile::Profile& profile,
+                                 const profile::FlameGraphOptions& options,
+                                 const std::string& path);
+
+// The title of a recording's flame graph: its command.
+std::string FlameGraphTitle(const profile::Recording& recording);
+
+}  // namespace dprof::cli
+
+#endif  // DPROF_CLI_FLAMEGRAPH_H_

@@ -1,0 +1,113 @@
+#include "cli/output_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace dprof::cli {
+namespace {
+
+std::string DirectoryOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Writes all of `data` to `fd`: 0, or the errno that stopped it.
+int WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return 0;
+}
+
+std::string WriteProblem(int err) {
+  return err == ENOSPC || err == EDQUOT ? "the disk is full" : std::strerror(err);
+}
+
+}  // namespace
+
+absl::StatusOr<bool> PrepareRecordingPath(const std::string& path) {
+  const std::string dir = DirectoryOf(path);
+  struct stat st = {};
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::NotFoundError(absl::StrCat("cannot write ", path, ": the directory ", dir,
+                                            " does not exist; create it or choose another -o"));
+  }
+  if (access(dir.c_str(), W_OK) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot write ", path, ": the directory ", dir,
+                                                    " is not writable (", std::strerror(errno),
+                                                    "); choose another -o"));
+  }
+  if (lstat(path.c_str(), &st) != 0) return false;  // a new file
+  if (S_ISLNK(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("refusing to write ", path,
+                     ": it is a symbolic link, which dprof does not write through; remove it or "
+                     "choose another -o"));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("refusing to write ", path, ": it is not a regular file; choose another -o"));
+  }
+  const std::string old = path + ".old";
+  if (rename(path.c_str(), old.c_str()) != 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot keep the previous ", path, " as ", old, ": ", std::strerror(errno)));
+  }
+  return true;
+}
+
+void RestorePrevious(const std::string& path, bool kept_previous) {
+  unlink(path.c_str());
+  if (kept_previous) rename((path + ".old").c_str(), path.c_str());
+}
+
+absl::Status WriteOutput(const std::string& path,
+                         const std::function<absl::Status(std::ostream&)>& write) {
+  std::ostringstream out;
+  if (absl::Status s = write(out); !s.ok()) return s;
+  const std::string data = std::move(out).str();
+  if (path == "-") {
+    // A closed pipe (dprof report | head) ends the output, not dprof.
+    signal(SIGPIPE, SIG_IGN);
+    std::fflush(stdout);
+    if (const int err = WriteAll(STDOUT_FILENO, data); err != 0 && err != EPIPE) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("writing to standard output failed: ", WriteProblem(err)));
+    }
+    return absl::OkStatus();
+  }
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    const int err = errno;
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot write ", path, ": ",
+                     err == ELOOP ? "it is a symbolic link, which dprof does not write through"
+                                  : std::strerror(err),
+                     "; choose another -o"));
+  }
+  int err = WriteAll(fd, data);
+  if (close(fd) != 0 && err == 0) err = errno;
+  if (err != 0) {
+    unlink(path.c_str());
+    return absl::ResourceExhaustedError(
+        absl::StrCat("writing ", path, " failed: ", WriteProblem(err), "; nothing was kept"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace dprof::cli

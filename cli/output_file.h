@@ -1,0 +1,30 @@
+// Files the commands write: the recording (an existing one is kept as FILE.old, as perf does) and
+// the views (flame graphs, exports). Neither is ever written through a symbolic link.
+#ifndef DPROF_CLI_OUTPUT_FILE_H_
+#define DPROF_CLI_OUTPUT_FILE_H_
+
+#include <functional>
+#include <ostream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace dprof::cli {
+
+// Checks that `path` can become a new recording: its directory exists and is writable, and it is
+// not a symbolic link or anything but a regular file. An existing file is renamed to `path`.old
+// (replacing an older one): true when one was.
+absl::StatusOr<bool> PrepareRecordingPath(const std::string& path);
+// Undoes PrepareRecordingPath() when nothing was recorded: removes `path`, and when `kept_previous`
+// moves `path`.old back.
+void RestorePrevious(const std::string& path, bool kept_previous);
+
+// Writes what `write` produces to `path` ("-": standard output). A failed write (a full disk)
+// removes the partial file and names the problem.
+absl::Status WriteOutput(const std::string& path,
+                         const std::function<absl::Status(std::ostream&)>& write);
+
+}  // namespace dprof::cli
+
+#endif  // DPROF_CLI_OUTPUT_FILE_H_

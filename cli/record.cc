@@ -1,0 +1,355 @@
+// dprof record: profiles a command, processes, threads or the whole system into a recording
+// file; with --flamegraph, writes the flame graph as soon as it ends.
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "cli/commands.h"
+#include "cli/errors.h"
+#include "cli/flamegraph.h"
+#include "cli/output_file.h"
+#include "cli/recording_input.h"
+#include "cli/status_line.h"
+#include "cli/stop_signals.h"
+#include "cli/view_flags.h"
+#include "dprof/profile/recorder.h"
+#include "dprof/profile/recording_reader.h"
+#include "dprof/profile/symbolizer.h"
+#include "dprof/stackdepot/depot.h"
+#include "dprof/tracer/tracer.h"
+
+namespace dprof::cli {
+namespace {
+
+struct RecordFlags {
+  std::vector<std::string> pids;
+  std::vector<std::string> tids;
+  bool system_wide = false;
+  std::string cgroup;
+  uint64_t frequency = 999;
+  uint64_t period = 0;
+  std::vector<std::string> events = {"cpu-clock"};
+  std::string call_graph = "dwarf";
+  bool frame_pointers = false;  // -g
+  uint32_t stack_size = 0;      // 0: the tracer's default, or the one --call-graph dwarf,SIZE names
+  bool off_cpu = false;
+  bool wall = false;
+  double duration = 0;
+  std::string output = kDefaultRecording;
+  std::string flamegraph;
+  std::vector<std::string> command;
+};
+
+// Passes everything on to the recorder; on the reader's ticks, draws the status line and stops
+// the tracer when the recording can no longer be written (a full disk).
+class RecordSink : public tracer::ForwardingSink {
+ public:
+  explicit RecordSink(StatusLine* status) : status_(status) {}
+  void Attach(tracer::Tracer* tracer, profile::Recorder* recorder) {
+    tracer_ = tracer;
+    recorder_ = recorder;
+    set_next(recorder);
+  }
+  void OnTick(uint64_t now_ns) override {
+    ForwardingSink::OnTick(now_ns);
+    if (!recorder_->status().ok()) {
+      tracer_->RequestStop();
+      return;
+    }
+    status_->Update(now_ns, tracer_->Stats(), recorder_->bytes_written());
+  }
+
+ private:
+  StatusLine* status_;
+  tracer::Tracer* tracer_ = nullptr;
+  profile::Recorder* recorder_ = nullptr;
+};
+
+uint64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+absl::StatusOr<std::vector<pid_t>> ParseIds(const std::vector<std::string>& values,
+                                            const char* flag) {
+  std::vector<pid_t> out;
+  for (const std::string& v : values) {
+    for (absl::string_view part : absl::StrSplit(v, ',', absl::SkipEmpty())) {
+      int id = 0;
+      if (!absl::SimpleAtoi(part, &id) || id <= 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(flag, " takes process or thread ids like 1234,5678, not '", part, "'"));
+      }
+      out.push_back(id);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<tracer::TracerOptions> TracerOptionsOf(const RecordFlags& f) {
+  tracer::TracerOptions o;
+  absl::StatusOr<std::vector<pid_t>> pids = ParseIds(f.pids, "-p");
+  if (!pids.ok()) return pids.status();
+  absl::StatusOr<std::vector<pid_t>> tids = ParseIds(f.tids, "-t");
+  if (!tids.ok()) return tids.status();
+  o.target = {.pids = *pids,
+              .tids = *tids,
+              .command = f.command,
+              .system_wide = f.system_wide,
+              .cgroup = f.cgroup};
+  if (o.target.pids.empty() && o.target.tids.empty() && o.target.command.empty() &&
+      !o.target.system_wide) {
+    return absl::InvalidArgumentError(
+        "nothing to record: give a command (dprof record -- CMD ARGS), -p PID, -t TID or -a");
+  }
+  o.events = f.events;
+  o.frequency = f.frequency;
+  o.period = f.period;
+  // perf's forms: "dwarf", "dwarf,16384", "fp"; -g is fp.
+  std::vector<std::string> mode = absl::StrSplit(f.frame_pointers ? "fp" : f.call_graph, ',');
+  absl::StatusOr<tracer::CallGraph> call_graph = tracer::ParseCallGraph(mode[0]);
+  if (!call_graph.ok()) return call_graph.status();
+  o.call_graph = *call_graph;
+  if (mode.size() > 2 || (mode.size() == 2 && !absl::SimpleAtoi(mode[1], &o.stack_size))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--call-graph takes MODE or dwarf,BYTES, not '", f.call_graph, "'"));
+  }
+  if (f.stack_size != 0) o.stack_size = f.stack_size;
+  o.off_cpu = f.off_cpu || f.wall;
+  return o;
+}
+
+std::string DescribeTarget(const tracer::Target& t) {
+  if (!t.command.empty()) return absl::StrJoin(t.command, " ");
+  std::string out = t.system_wide ? "system-wide" : "";
+  auto add = [&out](const std::string& part) { out += (out.empty() ? "" : " ") + part; };
+  if (!t.pids.empty()) add(absl::StrCat("pid ", absl::StrJoin(t.pids, ",")));
+  if (!t.tids.empty()) add(absl::StrCat("tid ", absl::StrJoin(t.tids, ",")));
+  if (!t.cgroup.empty()) add(absl::StrCat("cgroup ", t.cgroup));
+  return out;
+}
+
+std::map<std::string, std::string> Metadata(const tracer::TracerOptions& o, const RecordFlags& f) {
+  std::map<std::string, std::string> m;
+  m["command"] = DescribeTarget(o.target);
+  m["call_graph"] = std::string(tracer::CallGraphName(o.call_graph));
+  m["stack_size"] = absl::StrCat(o.stack_size);
+  if (o.period != 0) {
+    m["period"] = absl::StrCat(o.period);
+  } else {
+    m["frequency"] = absl::StrCat(o.frequency);
+  }
+  if (f.wall) m["wall"] = "1";
+  m["start_time"] = absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::LocalTimeZone());
+  m["dprof_version"] = DPROF_VERSION;
+  utsname u = {};
+  if (uname(&u) == 0) {
+    m["kernel"] = absl::StrCat(u.sysname, " ", u.release);
+    m["hostname"] = u.nodename;
+    m["machine"] = u.machine;
+  }
+  return m;
+}
+
+// The events the recording names: the tracer's, then the off-CPU intervals.
+std::vector<std::string> EventNames(const tracer::TracerOptions& o) {
+  std::vector<std::string> names = o.events;
+  if (o.off_cpu) names.push_back("off-cpu");
+  return names;
+}
+
+void PrintSummary(const RecordFlags& f, const tracer::TracerStats& stats,
+                  const profile::Recorder& recorder, double seconds) {
+  using tracer::TracerStat;
+  const uint64_t events = stats[TracerStat::kSamples] + stats[TracerStat::kTracepointHits] +
+                          stats[TracerStat::kOffCpuIntervals];
+  const unwind::EngineStats& e = stats.engine;
+  std::fprintf(
+      stderr,
+      "dprof: recorded %llu events in %.2f s; %llu user stacks unwound of %llu "
+      "requested; lost %llu, dropped %llu\n",
+      static_cast<unsigned long long>(events), seconds,
+      static_cast<unsigned long long>(e[unwind::EngineStat::kUnwinds] +
+                                      e[unwind::EngineStat::kContentHits]),
+      static_cast<unsigned long long>(e[unwind::EngineStat::kJobs]),
+      static_cast<unsigned long long>(stats[TracerStat::kLost] + stats[TracerStat::kLostSamples]),
+      static_cast<unsigned long long>(stats[TracerStat::kDroppedSnapshots]));
+  std::fprintf(stderr, "dprof: wrote %s (%s, %llu events)\n", f.output.c_str(),
+               FormatBytes(recorder.bytes_written()).c_str(),
+               static_cast<unsigned long long>(recorder.events_written()));
+}
+
+// Reports how a launched command ended, when it did not end well.
+void ReportCommandExit(const tracer::Tracer& tracer, const std::vector<std::string>& command) {
+  const tracer::CommandExit exit = tracer.ExitStatus();
+  if (!exit.exited || command.empty()) return;
+  if (exit.signal != 0) {
+    std::fprintf(stderr, "dprof: %s was killed by signal %d (%s)\n", command[0].c_str(),
+                 exit.signal, strsignal(exit.signal));
+  } else if (exit.code != 0) {
+    std::fprintf(stderr, "dprof: %s exited with status %d\n", command[0].c_str(), exit.code);
+  }
+}
+
+absl::Status WriteOneShotFlameGraph(const std::string& recording_path, const std::string& path) {
+  profile::ReadReport report;
+  absl::StatusOr<profile::Recording> recording = profile::ReadRecording(recording_path, &report);
+  if (!recording.ok()) return recording.status();
+  absl::StatusOr<Selection> selection = Select({}, *recording);
+  if (!selection.ok()) return selection.status();
+  selection->options.thread_root = true;
+  return WriteFlameGraphFile(profile::Profile::Build(*recording, selection->options),
+                             {.title = FlameGraphTitle(*recording)}, path);
+}
+
+int Record(const RecordFlags& flags) {
+  absl::StatusOr<tracer::TracerOptions> options = TracerOptionsOf(flags);
+  if (!options.ok()) return UsageError(options.status().message());
+  const std::map<std::string, std::string> metadata = Metadata(*options, flags);
+  const std::vector<std::string> event_names = EventNames(*options);
+
+  absl::StatusOr<std::unique_ptr<stackdepot::Depot>> depot = stackdepot::Depot::Create({});
+  if (!depot.ok()) return Fail(depot.status());
+  options->depot = depot->get();
+  StatusLine status_line(isatty(STDERR_FILENO) == 1, MonotonicNs());
+  RecordSink sink(&status_line);
+  absl::StatusOr<std::unique_ptr<tracer::Tracer>> created =
+      tracer::Tracer::Create(*std::move(options), &sink);
+  if (!created.ok()) {
+    const absl::StatusCode code = created.status().code();
+    // Unknown events, a frequency above the kernel's limit, impossible combinations: the command
+    // line's fault.
+    return code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kNotFound
+               ? UsageError(created.status().message())
+               : Fail(created.status());
+  }
+  tracer::Tracer& tracer = **created;
+
+  absl::StatusOr<bool> kept_previous = PrepareRecordingPath(flags.output);
+  if (!kept_previous.ok()) return Fail(kept_previous.status());
+  absl::StatusOr<std::unique_ptr<profile::Recorder>> recorder =
+      profile::Recorder::Create(flags.output, depot->get(), metadata, event_names);
+  if (!recorder.ok()) return Fail(recorder.status());
+  sink.Attach(&tracer, recorder->get());
+
+  InstallStopSignals(&tracer);
+  const uint64_t start_ns = MonotonicNs();
+  if (absl::Status s = tracer.Start(); !s.ok()) {
+    UninstallStopSignals();
+    // Nothing was recorded: the previous recording goes back where it was.
+    recorder->reset();
+    RestorePrevious(flags.output, *kept_previous);
+    return Fail(s);
+  }
+  SetStopSignalCommand(tracer.command_pid());
+  if (!flags.command.empty()) {
+    std::fprintf(stderr, "dprof: recording %s (pid %d); Ctrl-C stops\n", flags.command[0].c_str(),
+                 tracer.command_pid());
+  } else {
+    std::fprintf(stderr, "dprof: recording %s; Ctrl-C stops\n", metadata.at("command").c_str());
+  }
+  absl::Status run =
+      tracer.Run(std::chrono::nanoseconds(static_cast<int64_t>(flags.duration * 1e9)));
+  const double seconds = (MonotonicNs() - start_ns) / 1e9;
+  status_line.Clear();
+  // From here a second Ctrl-C still aborts: the file is readable up to its last chunk.
+  if (!run.ok()) Fail(run);
+
+  const tracer::TracerStats stats = tracer.Stats();
+  profile::Symbolizer symbolizer({}, tracer.binaries());
+  absl::Status finished = (*recorder)->Finish(profile::CountersOf(stats), &symbolizer);
+  UninstallStopSignals();
+  ReportCommandExit(tracer, flags.command);
+  if (!finished.ok()) return Fail(finished);
+  PrintSummary(flags, stats, **recorder, seconds);
+  if (!run.ok()) return kFailure;
+  if (!flags.flamegraph.empty()) {
+    if (absl::Status s = WriteOneShotFlameGraph(flags.output, flags.flamegraph); !s.ok()) {
+      return Fail(s);
+    }
+    std::fprintf(stderr, "dprof: wrote %s\n", flags.flamegraph.c_str());
+  }
+  return kSuccess;
+}
+
+}  // namespace
+
+Runner AddRecord(CLI::App& app) {
+  auto flags = std::make_shared<RecordFlags>();
+  CLI::App* c = app.add_subcommand(
+      "record", "Profile a command, processes, threads or the whole system into a recording");
+  c->footer(
+      "Examples:\n  dprof record -- ./app --fast\n  dprof record -p 1234 -d 10 -o app.data\n"
+      "  dprof record -a -F 99 -d 5\n  dprof record --wall --flamegraph app.html -- ./app");
+  // Everything after the first argument that is not an option is the command and its arguments.
+  c->prefix_command();
+  c->add_option("-p,--pid", flags->pids,
+                "Processes to record, with every thread they have and make")
+      ->type_name("PID[,PID]")
+      ->allow_extra_args(false);
+  c->add_option("-t,--tid", flags->tids, "Threads to record")
+      ->type_name("TID[,TID]")
+      ->allow_extra_args(false);
+  c->add_flag("-a,--all-cpus", flags->system_wide,
+              "Record the whole system (every CPU); -p/-t then filter");
+  c->add_option("-G,--cgroup", flags->cgroup, "With -a: only this cgroup")->type_name("PATH");
+  CLI::Option* frequency =
+      c->add_option("-F,--freq", flags->frequency, "Samples per second per thread")
+          ->type_name("HZ")
+          ->capture_default_str();
+  c->add_option("-c,--count", flags->period,
+                "One sample every PERIOD events (nanoseconds for the clocks), instead of -F")
+      ->type_name("PERIOD")
+      ->excludes(frequency);
+  c->add_option("-e,--event", flags->events,
+                "cpu-clock, task-clock, page-faults or a tracepoint SYSTEM:NAME")
+      ->type_name("EVENT[,EVENT]")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->capture_default_str();
+  CLI::Option* call_graph =
+      c->add_option("--call-graph", flags->call_graph,
+                    "User stacks: dwarf[,BYTES] (unwound by dprof), fp (frame pointers), auto "
+                    "(the kernel's deferred callchains where it has them), none")
+          ->type_name("MODE")
+          ->capture_default_str();
+  c->add_flag("-g", flags->frame_pointers, "Same as --call-graph fp")->excludes(call_graph);
+  c->add_option("--stack-size", flags->stack_size,
+                "Bytes of user stack copied per sample for dwarf (8 to 65528; default 32768)")
+      ->type_name("BYTES");
+  c->add_flag("--off-cpu", flags->off_cpu,
+              "Also record off-CPU time: where threads blocked, and for how long");
+  c->add_flag("--wall", flags->wall,
+              "Wall-clock profile: on-CPU samples and off-CPU time in one view");
+  c->add_option("-d,--duration", flags->duration, "Stop after this many seconds")
+      ->type_name("SECONDS")
+      ->check(CLI::PositiveNumber);
+  c->add_option("-o,--output", flags->output,
+                "The recording to write; an existing one is kept as FILE.old")
+      ->type_name("FILE")
+      ->capture_default_str();
+  c->add_option("--flamegraph", flags->flamegraph,
+                "Also write the flame graph (.html or .svg) when recording ends")
+      ->type_name("FILE");
+  return [flags, c] {
+    flags->command = c->remaining();
+    return Record(*flags);
+  };
+}
+
+}  // namespace dprof::cli

@@ -1,0 +1,57 @@
+#include "cli/status_line.h"
+
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/str_format.h"
+
+namespace dprof::cli {
+namespace {
+
+uint64_t EventsOf(const tracer::TracerStats& s) {
+  return s[tracer::TracerStat::kSamples] + s[tracer::TracerStat::kTracepointHits] +
+         s[tracer::TracerStat::kOffCpuIntervals];
+}
+
+}  // namespace
+
+std::string FormatBytes(uint64_t bytes) {
+  if (bytes < 1024) return absl::StrFormat("%u B", bytes);
+  const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
+  double value = bytes / 1024.0;
+  int unit = 0;
+  while (value >= 1024 && unit < 3) {
+    value /= 1024;
+    ++unit;
+  }
+  return absl::StrFormat("%.1f %s", value, units[unit]);
+}
+
+void StatusLine::Update(uint64_t now_ns, const tracer::TracerStats& stats, uint64_t file_bytes) {
+  if (!enabled_ || now_ns < last_ns_ + interval_ns_) return;
+  const uint64_t events = EventsOf(stats);
+  const double rate = (events - last_events_) * 1e9 / static_cast<double>(now_ns - last_ns_);
+  last_ns_ = now_ns;
+  last_events_ = events;
+  const unwind::EngineStats& e = stats.engine;
+  const uint64_t done = e[unwind::EngineStat::kUnwinds] + e[unwind::EngineStat::kContentHits];
+  const uint64_t jobs = e[unwind::EngineStat::kJobs];
+  const std::string line = absl::StrFormat(
+      "dprof record: %.1f s, %u samples, %.0f events/s, %u lost, %u unwinds pending, %s",
+      (now_ns - start_ns_) / 1e9, events, rate,
+      stats[tracer::TracerStat::kLost] + stats[tracer::TracerStat::kLostSamples],
+      jobs > done ? jobs - done : 0, FormatBytes(file_bytes));
+  // \r and "erase to the end of the line": the next update draws over this one.
+  std::fprintf(stderr, "\r%s\033[K", line.c_str());
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void StatusLine::Clear() {
+  if (!drawn_) return;
+  std::fputs("\r\033[K", stderr);
+  std::fflush(stderr);
+  drawn_ = false;
+}
+
+}  // namespace dprof::cli

@@ -1,0 +1,69 @@
+#include "cli/stop_signals.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "cli/errors.h"
+
+namespace dprof::cli {
+namespace {
+
+constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
+
+// Both are lock-free, so the handler may touch them. The handler's loads pair with the release
+// stores below: a handler that sees the tracer sees it constructed.
+std::atomic<tracer::Tracer*> stopping_tracer{nullptr};
+std::atomic<int> stop_signals{0};
+std::atomic<pid_t> launched_command{0};
+static_assert(std::atomic<tracer::Tracer*>::is_always_lock_free);
+static_assert(std::atomic<int>::is_always_lock_free);
+static_assert(std::atomic<pid_t>::is_always_lock_free);
+
+void OnStopSignal(int) {
+  if (stop_signals.fetch_add(1, std::memory_order_relaxed) == 0) {
+    constexpr char kMessage[] =
+        "\ndprof: stopping: finishing unwinds and writing symbols (press Ctrl-C again to abort)\n";
+    (void)!write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
+    if (tracer::Tracer* t = stopping_tracer.load(std::memory_order_acquire)) t->RequestStop();
+    return;
+  }
+  constexpr char kAbort[] =
+      "\ndprof: aborted; the recording stays readable up to its last complete chunk\n";
+  (void)!write(STDERR_FILENO, kAbort, sizeof(kAbort) - 1);
+  // The command does not outlive its recording (as when the tracer stops it).
+  if (const pid_t command = launched_command.load(std::memory_order_relaxed); command > 0) {
+    kill(command, SIGKILL);
+  }
+  _exit(kInterrupted);
+}
+
+}  // namespace
+
+void InstallStopSignals(tracer::Tracer* tracer) {
+  stop_signals.store(0, std::memory_order_relaxed);
+  stopping_tracer.store(tracer, std::memory_order_release);
+  struct sigaction action = {};
+  action.sa_handler = OnStopSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  for (int signal : kSignals) sigaction(signal, &action, nullptr);
+}
+
+void SetStopSignalCommand(pid_t command) {
+  launched_command.store(command, std::memory_order_relaxed);
+}
+
+void UninstallStopSignals() {
+  struct sigaction action = {};
+  action.sa_handler = SIG_DFL;
+  sigemptyset(&action.sa_mask);
+  for (int signal : kSignals) sigaction(signal, &action, nullptr);
+  stopping_tracer.store(nullptr, std::memory_order_release);
+  launched_command.store(0, std::memory_order_relaxed);
+}
+
+bool StopSignalReceived() { return stop_signals.load(std::memory_order_relaxed) > 0; }
+
+}  // namespace dprof::cli

@@ -1,0 +1,25 @@
+// Ctrl-C (SIGINT), SIGTERM and SIGHUP while recording. The first asks the tracer to stop cleanly:
+// the remaining unwinds finish, symbols are written, the summary prints. A second one ends dprof
+// at once (exit 130), killing the command it launched; the recording stays readable up to its
+// last complete chunk.
+#ifndef DPROF_CLI_STOP_SIGNALS_H_
+#define DPROF_CLI_STOP_SIGNALS_H_
+
+#include <sys/types.h>
+
+#include "dprof/tracer/tracer.h"
+
+namespace dprof::cli {
+
+// Installs the handlers for `tracer`, which must stay alive until UninstallStopSignals().
+void InstallStopSignals(tracer::Tracer* tracer);
+// The command the tracer launched, which a second signal kills with dprof (0: none).
+void SetStopSignalCommand(pid_t command);
+// Restores the default actions.
+void UninstallStopSignals();
+// Whether a stop signal arrived since InstallStopSignals().
+bool StopSignalReceived();
+
+}  // namespace dprof::cli
+
+#endif  // DPROF_CLI_STOP_SIGNALS_H_

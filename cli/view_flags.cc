@@ -1,0 +1,91 @@
+#include "cli/view_flags.h"
+
+#include <algorithm>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace dprof::cli {
+namespace {
+
+constexpr char kOffCpu[] = "off-cpu";
+
+}  // namespace
+
+void AddViewFlags(CLI::App* command, ViewFlags* flags) {
+  command->add_option("--event", flags->events, "Show these recorded events (default: the first)")
+      ->type_name("EVENT")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  CLI::Option* off = command->add_flag("--off-cpu", flags->off_cpu,
+                                       "Show the off-CPU intervals: where threads blocked");
+  command->add_flag("--on-cpu", flags->on_cpu, "Show every event but the off-CPU intervals")
+      ->excludes(off);
+  command->add_option("--pid", flags->pids, "Only these processes")
+      ->type_name("PID")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  command->add_option("--tid", flags->tids, "Only these threads")
+      ->type_name("TID")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  command->add_option("--comm", flags->comms, "Only threads of these names")
+      ->type_name("NAME")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  command->add_flag_callback(
+      "--kernel", [flags] { flags->kernel = true; }, "Show kernel frames (the default)");
+  command->add_flag_callback(
+      "--no-kernel", [flags] { flags->kernel = false; }, "Leave out kernel frames");
+  command->add_flag_callback(
+      "--user", [flags] { flags->user = true; }, "Show user frames (the default)");
+  command->add_flag_callback(
+      "--no-user", [flags] { flags->user = false; }, "Leave out user frames");
+}
+
+absl::StatusOr<Selection> Select(const ViewFlags& flags, const profile::Recording& recording) {
+  const std::vector<std::string>& names = recording.event_names;
+  Selection out;
+  profile::ProfileOptions& o = out.options;
+  o.pids.insert(flags.pids.begin(), flags.pids.end());
+  o.tids.insert(flags.tids.begin(), flags.tids.end());
+  o.comms.insert(flags.comms.begin(), flags.comms.end());
+  o.kernel = flags.kernel;
+  o.user = flags.user;
+  if (!o.kernel && !o.user) {
+    return absl::InvalidArgumentError("--no-kernel and --no-user together leave nothing to show");
+  }
+
+  const auto off_cpu = std::find(names.begin(), names.end(), kOffCpu);
+  const uint32_t off_index = static_cast<uint32_t>(off_cpu - names.begin());
+  const bool wall = recording.metadata.contains("wall");
+  for (const std::string& name : flags.events) {
+    auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("the recording holds no event '", name,
+                                                     "'; it holds: ", absl::StrJoin(names, ", ")));
+    }
+    o.events.insert(static_cast<uint32_t>(it - names.begin()));
+  }
+  if (flags.off_cpu) {
+    if (off_cpu == names.end()) {
+      return absl::InvalidArgumentError(
+          "the recording holds no off-CPU intervals; record with --off-cpu or --wall");
+    }
+    o.events = {off_index};
+  } else if (flags.on_cpu) {
+    for (uint32_t i = 0; i < names.size(); ++i) {
+      if (i != off_index) o.events.insert(i);
+    }
+  } else if (o.events.empty() && !names.empty()) {
+    o.events.insert(0);
+    if (wall && off_cpu != names.end()) o.events.insert(off_index);
+  }
+  for (uint32_t i = 0; i < names.size(); ++i) {
+    (o.events.contains(i) ? out.shown : out.other).push_back(names[i]);
+  }
+  return out;
+}
+
+}  // namespace dprof::cli

@@ -1,0 +1,254 @@
+// End to end: the dprof binary records samples/cpu_bound by command, by PID and system-wide, and
+// every view command reads the result; Ctrl-C and a second Ctrl-C; the status line on a terminal.
+#include <pty.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/cli/cli_testing.h"
+#include "tests/tracer/tracer_testing.h"
+
+namespace dprof::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// hot_a runs twice as long as hot_b (samples/cpu_bound): the report must say so within 10%, and
+// the two must hold nearly all the time of the stacks that reached user code.
+void ExpectCpuBoundShares(const std::string& report) {
+  const double a = SelfShare(report, "hot_a");
+  const double b = SelfShare(report, "hot_b");
+  ASSERT_GT(a, 0) << report;
+  ASSERT_GT(b, 0) << report;
+  EXPECT_NEAR(a / b, 2.0, 0.2) << report;
+  EXPECT_GT(a + b, 85.0) << report;
+}
+
+// A cpu_bound process running in the background for `seconds`.
+class Target {
+ public:
+  explicit Target(double seconds) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      const std::string program = SampleProgram("cpu_bound", "nofp");
+      const std::string s = std::to_string(seconds);
+      execl(program.c_str(), program.c_str(), s.c_str(), nullptr);
+      _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // past exec and startup
+  }
+  ~Target() {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_;
+};
+
+TEST(RecordTest, CommandThenEveryView) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string dir = ScratchDir("command");
+  const CliOptions in_dir{.cwd = dir};
+  CliResult r = RunDprof({"record", "-F", "999", "--flamegraph", "oneshot.html", "--",
+                          SampleProgram("cpu_bound", "nofp"), "2"},
+                         in_dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("wrote dprof.data"));
+  EXPECT_THAT(r.err, HasSubstr("wrote oneshot.html"));
+  EXPECT_THAT(r.err, Not(HasSubstr("events/s"))) << "no status line when stderr is no terminal";
+  EXPECT_THAT(ReadFile(dir + "/oneshot.html"), HasSubstr("hot_a"));
+
+  r = RunDprof({"report", "--top", "10"}, in_dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("(cpu-clock;"));
+  ExpectCpuBoundShares(r.out);
+  EXPECT_THAT(r.out, HasSubstr("orphans 0\n")) << "a single thread at 999 Hz: every stack unwound";
+
+  r = RunDprof({"report", "--sort", "total", "--top", "0", "--no-kernel"}, in_dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("% +(99|100)\\.[0-9]+% +[0-9.]+ [a-z]+ +main "));
+
+  r = RunDprof({"report", "--folded"}, in_dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("main;.*run;.*one_round;.*hot_a [0-9]+\n"));
+
+  r = RunDprof({"flamegraph"}, in_dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string html = ReadFile(dir + "/flamegraph.html");
+  EXPECT_THAT(html, HasSubstr("<!DOCTYPE html>"));
+  EXPECT_THAT(html, HasSubstr("hot_a"));
+  r = RunDprof({"flamegraph", "-o", "graph.svg", "--title", "cpu bound", "--reverse"}, in_dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string svg = ReadFile(dir + "/graph.svg");
+  EXPECT_THAT(svg, HasSubstr("<svg"));
+  EXPECT_THAT(svg, HasSubstr("cpu bound"));
+  EXPECT_THAT(svg, HasSubstr("hot_b"));
+
+  r = RunDprof({"export", "--format", "folded", "-o", "out.folded"}, in_dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(ReadFile(dir + "/out.folded"),
+              ::testing::ContainsRegex("cpu_bound_nofp;.*hot_b [0-9]+"));
+  r = RunDprof({"export", "--format", "pprof"}, in_dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string pprof = ReadFile(dir + "/dprof.pb.gz");
+  ASSERT_GT(pprof.size(), 2u);
+  EXPECT_EQ(pprof.substr(0, 2), "\x1f\x8b") << "gzip";
+  r = RunDprof({"export", "--format", "speedscope", "-o", "-"}, in_dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("speedscope.app/file-format-schema.json"));
+  EXPECT_THAT(r.out, HasSubstr("hot_a"));
+
+  r = RunDprof({"stat"}, in_dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("dprof.data: complete"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("event cpu-clock +[0-9]{3,}"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("call_graph +dwarf"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("engine.unwinds +[0-9]{3,}"));
+
+  // A second recording keeps the first as dprof.data.old.
+  r = RunDprof({"record", "-c", "2000000", "--", SampleProgram("cpu_bound", "fp"), "0.5"}, in_dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/dprof.data.old"));
+  r = RunDprof({"stat", "-i", "dprof.data.old"}, in_dir);
+  EXPECT_THAT(r.out, HasSubstr("frequency              999"));
+}
+
+TEST(RecordTest, ByPid) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string dir = ScratchDir("pid");
+  Target target(10);
+  CliResult r = RunDprof({"record", "-p", std::to_string(target.pid()), "-d", "1.5"}, {.cwd = dir});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunDprof({"report", "--comm", "cpu_bound_nofp"}, {.cwd = dir});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("pid " + std::to_string(target.pid())));
+  ExpectCpuBoundShares(r.out);
+}
+
+TEST(RecordTest, SystemWideFilteredToPid) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string dir = ScratchDir("system");
+  Target target(10);
+  CliResult r = RunDprof({"record", "-a", "-d", "1.5"}, {.cwd = dir});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunDprof({"report", "--pid", std::to_string(target.pid()), "--no-kernel"}, {.cwd = dir});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("system-wide"));
+  // System-wide, the unwind queue may drop some snapshots at the start: the ratio still holds.
+  const double a = SelfShare(r.out, "hot_a"), b = SelfShare(r.out, "hot_b");
+  ASSERT_GT(b, 0) << r.out;
+  EXPECT_NEAR(a / b, 2.0, 0.2) << r.out;
+}
+
+TEST(RecordTest, CtrlCStopsCleanly) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string dir = ScratchDir("ctrl_c");
+  CliProcess record({"record", "--", SampleProgram("cpu_bound", "nofp"), "60"}, {.cwd = dir});
+  ASSERT_TRUE(record.WaitForStderr("Ctrl-C stops", 10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  kill(record.pid(), SIGINT);
+  const CliResult r = record.Finish();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("stopping"));
+  EXPECT_THAT(r.err, HasSubstr("was killed by signal 15")) << "the command is stopped with it";
+  EXPECT_THAT(r.err, ::testing::ContainsRegex("recorded [0-9]{3,} events"));
+  const CliResult stat = RunDprof({"stat"}, {.cwd = dir});
+  EXPECT_THAT(stat.out, HasSubstr("dprof.data: complete"));
+  EXPECT_THAT(stat.out, ::testing::ContainsRegex("symbols +[1-9]"));
+  const CliResult report = RunDprof({"report"}, {.cwd = dir});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_THAT(report.err, Not(HasSubstr("warning")));
+  ExpectCpuBoundShares(report.out);
+}
+
+TEST(RecordTest, SecondCtrlCAbortsAndKeepsWhatWasComplete) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string dir = ScratchDir("ctrl_c_twice");
+  // The command ignores SIGTERM, so stopping it takes the tracer's 2 s grace: the second Ctrl-C
+  // lands while the first is still being handled.
+  CliProcess record({"record", "--", "/bin/sh", "-c",
+                     "trap '' TERM; exec " + SampleProgram("cpu_bound", "nofp") + " 60"},
+                    {.cwd = dir});
+  ASSERT_TRUE(record.WaitForStderr("Ctrl-C stops", 10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  kill(record.pid(), SIGINT);
+  ASSERT_TRUE(record.WaitForStderr("stopping", 10));
+  kill(record.pid(), SIGINT);
+  const CliResult r = record.Finish();
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("aborted; the recording stays readable"));
+  const CliResult report = RunDprof({"report"}, {.cwd = dir});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_THAT(report.err, HasSubstr("is incomplete: recovered"));
+  EXPECT_GT(SelfShare(report.out, "hot_a"), 0) << report.out;
+}
+
+TEST(RecordTest, StatusLineOnATerminal) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string dir = ScratchDir("tty");
+  int master = -1;
+  const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (chdir(dir.c_str()) != 0) _exit(126);
+    const std::string program = SampleProgram("cpu_bound", "nofp");
+    execl(DPROF_CLI, DPROF_CLI, "record", "--", program.c_str(), "1.5", nullptr);
+    _exit(127);
+  }
+  std::string screen;
+  char buffer[4096];
+  for (ssize_t n; (n = read(master, buffer, sizeof(buffer))) > 0;) screen.append(buffer, n);
+  close(master);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << screen;
+  EXPECT_THAT(screen, HasSubstr("\rdprof record: "));
+  EXPECT_THAT(screen, ::testing::ContainsRegex(
+                          "dprof record: [0-9.]+ s, [0-9]+ samples, [0-9]+ events/s, 0 lost, "
+                          "[0-9]+ unwinds pending, [0-9.]+ (B|KiB)"));
+  EXPECT_THAT(screen, HasSubstr("\r\033[K")) << "the line is erased before the summary";
+}
+
+TEST(RecordTest, FullDiskKeepsTheRecordingSoFar) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string dir = ScratchDir("full_disk");
+  // A 32 KiB file system: room for about a second of events.
+  if (mount("dprof_test", dir.c_str(), "tmpfs", 0, "size=32k") != 0) {
+    GTEST_SKIP() << "cannot mount a small tmpfs to fill (needs root): " << strerror(errno);
+  }
+  const CliResult r = RunDprof(
+      {"record", "-F", "4000", "--", SampleProgram("cpu_bound", "nofp"), "20"}, {.cwd = dir});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, ::testing::ContainsRegex(
+                         "dprof: writing dprof.data failed: the disk is full; the recording up "
+                         "to byte [0-9]+ stays readable"));
+  const CliResult report = RunDprof({"report"}, {.cwd = dir});
+  EXPECT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_THAT(report.err, HasSubstr("is incomplete"));
+  EXPECT_GT(SelfShare(report.out, "hot_a"), 0) << report.out;
+  umount2(dir.c_str(), MNT_DETACH);
+}
+
+}  // namespace
+}  // namespace dprof::testing
