@@ -4,6 +4,8 @@
 #define DPROF_CLI_COMMANDS_H_
 
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 
@@ -11,11 +13,12 @@ namespace dprof::cli {
 
 using Runner = std::function<int()>;
 
-Runner AddRecord(CLI::App& app);      // record.cc
-Runner AddReport(CLI::App& app);      // report.cc
-Runner AddFlameGraph(CLI::App& app);  // flamegraph.cc
-Runner AddExport(CLI::App& app);      // export.cc
-Runner AddStat(CLI::App& app);        // stat.cc
+// `after_dashes`: what followed "--" on the command line (main() takes it out before parsing).
+Runner AddRecord(CLI::App& app, const std::vector<std::string>* after_dashes);  // record.cc
+Runner AddReport(CLI::App& app);                                                // report.cc
+Runner AddFlameGraph(CLI::App& app);                                            // flamegraph.cc
+Runner AddExport(CLI::App& app);                                                // export.cc
+Runner AddStat(CLI::App& app);                                                  // stat.cc
 
 }  // namespace dprof::cli
 

@@ -33,10 +33,9 @@ std::string DefaultOutput(const std::string& format) {
 int Export(const ExportFlags& flags) {
   absl::StatusOr<profile::Recording> recording = LoadRecording(flags.input);
   if (!recording.ok()) return Fail(recording.status());
-  absl::StatusOr<Selection> selection = Select(flags.view, *recording);
-  if (!selection.ok()) return UsageError(selection.status().message());
-  if (flags.format == "folded") selection->options.thread_root = true;
-  const profile::Profile profile = profile::Profile::Build(*recording, selection->options);
+  absl::StatusOr<View> view = BuildView(flags.view, *recording, flags.format == "folded");
+  if (!view.ok()) return UsageError(view.status().message());
+  const profile::Profile& profile = view->profile;
   const std::string output = flags.output.empty() ? DefaultOutput(flags.format) : flags.output;
   absl::Status s = WriteOutput(output, [&](std::ostream& out) {
     if (flags.format == "pprof") return profile::WritePprof(*recording, profile, out);

@@ -29,29 +29,28 @@ struct FlameGraphFlags {
 int FlameGraph(const FlameGraphFlags& flags) {
   absl::StatusOr<profile::Recording> recording = LoadRecording(flags.input);
   if (!recording.ok()) return Fail(recording.status());
-  absl::StatusOr<Selection> selection = Select(flags.view, *recording);
-  if (!selection.ok()) return UsageError(selection.status().message());
-  selection->options.thread_root = true;
-  const profile::Profile profile = profile::Profile::Build(*recording, selection->options);
+  absl::StatusOr<View> view = BuildView(flags.view, *recording, /*thread_root=*/true);
+  if (!view.ok()) return UsageError(view.status().message());
 
-  std::optional<profile::Profile> base;
+  std::optional<View> base;
   if (!flags.diff.empty()) {
     absl::StatusOr<profile::Recording> base_recording = LoadRecording(flags.diff);
     if (!base_recording.ok()) return Fail(base_recording.status());
-    absl::StatusOr<Selection> base_selection = Select(flags.view, *base_recording);
-    if (!base_selection.ok()) return UsageError(base_selection.status().message());
-    base_selection->options.thread_root = true;
-    base = profile::Profile::Build(*base_recording, base_selection->options);
+    absl::StatusOr<View> base_view = BuildView(flags.view, *base_recording, true);
+    if (!base_view.ok()) return UsageError(base_view.status().message());
+    base = *std::move(base_view);
   }
   const profile::FlameGraphOptions options{
       .title = flags.title.empty() ? FlameGraphTitle(*recording) : flags.title,
       .reverse = flags.reverse,
-      .base = base ? &*base : nullptr};
-  if (absl::Status s = WriteFlameGraphFile(profile, options, flags.output); !s.ok()) {
+      .base = base ? &base->profile : nullptr};
+  if (absl::Status s = WriteFlameGraphFile(view->profile, options, flags.output); !s.ok()) {
     return Fail(s);
   }
-  std::fprintf(stderr, "dprof: wrote %s (%llu events)\n", flags.output.c_str(),
-               static_cast<unsigned long long>(profile.total_count()));
+  if (flags.output != "-") {
+    std::fprintf(stderr, "dprof: wrote %s (%llu events)\n", flags.output.c_str(),
+                 static_cast<unsigned long long>(view->profile.total_count()));
+  }
   return kSuccess;
 }
 
@@ -72,7 +71,7 @@ absl::Status WriteFlameGraphFile(const profile::Profile& profile,
 
 std::string FlameGraphTitle(const profile::Recording& recording) {
   auto command = recording.metadata.find("command");
-  return command == recording.metadata.end() ? "dprof" : absl::StrCat("dprof: ", command->second);
+  return command == recording.metadata.end() ? "dprof" : command->second;
 }
 
 Runner AddFlameGraph(CLI::App& app) {

@@ -30,11 +30,23 @@ int main(int argc, char** argv) {
       "Start with:\n  dprof record -- ./app     then     dprof report   and   dprof flamegraph\n"
       "'dprof help COMMAND' or 'dprof COMMAND -h' explains one command.");
 
-  std::vector<std::pair<CLI::App*, Runner>> commands;
-  for (Runner (*add)(CLI::App&) : {AddRecord, AddReport, AddFlameGraph, AddExport, AddStat}) {
-    Runner run = add(app);
-    commands.emplace_back(app.get_subcommands({}).back(), std::move(run));
+  // `dprof record [OPTIONS] [--] CMD ARGS...`: what follows the first "--" is the command, kept
+  // from CLI11 (whose prefix_command does not take "--").
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> after_dashes;
+  if (!args.empty() && args[0] == "record") {
+    if (auto dash = std::find(args.begin(), args.end(), "--"); dash != args.end()) {
+      after_dashes.assign(dash + 1, args.end());
+      args.erase(dash, args.end());
+    }
   }
+
+  std::vector<std::pair<CLI::App*, Runner>> commands;
+  commands.emplace_back(nullptr, AddRecord(app, &after_dashes));
+  for (Runner (*add)(CLI::App&) : {AddReport, AddFlameGraph, AddExport, AddStat}) {
+    commands.emplace_back(nullptr, add(app));
+  }
+  for (size_t i = 0; i < commands.size(); ++i) commands[i].first = app.get_subcommands({})[i];
   std::string topic;
   CLI::App* help = app.add_subcommand("help", "Show help for dprof or for one command");
   help->add_option("command", topic, "The command to explain");
@@ -42,13 +54,6 @@ int main(int argc, char** argv) {
   if (argc > 1 && argv[1][0] != '-' && FindCommand(app, argv[1]) == nullptr) {
     std::fprintf(stderr, "dprof: unknown command '%s'; run 'dprof help' for the list\n", argv[1]);
     return kUsageError;
-  }
-  // `dprof record [OPTIONS] [--] CMD ARGS...`: the command starts at the first argument that is not
-  // an option, and CLI11 takes it from there (prefix_command) only without the "--".
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (!args.empty() && args[0] == "record") {
-    auto dash = std::find(args.begin(), args.end(), "--");
-    if (dash != args.end()) args.erase(dash);
   }
   std::reverse(args.begin(), args.end());  // CLI11 takes them last first
   try {

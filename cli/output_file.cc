@@ -91,19 +91,25 @@ absl::Status WriteOutput(const std::string& path,
     }
     return absl::OkStatus();
   }
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  // A symbolic link is refused; a file already there is replaced only once the new one is whole.
+  struct stat st = {};
+  if (lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to write ", path,
+        ": it is a symbolic link, which dprof does not write through; remove it or choose "
+        "another -o"));
+  }
+  const std::string partial = path + ".partial";
+  const int fd = open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) {
-    const int err = errno;
     return absl::PermissionDeniedError(
-        absl::StrCat("cannot write ", path, ": ",
-                     err == ELOOP ? "it is a symbolic link, which dprof does not write through"
-                                  : std::strerror(err),
-                     "; choose another -o"));
+        absl::StrCat("cannot write ", path, ": ", std::strerror(errno), "; choose another -o"));
   }
   int err = WriteAll(fd, data);
   if (close(fd) != 0 && err == 0) err = errno;
+  if (err == 0 && rename(partial.c_str(), path.c_str()) != 0) err = errno;
   if (err != 0) {
-    unlink(path.c_str());
+    unlink(partial.c_str());
     return absl::ResourceExhaustedError(
         absl::StrCat("writing ", path, " failed: ", WriteProblem(err), "; nothing was kept"));
   }

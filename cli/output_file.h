@@ -20,8 +20,8 @@ absl::StatusOr<bool> PrepareRecordingPath(const std::string& path);
 // moves `path`.old back.
 void RestorePrevious(const std::string& path, bool kept_previous);
 
-// Writes what `write` produces to `path` ("-": standard output). A failed write (a full disk)
-// removes the partial file and names the problem.
+// Writes what `write` produces to `path` ("-": standard output), through `path`.partial renamed
+// into place: a failed write (a full disk) keeps any earlier file and names the problem.
 absl::Status WriteOutput(const std::string& path,
                          const std::function<absl::Status(std::ostream&)>& write);
 

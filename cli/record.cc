@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -43,7 +44,7 @@ struct RecordFlags {
   uint64_t frequency = 999;
   uint64_t period = 0;
   std::vector<std::string> events = {"cpu-clock"};
-  std::string call_graph = "dwarf";
+  std::string call_graph;       // "": dwarf, or fp with -g
   bool frame_pointers = false;  // -g
   uint32_t stack_size = 0;      // 0: the tracer's default, or the one --call-graph dwarf,SIZE names
   bool off_cpu = false;
@@ -70,7 +71,7 @@ class RecordSink : public tracer::ForwardingSink {
       tracer_->RequestStop();
       return;
     }
-    status_->Update(now_ns, tracer_->Stats(), recorder_->bytes_written());
+    if (status_->Due(now_ns)) status_->Update(now_ns, tracer_->Stats(), recorder_->bytes_written());
   }
 
  private:
@@ -95,7 +96,7 @@ absl::StatusOr<std::vector<pid_t>> ParseIds(const std::vector<std::string>& valu
         return absl::InvalidArgumentError(
             absl::StrCat(flag, " takes process or thread ids like 1234,5678, not '", part, "'"));
       }
-      out.push_back(id);
+      if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
     }
   }
   return out;
@@ -121,11 +122,13 @@ absl::StatusOr<tracer::TracerOptions> TracerOptionsOf(const RecordFlags& f) {
   o.frequency = f.frequency;
   o.period = f.period;
   // perf's forms: "dwarf", "dwarf,16384", "fp"; -g is fp.
-  std::vector<std::string> mode = absl::StrSplit(f.frame_pointers ? "fp" : f.call_graph, ',');
+  std::vector<std::string> mode = absl::StrSplit(
+      f.call_graph.empty() ? (f.frame_pointers ? "fp" : "dwarf") : f.call_graph, ',');
   absl::StatusOr<tracer::CallGraph> call_graph = tracer::ParseCallGraph(mode[0]);
   if (!call_graph.ok()) return call_graph.status();
   o.call_graph = *call_graph;
-  if (mode.size() > 2 || (mode.size() == 2 && !absl::SimpleAtoi(mode[1], &o.stack_size))) {
+  if (mode.size() > 2 || (mode.size() == 2 && (o.call_graph != tracer::CallGraph::kDwarf ||
+                                               !absl::SimpleAtoi(mode[1], &o.stack_size)))) {
     return absl::InvalidArgumentError(
         absl::StrCat("--call-graph takes MODE or dwarf,BYTES, not '", f.call_graph, "'"));
   }
@@ -144,11 +147,16 @@ std::string DescribeTarget(const tracer::Target& t) {
   return out;
 }
 
-std::map<std::string, std::string> Metadata(const tracer::TracerOptions& o, const RecordFlags& f) {
+// What was recorded, as the tracer does it: `auto` says which mode it became.
+std::map<std::string, std::string> Metadata(const tracer::TracerOptions& o, const RecordFlags& f,
+                                            const tracer::Tracer& tracer) {
   std::map<std::string, std::string> m;
   m["command"] = DescribeTarget(o.target);
   m["call_graph"] = std::string(tracer::CallGraphName(o.call_graph));
-  m["stack_size"] = absl::StrCat(o.stack_size);
+  if (o.call_graph == tracer::CallGraph::kAuto) {
+    m["call_graph"] += tracer.native_deferred() ? " (native deferred)" : " (dwarf)";
+  }
+  m["stack_size"] = absl::StrCat(o.stack_size & ~7u);  // as the tracer rounds it
   if (o.period != 0) {
     m["period"] = absl::StrCat(o.period);
   } else {
@@ -194,11 +202,16 @@ void PrintSummary(const RecordFlags& f, const tracer::TracerStats& stats,
                static_cast<unsigned long long>(recorder.events_written()));
 }
 
-// Reports how a launched command ended, when it did not end well.
-void ReportCommandExit(const tracer::Tracer& tracer, const std::vector<std::string>& command) {
+// Reports how a launched command ended, when it did not end well; `stopped`: the recording was
+// ended (Ctrl-C, -d) before the command, which was stopped with it.
+void ReportCommandExit(const tracer::Tracer& tracer, const std::vector<std::string>& command,
+                       bool stopped) {
   const tracer::CommandExit exit = tracer.ExitStatus();
   if (!exit.exited || command.empty()) return;
-  if (exit.signal != 0) {
+  if (exit.signal != 0 && stopped) {
+    std::fprintf(stderr, "dprof: %s was stopped with the recording (signal %d, %s)\n",
+                 command[0].c_str(), exit.signal, strsignal(exit.signal));
+  } else if (exit.signal != 0) {
     std::fprintf(stderr, "dprof: %s was killed by signal %d (%s)\n", command[0].c_str(),
                  exit.signal, strsignal(exit.signal));
   } else if (exit.code != 0) {
@@ -207,27 +220,26 @@ void ReportCommandExit(const tracer::Tracer& tracer, const std::vector<std::stri
 }
 
 absl::Status WriteOneShotFlameGraph(const std::string& recording_path, const std::string& path) {
-  profile::ReadReport report;
-  absl::StatusOr<profile::Recording> recording = profile::ReadRecording(recording_path, &report);
+  absl::StatusOr<profile::Recording> recording = LoadRecording(recording_path);
   if (!recording.ok()) return recording.status();
-  absl::StatusOr<Selection> selection = Select({}, *recording);
-  if (!selection.ok()) return selection.status();
-  selection->options.thread_root = true;
-  return WriteFlameGraphFile(profile::Profile::Build(*recording, selection->options),
-                             {.title = FlameGraphTitle(*recording)}, path);
+  absl::StatusOr<View> view = BuildView({}, *recording, /*thread_root=*/true);
+  if (!view.ok()) return view.status();
+  return WriteFlameGraphFile(view->profile, {.title = FlameGraphTitle(*recording)}, path);
 }
 
 int Record(const RecordFlags& flags) {
   absl::StatusOr<tracer::TracerOptions> options = TracerOptionsOf(flags);
   if (!options.ok()) return UsageError(options.status().message());
-  const std::map<std::string, std::string> metadata = Metadata(*options, flags);
   const std::vector<std::string> event_names = EventNames(*options);
+  const tracer::TracerOptions asked = *options;
 
   absl::StatusOr<std::unique_ptr<stackdepot::Depot>> depot = stackdepot::Depot::Create({});
   if (!depot.ok()) return Fail(depot.status());
   options->depot = depot->get();
   StatusLine status_line(isatty(STDERR_FILENO) == 1, MonotonicNs());
   RecordSink sink(&status_line);
+  // Declared before the tracer, so destroyed after it: no unwind worker outlives its sink.
+  std::unique_ptr<profile::Recorder> recorder;
   absl::StatusOr<std::unique_ptr<tracer::Tracer>> created =
       tracer::Tracer::Create(*std::move(options), &sink);
   if (!created.ok()) {
@@ -239,20 +251,25 @@ int Record(const RecordFlags& flags) {
                : Fail(created.status());
   }
   tracer::Tracer& tracer = **created;
+  const std::map<std::string, std::string> metadata = Metadata(asked, flags, tracer);
 
   absl::StatusOr<bool> kept_previous = PrepareRecordingPath(flags.output);
   if (!kept_previous.ok()) return Fail(kept_previous.status());
-  absl::StatusOr<std::unique_ptr<profile::Recorder>> recorder =
+  absl::StatusOr<std::unique_ptr<profile::Recorder>> made =
       profile::Recorder::Create(flags.output, depot->get(), metadata, event_names);
-  if (!recorder.ok()) return Fail(recorder.status());
-  sink.Attach(&tracer, recorder->get());
+  if (!made.ok()) {
+    RestorePrevious(flags.output, *kept_previous);
+    return Fail(made.status());
+  }
+  recorder = *std::move(made);
+  sink.Attach(&tracer, recorder.get());
 
   InstallStopSignals(&tracer);
   const uint64_t start_ns = MonotonicNs();
   if (absl::Status s = tracer.Start(); !s.ok()) {
     UninstallStopSignals();
     // Nothing was recorded: the previous recording goes back where it was.
-    recorder->reset();
+    recorder.reset();
     RestorePrevious(flags.output, *kept_previous);
     return Fail(s);
   }
@@ -265,6 +282,7 @@ int Record(const RecordFlags& flags) {
   }
   absl::Status run =
       tracer.Run(std::chrono::nanoseconds(static_cast<int64_t>(flags.duration * 1e9)));
+  SetStopSignalCommand(0);  // reaped: its pid may be reused
   const double seconds = (MonotonicNs() - start_ns) / 1e9;
   status_line.Clear();
   // From here a second Ctrl-C still aborts: the file is readable up to its last chunk.
@@ -272,11 +290,12 @@ int Record(const RecordFlags& flags) {
 
   const tracer::TracerStats stats = tracer.Stats();
   profile::Symbolizer symbolizer({}, tracer.binaries());
-  absl::Status finished = (*recorder)->Finish(profile::CountersOf(stats), &symbolizer);
+  absl::Status finished = recorder->Finish(profile::CountersOf(stats), &symbolizer);
+  const bool stopped = StopSignalReceived() || flags.duration > 0;
   UninstallStopSignals();
-  ReportCommandExit(tracer, flags.command);
+  ReportCommandExit(tracer, flags.command, stopped);
   if (!finished.ok()) return Fail(finished);
-  PrintSummary(flags, stats, **recorder, seconds);
+  PrintSummary(flags, stats, *recorder, seconds);
   if (!run.ok()) return kFailure;
   if (!flags.flamegraph.empty()) {
     if (absl::Status s = WriteOneShotFlameGraph(flags.output, flags.flamegraph); !s.ok()) {
@@ -289,7 +308,7 @@ int Record(const RecordFlags& flags) {
 
 }  // namespace
 
-Runner AddRecord(CLI::App& app) {
+Runner AddRecord(CLI::App& app, const std::vector<std::string>* after_dashes) {
   auto flags = std::make_shared<RecordFlags>();
   CLI::App* c = app.add_subcommand(
       "record", "Profile a command, processes, threads or the whole system into a recording");
@@ -322,23 +341,23 @@ Runner AddRecord(CLI::App& app) {
       ->delimiter(',')
       ->allow_extra_args(false)
       ->capture_default_str();
-  CLI::Option* call_graph =
-      c->add_option("--call-graph", flags->call_graph,
-                    "User stacks: dwarf[,BYTES] (unwound by dprof), fp (frame pointers), auto "
-                    "(the kernel's deferred callchains where it has them), none")
-          ->type_name("MODE")
-          ->capture_default_str();
-  c->add_flag("-g", flags->frame_pointers, "Same as --call-graph fp")->excludes(call_graph);
+  c->add_option("--call-graph", flags->call_graph,
+                "User stacks: dwarf[,BYTES] (the default: unwound by dprof), fp (frame pointers), "
+                "auto (the kernel's deferred callchains where it has them), none")
+      ->type_name("MODE");
+  c->add_flag("-g", flags->frame_pointers,
+              "Same as --call-graph fp (which --call-graph overrides)");
   c->add_option("--stack-size", flags->stack_size,
                 "Bytes of user stack copied per sample for dwarf (8 to 65528; default 32768)")
-      ->type_name("BYTES");
+      ->type_name("BYTES")
+      ->check(CLI::Range(8, 65528));
   c->add_flag("--off-cpu", flags->off_cpu,
               "Also record off-CPU time: where threads blocked, and for how long");
   c->add_flag("--wall", flags->wall,
               "Wall-clock profile: on-CPU samples and off-CPU time in one view");
   c->add_option("-d,--duration", flags->duration, "Stop after this many seconds")
       ->type_name("SECONDS")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(0.001, 1e7));
   c->add_option("-o,--output", flags->output,
                 "The recording to write; an existing one is kept as FILE.old")
       ->type_name("FILE")
@@ -346,8 +365,19 @@ Runner AddRecord(CLI::App& app) {
   c->add_option("--flamegraph", flags->flamegraph,
                 "Also write the flame graph (.html or .svg) when recording ends")
       ->type_name("FILE");
-  return [flags, c] {
+  return [flags, c, after_dashes] {
+    // The command starts at the first argument that is not an option; a "--" before it ends
+    // dprof's options, and one after it is the command's own.
     flags->command = c->remaining();
+    if (!flags->command.empty() && flags->command[0].starts_with('-')) {
+      return UsageError(absl::StrCat("record has no option ", flags->command[0],
+                                     "; run 'dprof record --help' for its options, and put the "
+                                     "command after --"));
+    }
+    if (!after_dashes->empty()) {
+      if (!flags->command.empty()) flags->command.push_back("--");
+      flags->command.insert(flags->command.end(), after_dashes->begin(), after_dashes->end());
+    }
     return Record(*flags);
   };
 }

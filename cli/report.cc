@@ -30,9 +30,10 @@ struct ReportFlags {
 int Report(const ReportFlags& flags) {
   absl::StatusOr<profile::Recording> recording = LoadRecording(flags.input);
   if (!recording.ok()) return Fail(recording.status());
-  absl::StatusOr<Selection> selection = Select(flags.view, *recording);
-  if (!selection.ok()) return UsageError(selection.status().message());
-  const profile::Profile profile = profile::Profile::Build(*recording, selection->options);
+  // Folded stacks start with the thread's name, as `dprof export --format folded` writes them.
+  absl::StatusOr<View> view = BuildView(flags.view, *recording, /*thread_root=*/flags.folded);
+  if (!view.ok()) return UsageError(view.status().message());
+  const profile::Profile& profile = view->profile;
   absl::Status written = WriteOutput("-", [&](std::ostream& out) {
     if (flags.folded) {
       profile::WriteFolded(profile, {.kernel_suffix = true}, out);
@@ -43,10 +44,10 @@ int Report(const ReportFlags& flags) {
                                                         : profile::ReportOptions::Sort::kSelf,
                           .top = flags.top,
                           .functions = !flags.stats_only,
-                          .events = selection->shown},
+                          .events = view->shown},
                          out);
-    if (!flags.stats_only && !selection->other.empty()) {
-      out << "# also recorded: " << absl::StrJoin(selection->other, ", ")
+    if (!flags.stats_only && !view->other.empty()) {
+      out << "# also recorded: " << absl::StrJoin(view->other, ", ")
           << " (show them with --event NAME, --on-cpu or --off-cpu)\n";
     }
     return absl::OkStatus();

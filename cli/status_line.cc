@@ -28,7 +28,7 @@ std::string FormatBytes(uint64_t bytes) {
 }
 
 void StatusLine::Update(uint64_t now_ns, const tracer::TracerStats& stats, uint64_t file_bytes) {
-  if (!enabled_ || now_ns < last_ns_ + interval_ns_) return;
+  if (!Due(now_ns)) return;
   const uint64_t events = EventsOf(stats);
   const double rate = (events - last_events_) * 1e9 / static_cast<double>(now_ns - last_ns_);
   last_ns_ = now_ns;
@@ -37,7 +37,7 @@ void StatusLine::Update(uint64_t now_ns, const tracer::TracerStats& stats, uint6
   const uint64_t done = e[unwind::EngineStat::kUnwinds] + e[unwind::EngineStat::kContentHits];
   const uint64_t jobs = e[unwind::EngineStat::kJobs];
   const std::string line = absl::StrFormat(
-      "dprof record: %.1f s, %u samples, %.0f events/s, %u lost, %u unwinds pending, %s",
+      "dprof record: %.1f s, %u events, %.0f events/s, %u lost, %u unwinds pending, %s",
       (now_ns - start_ns_) / 1e9, events, rate,
       stats[tracer::TracerStat::kLost] + stats[tracer::TracerStat::kLostSamples],
       jobs > done ? jobs - done : 0, FormatBytes(file_bytes));

@@ -1,5 +1,5 @@
 // The one line `dprof record` keeps refreshed on stderr while it records, when stderr is a
-// terminal: elapsed time, samples, events per second, lost records, pending unwinds, file size.
+// terminal: elapsed time, events, events per second, lost records, pending unwinds, file size.
 #ifndef DPROF_CLI_STATUS_LINE_H_
 #define DPROF_CLI_STATUS_LINE_H_
 
@@ -15,7 +15,9 @@ class StatusLine {
   StatusLine(bool enabled, uint64_t start_ns, uint64_t interval_ns = 250'000'000)
       : enabled_(enabled), start_ns_(start_ns), interval_ns_(interval_ns), last_ns_(start_ns) {}
 
-  // Redraws the line when the interval passed. Context: the tracer's reader thread.
+  // Whether Update() would draw at `now_ns`.
+  bool Due(uint64_t now_ns) const { return enabled_ && now_ns >= last_ns_ + interval_ns_; }
+  // Redraws the line when it is due. Context: the tracer's reader thread.
   void Update(uint64_t now_ns, const tracer::TracerStats& stats, uint64_t file_bytes);
   // Erases the line, so what follows starts on a clean one.
   void Clear();

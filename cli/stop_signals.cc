@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <iterator>
 
 #include "cli/errors.h"
 
@@ -21,12 +23,18 @@ static_assert(std::atomic<tracer::Tracer*>::is_always_lock_free);
 static_assert(std::atomic<int>::is_always_lock_free);
 static_assert(std::atomic<pid_t>::is_always_lock_free);
 
+// The actions before InstallStopSignals(), restored after; a signal that was ignored (nohup)
+// stays ignored. Written only while no handler is installed.
+struct sigaction previous[std::size(kSignals)];
+
 void OnStopSignal(int) {
+  const int saved_errno = errno;  // write() may change it under whatever this thread was doing
   if (stop_signals.fetch_add(1, std::memory_order_relaxed) == 0) {
     constexpr char kMessage[] =
         "\ndprof: stopping: finishing unwinds and writing symbols (press Ctrl-C again to abort)\n";
     (void)!write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
     if (tracer::Tracer* t = stopping_tracer.load(std::memory_order_acquire)) t->RequestStop();
+    errno = saved_errno;
     return;
   }
   constexpr char kAbort[] =
@@ -48,7 +56,10 @@ void InstallStopSignals(tracer::Tracer* tracer) {
   action.sa_handler = OnStopSignal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
-  for (int signal : kSignals) sigaction(signal, &action, nullptr);
+  for (size_t i = 0; i < std::size(kSignals); ++i) {
+    sigaction(kSignals[i], nullptr, &previous[i]);
+    if (previous[i].sa_handler != SIG_IGN) sigaction(kSignals[i], &action, nullptr);
+  }
 }
 
 void SetStopSignalCommand(pid_t command) {
@@ -56,10 +67,7 @@ void SetStopSignalCommand(pid_t command) {
 }
 
 void UninstallStopSignals() {
-  struct sigaction action = {};
-  action.sa_handler = SIG_DFL;
-  sigemptyset(&action.sa_mask);
-  for (int signal : kSignals) sigaction(signal, &action, nullptr);
+  for (size_t i = 0; i < std::size(kSignals); ++i) sigaction(kSignals[i], &previous[i], nullptr);
   stopping_tracer.store(nullptr, std::memory_order_release);
   launched_command.store(0, std::memory_order_relaxed);
 }

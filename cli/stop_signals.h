@@ -1,7 +1,7 @@
-// Ctrl-C (SIGINT), SIGTERM and SIGHUP while recording. The first asks the tracer to stop cleanly:
-// the remaining unwinds finish, symbols are written, the summary prints. A second one ends dprof
-// at once (exit 130), killing the command it launched; the recording stays readable up to its
-// last complete chunk.
+// Ctrl-C (SIGINT), SIGTERM and SIGHUP while recording (those not ignored, as under nohup). The
+// first asks the tracer to stop cleanly: the remaining unwinds finish, symbols are written, the
+// summary prints. A second one ends dprof at once (exit 130), killing the command it launched; the
+// recording stays readable up to its last complete chunk.
 #ifndef DPROF_CLI_STOP_SIGNALS_H_
 #define DPROF_CLI_STOP_SIGNALS_H_
 
@@ -15,7 +15,7 @@ namespace dprof::cli {
 void InstallStopSignals(tracer::Tracer* tracer);
 // The command the tracer launched, which a second signal kills with dprof (0: none).
 void SetStopSignalCommand(pid_t command);
-// Restores the default actions.
+// Restores the actions from before InstallStopSignals().
 void UninstallStopSignals();
 // Whether a stop signal arrived since InstallStopSignals().
 bool StopSignalReceived();

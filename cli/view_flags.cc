@@ -14,14 +14,19 @@ constexpr char kOffCpu[] = "off-cpu";
 }  // namespace
 
 void AddViewFlags(CLI::App* command, ViewFlags* flags) {
-  command->add_option("--event", flags->events, "Show these recorded events (default: the first)")
-      ->type_name("EVENT")
-      ->delimiter(',')
-      ->allow_extra_args(false);
-  CLI::Option* off = command->add_flag("--off-cpu", flags->off_cpu,
-                                       "Show the off-CPU intervals: where threads blocked");
+  CLI::Option* events =
+      command
+          ->add_option("--event", flags->events, "Show these recorded events (default: the first)")
+          ->type_name("EVENT")
+          ->delimiter(',')
+          ->allow_extra_args(false);
+  CLI::Option* off = command
+                         ->add_flag("--off-cpu", flags->off_cpu,
+                                    "Show the off-CPU intervals: where threads blocked")
+                         ->excludes(events);
   command->add_flag("--on-cpu", flags->on_cpu, "Show every event but the off-CPU intervals")
-      ->excludes(off);
+      ->excludes(off)
+      ->excludes(events);
   command->add_option("--pid", flags->pids, "Only these processes")
       ->type_name("PID")
       ->delimiter(',')
@@ -30,7 +35,7 @@ void AddViewFlags(CLI::App* command, ViewFlags* flags) {
       ->type_name("TID")
       ->delimiter(',')
       ->allow_extra_args(false);
-  command->add_option("--comm", flags->comms, "Only threads of these names")
+  command->add_option("--comm,--comms", flags->comms, "Only threads of these names")
       ->type_name("NAME")
       ->delimiter(',')
       ->allow_extra_args(false);
@@ -44,10 +49,11 @@ void AddViewFlags(CLI::App* command, ViewFlags* flags) {
       "--no-user", [flags] { flags->user = false; }, "Leave out user frames");
 }
 
-absl::StatusOr<Selection> Select(const ViewFlags& flags, const profile::Recording& recording) {
+absl::StatusOr<View> BuildView(const ViewFlags& flags, const profile::Recording& recording,
+                               bool thread_root) {
   const std::vector<std::string>& names = recording.event_names;
-  Selection out;
-  profile::ProfileOptions& o = out.options;
+  View out;
+  profile::ProfileOptions o{.thread_root = thread_root};
   o.pids.insert(flags.pids.begin(), flags.pids.end());
   o.tids.insert(flags.tids.begin(), flags.tids.end());
   o.comms.insert(flags.comms.begin(), flags.comms.end());
@@ -85,6 +91,13 @@ absl::StatusOr<Selection> Select(const ViewFlags& flags, const profile::Recordin
   for (uint32_t i = 0; i < names.size(); ++i) {
     (o.events.contains(i) ? out.shown : out.other).push_back(names[i]);
   }
+  const size_t time_events = std::count_if(out.shown.begin(), out.shown.end(), profile::WeighsTime);
+  if (time_events != 0 && time_events != out.shown.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the events ", absl::StrJoin(out.shown, ", "),
+                     " weigh different things (time and counts); show them apart with --event"));
+  }
+  out.profile = profile::Profile::Build(recording, o);
   return out;
 }
 

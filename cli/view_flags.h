@@ -27,15 +27,17 @@ struct ViewFlags {
 
 void AddViewFlags(CLI::App* command, ViewFlags* flags);
 
-// What `flags` select in `recording`. By default: the first recorded event, and the off-CPU
-// intervals too when recorded with --wall (one wall-clock view). Names outside the recording are
-// InvalidArgument, listing what it holds.
-struct Selection {
-  profile::ProfileOptions options = {};
+// The profile `flags` select in `recording`. By default: the first recorded event, and the
+// off-CPU intervals too when recorded with --wall (one wall-clock view). Names outside the
+// recording, and events that weigh different things (time and counts), are InvalidArgument.
+// With `thread_root`, each stack starts with its thread's name (flame graphs, folded stacks).
+struct View {
+  profile::Profile profile;
   std::vector<std::string> shown = {};  // the selected events' names
   std::vector<std::string> other = {};  // recorded events not shown, for a hint
 };
-absl::StatusOr<Selection> Select(const ViewFlags& flags, const profile::Recording& recording);
+absl::StatusOr<View> BuildView(const ViewFlags& flags, const profile::Recording& recording,
+                               bool thread_root);
 
 }  // namespace dprof::cli
 

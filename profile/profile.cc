@@ -19,10 +19,6 @@ std::string UnknownFrame(const Symbol* symbol, uint64_t address) {
 
 namespace {
 
-bool IsClock(const std::string& event) {
-  return event.starts_with("cpu-clock") || event.starts_with("task-clock");
-}
-
 class Builder {
  public:
   Builder(const Recording& r, std::vector<Profile::Frame>* frames,
@@ -82,7 +78,6 @@ class Builder {
   absl::flat_hash_map<std::pair<uint32_t, uint64_t>, uint32_t> location_ids_;
 };
 
-// Each thread's name: the last one recorded for it.
 // Each thread's last name. A thread never named on its own has the name of the thread that made
 // it, as the kernel copies it at clone; failing that, its process's.
 absl::flat_hash_map<uint32_t, std::string> ThreadNames(const Recording& r) {
@@ -105,6 +100,10 @@ absl::flat_hash_map<uint32_t, std::string> ThreadNames(const Recording& r) {
 
 }  // namespace
 
+bool WeighsTime(std::string_view event) {
+  return event.starts_with("cpu-clock") || event.starts_with("task-clock") || event == "off-cpu";
+}
+
 Profile Profile::Build(const Recording& r, const ProfileOptions& options) {
   Profile p;
   Builder builder(r, &p.frames_, &p.locations_);
@@ -112,8 +111,8 @@ Profile Profile::Build(const Recording& r, const ProfileOptions& options) {
   absl::flat_hash_map<std::vector<uint32_t>, uint32_t> stack_ids;  // by locations
   // The unit: time when every event is a clock sample or off-CPU time.
   bool all_off_cpu = true, all_time = true;
-  std::vector<bool> clock_events;  // by event index
-  for (const std::string& name : r.event_names) clock_events.push_back(IsClock(name));
+  std::vector<bool> time_events;  // by event index
+  for (const std::string& name : r.event_names) time_events.push_back(WeighsTime(name));
   // Pseudo-frames' locations, by reason and by thread.
   constexpr uint32_t kNone = ~uint32_t{0};
   std::array<uint32_t, kNumOrphans> orphan_location;
@@ -164,7 +163,7 @@ Profile Profile::Build(const Recording& r, const ProfileOptions& options) {
     p.stitch_counts_.Add(s, e);
     const bool off_cpu = e.kind == tracer::EventKind::kOffCpu;
     all_off_cpu &= off_cpu;
-    all_time &= off_cpu || (e.event < clock_events.size() && clock_events[e.event]);
+    all_time &= off_cpu || (e.event < time_events.size() && time_events[e.event]);
     auto [it, inserted] = stack_ids.try_emplace(locations, static_cast<uint32_t>(p.stacks_.size()));
     if (inserted) {
       Stack stack{.locations = locations};

@@ -36,5 +36,9 @@ expect 0 "Usage: dprof export.*--format.*pprof.*Examples:" help export
 expect 0 "Usage:.*stat.*--input.*Examples:" stat -h
 expect 0 "record.*report.*flamegraph.*export.*stat" --help
 expect 2 "dprof: .*--frobnicate.*dprof report --help" report --frobnicate
+expect 2 "record has no option --frobnicate; run 'dprof record --help'" record --frobnicate ./app
+expect 2 "--call-graph takes MODE or dwarf,BYTES, not 'fp,4096'" record --call-graph fp,4096 ./app
+expect 2 "--stack-size: Value 4 not in range 8 to 65528" record --stack-size 4 ./app
+expect 2 "--event excludes --on-cpu" report --event cpu-clock --on-cpu
 
 exit $((failures > 0))

@@ -25,6 +25,7 @@ namespace {
 
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // One line on stderr, ending in a newline.
 void ExpectOneLine(const CliResult& r) {
@@ -177,6 +178,24 @@ TEST_F(InputErrorsTest, CorruptChunk) {
     EXPECT_THAT(r.err, ContainsRegex("damaged.data holds no events: recovered [0-9]+ chunks"));
     ExpectOneLine(r);
   }
+}
+
+TEST_F(InputErrorsTest, ViewsRefuseToAddTimeToCounts) {
+  profile::Recording r = SymbolizedRecording();
+  r.event_names.push_back("page-faults");
+  r.events.back().event = static_cast<uint32_t>(r.event_names.size() - 1);
+  ASSERT_TRUE(profile::WriteRecording(dir_ + "/mixed.data", r).ok());
+  CliResult result = RunDprof({"report", "-i", "mixed.data", "--on-cpu"}, {.cwd = dir_});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("weigh different things (time and counts); show them apart "
+                                    "with --event"));
+  result = RunDprof({"report", "-i", "mixed.data", "--event", "page-faults"}, {.cwd = dir_});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr("(page-faults; 1 events"));
+  EXPECT_THAT(result.out, Not(HasSubstr("also recorded: page-faults")));
+  result = RunDprof({"report", "-i", "mixed.data", "--event", "nope"}, {.cwd = dir_});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("the recording holds no event 'nope'; it holds: cpu-clock"));
 }
 
 TEST_F(InputErrorsTest, NothingRecoverable) {

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dprof/profile/recording.h"
@@ -38,6 +39,10 @@ struct ProfileOptions {
 
 // What a profile's weights count.
 enum class WeightUnit : uint8_t { kNanoseconds, kOffCpuNanoseconds, kCount };
+
+// Whether a recorded event's weights are nanoseconds (the clocks, off-CPU time) rather than
+// counts: a profile mixing both kinds adds unlike things.
+bool WeighsTime(std::string_view event_name);
 
 class Profile {
  public:
