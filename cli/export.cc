@@ -31,12 +31,15 @@ std::string DefaultOutput(const std::string& format) {
 }
 
 int Export(const ExportFlags& flags) {
+  const std::string output = flags.output.empty() ? DefaultOutput(flags.format) : flags.output;
+  if (absl::Status s = CheckNotInput(output, flags.input, "-o"); !s.ok()) {
+    return UsageError(s.message());
+  }
   absl::StatusOr<profile::Recording> recording = LoadRecording(flags.input);
   if (!recording.ok()) return Fail(recording.status());
   absl::StatusOr<View> view = BuildView(flags.view, *recording, flags.format == "folded");
   if (!view.ok()) return UsageError(view.status().message());
   const profile::Profile& profile = view->profile;
-  const std::string output = flags.output.empty() ? DefaultOutput(flags.format) : flags.output;
   absl::Status s = WriteOutput(output, [&](std::ostream& out) {
     if (flags.format == "pprof") return profile::WritePprof(*recording, profile, out);
     if (flags.format == "speedscope") {

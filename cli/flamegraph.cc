@@ -27,6 +27,11 @@ struct FlameGraphFlags {
 };
 
 int FlameGraph(const FlameGraphFlags& flags) {
+  for (const std::string* input : {&flags.input, &flags.diff}) {
+    if (absl::Status s = CheckNotInput(flags.output, *input, "-o"); !s.ok()) {
+      return UsageError(s.message());
+    }
+  }
   absl::StatusOr<profile::Recording> recording = LoadRecording(flags.input);
   if (!recording.ok()) return Fail(recording.status());
   absl::StatusOr<View> view = BuildView(flags.view, *recording, /*thread_root=*/true);

@@ -40,18 +40,36 @@ std::string WriteProblem(int err) {
 
 }  // namespace
 
-absl::StatusOr<bool> PrepareRecordingPath(const std::string& path) {
+absl::Status CheckOutputDirectory(const std::string& path, absl::string_view flag) {
   const std::string dir = DirectoryOf(path);
   struct stat st = {};
   if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return absl::NotFoundError(absl::StrCat("cannot write ", path, ": the directory ", dir,
-                                            " does not exist; create it or choose another -o"));
+                                            " does not exist; create it or choose another ", flag));
   }
   if (access(dir.c_str(), W_OK) != 0) {
     return absl::PermissionDeniedError(absl::StrCat("cannot write ", path, ": the directory ", dir,
                                                     " is not writable (", std::strerror(errno),
-                                                    "); choose another -o"));
+                                                    "); choose another ", flag));
   }
+  return absl::OkStatus();
+}
+
+absl::Status CheckNotInput(const std::string& output, const std::string& input,
+                           absl::string_view flag) {
+  struct stat out = {}, in = {};
+  const bool same_file = stat(output.c_str(), &out) == 0 && stat(input.c_str(), &in) == 0 &&
+                         out.st_dev == in.st_dev && out.st_ino == in.st_ino;
+  if (same_file || output == input) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refusing to write ", output, ": it is the recording ", input, "; choose another ", flag));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> PrepareRecordingPath(const std::string& path) {
+  if (absl::Status s = CheckOutputDirectory(path, "-o"); !s.ok()) return s;
+  struct stat st = {};
   if (lstat(path.c_str(), &st) != 0) return false;  // a new file
   if (S_ISLNK(st.st_mode)) {
     return absl::FailedPreconditionError(

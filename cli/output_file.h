@@ -9,8 +9,15 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace dprof::cli {
+
+// Checks that `path`'s directory exists and is writable; messages name `flag` as the way out.
+absl::Status CheckOutputDirectory(const std::string& path, absl::string_view flag);
+// Refuses to write `output` over `input` (the recording a command reads or writes).
+absl::Status CheckNotInput(const std::string& output, const std::string& input,
+                           absl::string_view flag);
 
 // Checks that `path` can become a new recording: its directory exists and is writable, and it is
 // not a symbolic link or anything but a regular file. An existing file is renamed to `path`.old

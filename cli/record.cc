@@ -253,6 +253,11 @@ int Record(const RecordFlags& flags) {
   tracer::Tracer& tracer = **created;
   const std::map<std::string, std::string> metadata = Metadata(asked, flags, tracer);
 
+  if (!flags.flamegraph.empty()) {
+    absl::Status s = CheckNotInput(flags.flamegraph, flags.output, "--flamegraph");
+    if (!s.ok()) return UsageError(s.message());
+    if (s = CheckOutputDirectory(flags.flamegraph, "--flamegraph"); !s.ok()) return Fail(s);
+  }
   absl::StatusOr<bool> kept_previous = PrepareRecordingPath(flags.output);
   if (!kept_previous.ok()) return Fail(kept_previous.status());
   absl::StatusOr<std::unique_ptr<profile::Recorder>> made =

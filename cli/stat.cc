@@ -15,6 +15,7 @@
 #include "cli/errors.h"
 #include "cli/output_file.h"
 #include "cli/recording_input.h"
+#include "dprof/profile/profile.h"
 #include "dprof/profile/recording.h"
 #include "dprof/profile/recording_reader.h"
 
@@ -62,8 +63,7 @@ void WriteStat(const std::string& path, const profile::ReadReport& report,
   }
 
   // The busiest threads, by events, with their names and counters.
-  absl::flat_hash_map<uint32_t, std::string> comms;
-  for (const profile::ThreadName& t : r.threads) comms[t.tid] = t.comm;
+  const absl::flat_hash_map<uint32_t, std::string> comms = profile::ThreadNames(r);
   std::vector<std::pair<uint64_t, uint32_t>> busiest;
   for (const auto& [tid, n] : per_thread) busiest.emplace_back(n, tid);
   std::sort(busiest.rbegin(), busiest.rend());

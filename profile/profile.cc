@@ -78,8 +78,12 @@ class Builder {
   absl::flat_hash_map<std::pair<uint32_t, uint64_t>, uint32_t> location_ids_;
 };
 
-// Each thread's last name. A thread never named on its own has the name of the thread that made
-// it, as the kernel copies it at clone; failing that, its process's.
+}  // namespace
+
+bool WeighsTime(std::string_view event) {
+  return event.starts_with("cpu-clock") || event.starts_with("task-clock") || event == "off-cpu";
+}
+
 absl::flat_hash_map<uint32_t, std::string> ThreadNames(const Recording& r) {
   absl::flat_hash_map<uint32_t, std::string> names;
   for (const ThreadName& t : r.threads) names[t.tid] = t.comm;
@@ -95,13 +99,8 @@ absl::flat_hash_map<uint32_t, std::string> ThreadNames(const Recording& r) {
       names.emplace(e.tid, std::string(process->second));
     }
   }
+  names.try_emplace(0, "swapper");  // the idle task, as the kernel and perf call it
   return names;
-}
-
-}  // namespace
-
-bool WeighsTime(std::string_view event) {
-  return event.starts_with("cpu-clock") || event.starts_with("task-clock") || event == "off-cpu";
 }
 
 Profile Profile::Build(const Recording& r, const ProfileOptions& options) {

@@ -152,8 +152,9 @@ class Tracer::Impl {
   // Tells the sink about mappings read from /proc (perf's synthesized MMAP2 records), so that a
   // recording knows what was mapped before it began.
   void AnnounceMappings(uint32_t pid, const unwind::AddressSpace& space);
-  // The names of a process's threads, from /proc, for one that was running before the recording
-  // began (synthesized, as perf does): the kernel only reports names that change.
+  // The names of a process's threads, from /proc, at its first event: the kernel reports only
+  // names that change, so those of processes running before the recording began (any process,
+  // system-wide) are synthesized, as perf does.
   void AnnounceNames(uint32_t pid);
   void OnDeferredCallchain(const DeferredCallchainRecord& d);
   std::shared_ptr<const unwind::AddressSpace> SpaceFor(uint32_t pid);
@@ -196,6 +197,7 @@ class Tracer::Impl {
   unwind::BinaryCache binaries_;
   absl::flat_hash_map<uint32_t, std::shared_ptr<const unwind::AddressSpace>> spaces_;
   absl::flat_hash_set<uint32_t> synced_;  // processes whose maps were read from /proc
+  absl::flat_hash_set<uint32_t> named_;   // processes whose thread names were announced
 
   std::optional<internal::ChildProcess> child_;
   CommandExit exit_;
@@ -517,7 +519,6 @@ absl::Status Tracer::Impl::Start() {
         spaces_[pid] = std::make_shared<unwind::AddressSpace>(*std::move(space));
         synced_.insert(pid);
       }
-      AnnounceNames(pid);
       WatchExit(pid, false);
       if (absl::Status s = OpenThreadsOf(pid, true); !s.ok()) return s;
     }
@@ -634,6 +635,7 @@ void Tracer::Impl::Emit(const TraceEvent& e) {
     Count(TracerStat::kOffCpuIntervals);
     CountThread(e.tid, [](ThreadStats& t) { ++t.off_cpu; });
   }
+  if (named_.insert(e.pid).second) AnnounceNames(e.pid);
   sink_->OnEvent(e);
 }
 
@@ -709,7 +711,6 @@ std::shared_ptr<const unwind::AddressSpace> Tracer::Impl::SpaceFor(uint32_t pid)
     // records said.
     if (space.ok() && !space->mappings().empty()) {
       AnnounceMappings(pid, *space);
-      AnnounceNames(pid);
       spaces_[pid] = std::make_shared<unwind::AddressSpace>(*std::move(space));
     }
   }
@@ -868,7 +869,7 @@ void Tracer::Impl::OnSample(const SampleRecord& s, uint32_t event) {
   if (!requested) return;  // the internal sched_switch only feeds off-CPU intervals
   Count(spec.tracepoint ? TracerStat::kTracepointHits : TracerStat::kSamples);
   CountThread(s.sid.tid, [](ThreadStats& t) { ++t.samples; });
-  sink_->OnEvent(e);
+  Emit(e);
 }
 
 void Tracer::Impl::OnDeferredCallchain(const DeferredCallchainRecord& d) {

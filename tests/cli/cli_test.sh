@@ -40,5 +40,12 @@ expect 2 "record has no option --frobnicate; run 'dprof record --help'" record -
 expect 2 "--call-graph takes MODE or dwarf,BYTES, not 'fp,4096'" record --call-graph fp,4096 ./app
 expect 2 "--stack-size: Value 4 not in range 8 to 65528" record --stack-size 4 ./app
 expect 2 "--event excludes --on-cpu" report --event cpu-clock --on-cpu
+# An output that would overwrite the recording is refused before anything is read or recorded.
+expect 2 "refusing to write app.data: it is the recording app.data; choose another -o" \
+  flamegraph -i app.data -o app.data
+expect 2 "refusing to write app.data: it is the recording app.data; choose another -o" \
+  export -i app.data --format pprof -o app.data
+expect 2 "refusing to write x.data: it is the recording x.data; choose another --flamegraph" \
+  record -o x.data --flamegraph x.data ./app
 
 exit $((failures > 0))

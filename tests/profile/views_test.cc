@@ -50,6 +50,23 @@ TEST(ProfileTest, FiltersAndThreadRoot) {
   EXPECT_EQ(Profile::Build(r, {.comms = {"nobody"}}).total_count(), 0u);
 }
 
+// A thread never renamed has its creator's name (the kernel copies it at clone), else its
+// process's; the idle task is swapper.
+TEST(ProfileTest, ThreadNamesInheritTheirCreators) {
+  Recording r;
+  r.threads = {{.pid = 10, .tid = 10, .comm = "app"}, {.pid = 10, .tid = 11, .comm = "pool"}};
+  r.tasks = {{.pid = 10, .ppid = 10, .tid = 12, .ptid = 11},  // made by "pool"
+             {.pid = 10, .ppid = 10, .tid = 13, .ptid = 12},  // by 12, named by inheritance
+             {.exit = true, .pid = 10, .ppid = 10, .tid = 13, .ptid = 12}};
+  r.events = {{.pid = 10, .tid = 14}, {.pid = 20, .tid = 21}};  // 14: no fork seen
+  const auto names = ThreadNames(r);
+  EXPECT_EQ(names.at(12), "pool");
+  EXPECT_EQ(names.at(13), "pool");
+  EXPECT_EQ(names.at(14), "app");
+  EXPECT_FALSE(names.contains(21)) << "process 20 was never named";
+  EXPECT_EQ(names.at(0), "swapper");
+}
+
 TEST(ReportTest, TopFunctionsAndStats) {
   const Recording r = testing::SymbolizedRecording();
   const Profile p = Profile::Build(r);

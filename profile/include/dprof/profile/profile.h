@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "dprof/profile/recording.h"
 #include "dprof/profile/stitch.h"
 
@@ -43,6 +44,11 @@ enum class WeightUnit : uint8_t { kNanoseconds, kOffCpuNanoseconds, kCount };
 // Whether a recorded event's weights are nanoseconds (the clocks, off-CPU time) rather than
 // counts: a profile mixing both kinds adds unlike things.
 bool WeighsTime(std::string_view event_name);
+
+// Each thread's name: the last one recorded for it. A thread never named on its own has the name
+// of the thread that made it, as the kernel copies it at clone; failing that, its process's. The
+// idle task (tid 0) is "swapper".
+absl::flat_hash_map<uint32_t, std::string> ThreadNames(const Recording& recording);
 
 class Profile {
  public:
