@@ -143,6 +143,30 @@ TEST(RecordTest, TheCommandKeepsItsOwnDashes) {
   EXPECT_EQ(r.out, "-- -x");
 }
 
+// --wall: the time blocked and the time running in one view; --off-cpu and --on-cpu take them
+// apart. samples/blocking sleeps 20 x 50 ms in sleep_once().
+TEST(RecordTest, WallClockProfile) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string dir = ScratchDir("wall");
+  CliResult r =
+      RunDprof({"record", "--wall", "--", SampleProgram("blocking", "nofp"), "sleep", "20", "50"},
+               {.cwd = dir});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunDprof({"report", "--sort", "total", "--no-kernel"}, {.cwd = dir});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("(cpu-clock,off-cpu;"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("% +(9[0-9]|100)\\.[0-9]+% +[0-9.]+ [a-z]+ +"
+                                              "\\(anonymous namespace\\)::sleep_once "));
+  r = RunDprof({"report", "--off-cpu", "--no-kernel"}, {.cwd = dir});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out,
+              ::testing::ContainsRegex("\\(off-cpu; 2[0-9] events, (0\\.9|1\\.[01])[0-9]* s\\)"));
+  r = RunDprof({"report", "--on-cpu"}, {.cwd = dir});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("(cpu-clock;"));
+  EXPECT_THAT(r.out, HasSubstr("# also recorded: off-cpu"));
+}
+
 TEST(RecordTest, ByPid) {
   DPROF_REQUIRE_PERF_OR_SKIP();
   const std::string dir = ScratchDir("pid");
