@@ -183,20 +183,15 @@ std::vector<std::string> EventNames(const tracer::TracerOptions& o) {
 
 void PrintSummary(const RecordFlags& f, const tracer::TracerStats& stats,
                   const profile::Recorder& recorder, double seconds) {
-  using tracer::TracerStat;
-  const uint64_t events = stats[TracerStat::kSamples] + stats[TracerStat::kTracepointHits] +
-                          stats[TracerStat::kOffCpuIntervals];
   const unwind::EngineStats& e = stats.engine;
-  std::fprintf(
-      stderr,
-      "dprof: recorded %llu events in %.2f s; %llu user stacks unwound of %llu "
-      "requested; lost %llu, dropped %llu\n",
-      static_cast<unsigned long long>(events), seconds,
-      static_cast<unsigned long long>(e[unwind::EngineStat::kUnwinds] +
-                                      e[unwind::EngineStat::kContentHits]),
-      static_cast<unsigned long long>(e[unwind::EngineStat::kJobs]),
-      static_cast<unsigned long long>(stats[TracerStat::kLost] + stats[TracerStat::kLostSamples]),
-      static_cast<unsigned long long>(stats[TracerStat::kDroppedSnapshots]));
+  std::fprintf(stderr,
+               "dprof: recorded %llu events in %.2f s; %llu user stacks unwound of %llu "
+               "requested; lost %llu, dropped %llu\n",
+               static_cast<unsigned long long>(stats.events()), seconds,
+               static_cast<unsigned long long>(e.done()),
+               static_cast<unsigned long long>(e[unwind::EngineStat::kJobs]),
+               static_cast<unsigned long long>(stats.lost()),
+               static_cast<unsigned long long>(stats[tracer::TracerStat::kDroppedSnapshots]));
   std::fprintf(stderr, "dprof: wrote %s (%s, %llu events)\n", f.output.c_str(),
                FormatBytes(recorder.bytes_written()).c_str(),
                static_cast<unsigned long long>(recorder.events_written()));

@@ -6,14 +6,6 @@
 #include "absl/strings/str_format.h"
 
 namespace dprof::cli {
-namespace {
-
-uint64_t EventsOf(const tracer::TracerStats& s) {
-  return s[tracer::TracerStat::kSamples] + s[tracer::TracerStat::kTracepointHits] +
-         s[tracer::TracerStat::kOffCpuIntervals];
-}
-
-}  // namespace
 
 std::string FormatBytes(uint64_t bytes) {
   if (bytes < 1024) return absl::StrFormat("%u B", bytes);
@@ -29,18 +21,16 @@ std::string FormatBytes(uint64_t bytes) {
 
 void StatusLine::Update(uint64_t now_ns, const tracer::TracerStats& stats, uint64_t file_bytes) {
   if (!Due(now_ns)) return;
-  const uint64_t events = EventsOf(stats);
+  const uint64_t events = stats.events();
   const double rate = (events - last_events_) * 1e9 / static_cast<double>(now_ns - last_ns_);
   last_ns_ = now_ns;
   last_events_ = events;
-  const unwind::EngineStats& e = stats.engine;
-  const uint64_t done = e[unwind::EngineStat::kUnwinds] + e[unwind::EngineStat::kContentHits];
-  const uint64_t jobs = e[unwind::EngineStat::kJobs];
+  const uint64_t done = stats.engine.done();
+  const uint64_t jobs = stats.engine[unwind::EngineStat::kJobs];
   const std::string line = absl::StrFormat(
       "dprof record: %.1f s, %u events, %.0f events/s, %u lost, %u unwinds pending, %s",
-      (now_ns - start_ns_) / 1e9, events, rate,
-      stats[tracer::TracerStat::kLost] + stats[tracer::TracerStat::kLostSamples],
-      jobs > done ? jobs - done : 0, FormatBytes(file_bytes));
+      (now_ns - start_ns_) / 1e9, events, rate, stats.lost(), jobs > done ? jobs - done : 0,
+      FormatBytes(file_bytes));
   // \r and "erase to the end of the line": the next update draws over this one.
   std::fprintf(stderr, "\r%s\033[K", line.c_str());
   std::fflush(stderr);

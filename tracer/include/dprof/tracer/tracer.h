@@ -221,6 +221,13 @@ struct TracerStats {
   unwind::EngineStats engine;  // of the tracer's engine (or the caller's)
 
   uint64_t operator[](TracerStat s) const { return values[static_cast<int>(s)]; }
+  // Events delivered: counter samples, tracepoint hits and off-CPU intervals.
+  uint64_t events() const {
+    return (*this)[TracerStat::kSamples] + (*this)[TracerStat::kTracepointHits] +
+           (*this)[TracerStat::kOffCpuIntervals];
+  }
+  // What the kernel could not write: records, and samples among them.
+  uint64_t lost() const { return (*this)[TracerStat::kLost] + (*this)[TracerStat::kLostSamples]; }
 };
 
 // How a launched command ended.

@@ -124,6 +124,10 @@ struct EngineStats {
 
   uint64_t operator[](EngineStat s) const { return values[static_cast<int>(s)]; }
   uint64_t stopped(StopReason r) const { return stop_reasons[static_cast<int>(r)]; }
+  // Jobs finished: unwound, or answered by an identical snapshot's result.
+  uint64_t done() const {
+    return (*this)[EngineStat::kUnwinds] + (*this)[EngineStat::kContentHits];
+  }
 };
 
 class DeferredUnwinder {
