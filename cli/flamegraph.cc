@@ -6,7 +6,6 @@
 #include <optional>
 #include <string>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
 #include "cli/errors.h"
@@ -46,7 +45,7 @@ int FlameGraph(const FlameGraphFlags& flags) {
     base = *std::move(base_view);
   }
   const profile::FlameGraphOptions options{
-      .title = flags.title.empty() ? FlameGraphTitle(*recording) : flags.title,
+      .title = flags.title.empty() ? profile::FlameGraphTitle(*recording) : flags.title,
       .reverse = flags.reverse,
       .base = base ? &base->profile : nullptr};
   if (absl::Status s = WriteFlameGraphFile(view->profile, options, flags.output); !s.ok()) {
@@ -65,18 +64,9 @@ absl::Status WriteFlameGraphFile(const profile::Profile& profile,
                                  const profile::FlameGraphOptions& options,
                                  const std::string& path) {
   return WriteOutput(path, [&](std::ostream& out) {
-    if (absl::EndsWithIgnoreCase(path, ".svg")) {
-      profile::WriteFlameGraphSvg(profile, options, out);
-    } else {
-      profile::WriteFlameGraphHtml(profile, options, out);
-    }
+    profile::WriteFlameGraphFor(path, profile, options, out);
     return absl::OkStatus();
   });
-}
-
-std::string FlameGraphTitle(const profile::Recording& recording) {
-  auto command = recording.metadata.find("command");
-  return command == recording.metadata.end() ? "dprof" : command->second;
 }
 
 Runner AddFlameGraph(CLI::App& app) {

@@ -15,9 +15,6 @@ absl::Status WriteFlameGraphFile(const profile::Profile& profile,
                                  const profile::FlameGraphOptions& options,
                                  const std::string& path);
 
-// The title of a recording's flame graph: its command.
-std::string FlameGraphTitle(const profile::Recording& recording);
-
 }  // namespace dprof::cli
 
 #endif  // DPROF_CLI_FLAMEGRAPH_H_

@@ -1,7 +1,6 @@
 #include "cli/output_file.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +10,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "dprof/profile/output_file.h"
 
 namespace dprof::cli {
 namespace {
@@ -19,23 +19,6 @@ std::string DirectoryOf(const std::string& path) {
   const size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
   return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-// Writes all of `data` to `fd`: 0, or the errno that stopped it.
-int WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return 0;
-}
-
-std::string WriteProblem(int err) {
-  return err == ENOSPC || err == EDQUOT ? "the disk is full" : std::strerror(err);
 }
 
 }  // namespace
@@ -99,37 +82,13 @@ absl::Status WriteOutput(const std::string& path,
   std::ostringstream out;
   if (absl::Status s = write(out); !s.ok()) return s;
   const std::string data = std::move(out).str();
-  if (path == "-") {
-    // A closed pipe (dprof report | head) ends the output, not dprof.
-    signal(SIGPIPE, SIG_IGN);
-    std::fflush(stdout);
-    if (const int err = WriteAll(STDOUT_FILENO, data); err != 0 && err != EPIPE) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("writing to standard output failed: ", WriteProblem(err)));
-    }
-    return absl::OkStatus();
-  }
-  // A symbolic link is refused; a file already there is replaced only once the new one is whole.
-  struct stat st = {};
-  if (lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "refusing to write ", path,
-        ": it is a symbolic link, which dprof does not write through; remove it or choose "
-        "another -o"));
-  }
-  const std::string partial = path + ".partial";
-  const int fd = open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot write ", path, ": ", std::strerror(errno), "; choose another -o"));
-  }
-  int err = WriteAll(fd, data);
-  if (close(fd) != 0 && err == 0) err = errno;
-  if (err == 0 && rename(partial.c_str(), path.c_str()) != 0) err = errno;
-  if (err != 0) {
-    unlink(partial.c_str());
+  if (path != "-") return profile::ReplaceFile(path, data);
+  // A closed pipe (dprof report | head) ends the output, not dprof.
+  signal(SIGPIPE, SIG_IGN);
+  std::fflush(stdout);
+  if (const int err = profile::WriteFully(STDOUT_FILENO, data); err != 0 && err != EPIPE) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("writing ", path, " failed: ", WriteProblem(err), "; nothing was kept"));
+        absl::StrCat("writing to standard output failed: ", profile::DescribeWriteError(err)));
   }
   return absl::OkStatus();
 }

@@ -1,6 +1,5 @@
 // dprof record: profiles a command, processes, threads or the whole system into a recording
 // file; with --flamegraph, writes the flame graph as soon as it ends.
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -8,17 +7,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "cli/commands.h"
 #include "cli/errors.h"
 #include "cli/flamegraph.h"
@@ -27,10 +22,8 @@
 #include "cli/status_line.h"
 #include "cli/stop_signals.h"
 #include "cli/view_flags.h"
-#include "dprof/profile/recorder.h"
-#include "dprof/profile/recording_reader.h"
-#include "dprof/profile/symbolizer.h"
-#include "dprof/stackdepot/depot.h"
+#include "dprof/profile/recording.h"
+#include "dprof/profiler.h"
 #include "dprof/tracer/tracer.h"
 
 namespace dprof::cli {
@@ -55,29 +48,22 @@ struct RecordFlags {
   std::vector<std::string> command;
 };
 
-// Passes everything on to the recorder; on the reader's ticks, draws the status line and stops
-// the tracer when the recording can no longer be written (a full disk).
-class RecordSink : public tracer::ForwardingSink {
+// Draws the status line on the reader's ticks.
+class StatusSink : public tracer::TraceSink {
  public:
-  explicit RecordSink(StatusLine* status) : status_(status) {}
-  void Attach(tracer::Tracer* tracer, profile::Recorder* recorder) {
-    tracer_ = tracer;
-    recorder_ = recorder;
-    set_next(recorder);
-  }
+  explicit StatusSink(StatusLine* status) : status_(status) {}
+  void set_profiler(const Profiler* profiler) { profiler_ = profiler; }
+  void OnEvent(const tracer::TraceEvent&) override {}
+  void OnUserStack(cookie::Cookie, const tracer::UserStackTrace&) override {}
   void OnTick(uint64_t now_ns) override {
-    ForwardingSink::OnTick(now_ns);
-    if (!recorder_->status().ok()) {
-      tracer_->RequestStop();
-      return;
+    if (status_->Due(now_ns)) {
+      status_->Update(now_ns, profiler_->Stats(), profiler_->bytes_written());
     }
-    if (status_->Due(now_ns)) status_->Update(now_ns, tracer_->Stats(), recorder_->bytes_written());
   }
 
  private:
   StatusLine* status_;
-  tracer::Tracer* tracer_ = nullptr;
-  profile::Recorder* recorder_ = nullptr;
+  const Profiler* profiler_ = nullptr;
 };
 
 uint64_t MonotonicNs() {
@@ -102,8 +88,8 @@ absl::StatusOr<std::vector<pid_t>> ParseIds(const std::vector<std::string>& valu
   return out;
 }
 
-absl::StatusOr<tracer::TracerOptions> TracerOptionsOf(const RecordFlags& f) {
-  tracer::TracerOptions o;
+absl::StatusOr<ProfilerOptions> ProfilerOptionsOf(const RecordFlags& f) {
+  ProfilerOptions o;
   absl::StatusOr<std::vector<pid_t>> pids = ParseIds(f.pids, "-p");
   if (!pids.ok()) return pids.status();
   absl::StatusOr<std::vector<pid_t>> tids = ParseIds(f.tids, "-t");
@@ -133,56 +119,15 @@ absl::StatusOr<tracer::TracerOptions> TracerOptionsOf(const RecordFlags& f) {
         absl::StrCat("--call-graph takes MODE or dwarf,BYTES, not '", f.call_graph, "'"));
   }
   if (f.stack_size != 0) o.stack_size = f.stack_size;
-  o.off_cpu = f.off_cpu || f.wall;
+  o.off_cpu = f.off_cpu;
+  o.wall = f.wall;
+  o.output = f.output;
+  o.sampler = Sampler::kPerfEvent;  // another process: perf_event or nothing
   return o;
 }
 
-std::string DescribeTarget(const tracer::Target& t) {
-  if (!t.command.empty()) return absl::StrJoin(t.command, " ");
-  std::string out = t.system_wide ? "system-wide" : "";
-  auto add = [&out](const std::string& part) { out += (out.empty() ? "" : " ") + part; };
-  if (!t.pids.empty()) add(absl::StrCat("pid ", absl::StrJoin(t.pids, ",")));
-  if (!t.tids.empty()) add(absl::StrCat("tid ", absl::StrJoin(t.tids, ",")));
-  if (!t.cgroup.empty()) add(absl::StrCat("cgroup ", t.cgroup));
-  return out;
-}
-
-// What was recorded, as the tracer does it: `auto` says which mode it became.
-std::map<std::string, std::string> Metadata(const tracer::TracerOptions& o, const RecordFlags& f,
-                                            const tracer::Tracer& tracer) {
-  std::map<std::string, std::string> m;
-  m["command"] = DescribeTarget(o.target);
-  m["call_graph"] = std::string(tracer::CallGraphName(o.call_graph));
-  if (o.call_graph == tracer::CallGraph::kAuto) {
-    m["call_graph"] += tracer.native_deferred() ? " (native deferred)" : " (dwarf)";
-  }
-  m["stack_size"] = absl::StrCat(o.stack_size & ~7u);  // as the tracer rounds it
-  if (o.period != 0) {
-    m["period"] = absl::StrCat(o.period);
-  } else {
-    m["frequency"] = absl::StrCat(o.frequency);
-  }
-  if (f.wall) m["wall"] = "1";
-  m["start_time"] = absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::LocalTimeZone());
-  m["dprof_version"] = DPROF_VERSION;
-  utsname u = {};
-  if (uname(&u) == 0) {
-    m["kernel"] = absl::StrCat(u.sysname, " ", u.release);
-    m["hostname"] = u.nodename;
-    m["machine"] = u.machine;
-  }
-  return m;
-}
-
-// The events the recording names: the tracer's, then the off-CPU intervals.
-std::vector<std::string> EventNames(const tracer::TracerOptions& o) {
-  std::vector<std::string> names = o.events;
-  if (o.off_cpu) names.push_back("off-cpu");
-  return names;
-}
-
-void PrintSummary(const RecordFlags& f, const tracer::TracerStats& stats,
-                  const profile::Recorder& recorder, double seconds) {
+void PrintSummary(const RecordFlags& f, const tracer::TracerStats& stats, uint64_t bytes,
+                  double seconds) {
   const unwind::EngineStats& e = stats.engine;
   std::fprintf(stderr,
                "dprof: recorded %llu events in %.2f s; %llu user stacks unwound of %llu "
@@ -193,15 +138,13 @@ void PrintSummary(const RecordFlags& f, const tracer::TracerStats& stats,
                static_cast<unsigned long long>(stats.lost()),
                static_cast<unsigned long long>(stats[tracer::TracerStat::kDroppedSnapshots]));
   std::fprintf(stderr, "dprof: wrote %s (%s, %llu events)\n", f.output.c_str(),
-               FormatBytes(recorder.bytes_written()).c_str(),
-               static_cast<unsigned long long>(recorder.events_written()));
+               FormatBytes(bytes).c_str(), static_cast<unsigned long long>(stats.events()));
 }
 
 // Reports how a launched command ended, when it did not end well; `stopped`: the recording was
 // ended (Ctrl-C, -d) before the command, which was stopped with it.
-void ReportCommandExit(const tracer::Tracer& tracer, const std::vector<std::string>& command,
+void ReportCommandExit(const tracer::CommandExit& exit, const std::vector<std::string>& command,
                        bool stopped) {
-  const tracer::CommandExit exit = tracer.ExitStatus();
   if (!exit.exited || command.empty()) return;
   if (exit.signal != 0 && stopped) {
     std::fprintf(stderr, "dprof: %s was stopped with the recording (signal %d, %s)\n",
@@ -219,24 +162,16 @@ absl::Status WriteOneShotFlameGraph(const std::string& recording_path, const std
   if (!recording.ok()) return recording.status();
   absl::StatusOr<View> view = BuildView({}, *recording, /*thread_root=*/true);
   if (!view.ok()) return view.status();
-  return WriteFlameGraphFile(view->profile, {.title = FlameGraphTitle(*recording)}, path);
+  return WriteFlameGraphFile(view->profile, {.title = profile::FlameGraphTitle(*recording)}, path);
 }
 
 int Record(const RecordFlags& flags) {
-  absl::StatusOr<tracer::TracerOptions> options = TracerOptionsOf(flags);
+  absl::StatusOr<ProfilerOptions> options = ProfilerOptionsOf(flags);
   if (!options.ok()) return UsageError(options.status().message());
-  const std::vector<std::string> event_names = EventNames(*options);
-  const tracer::TracerOptions asked = *options;
-
-  absl::StatusOr<std::unique_ptr<stackdepot::Depot>> depot = stackdepot::Depot::Create({});
-  if (!depot.ok()) return Fail(depot.status());
-  options->depot = depot->get();
   StatusLine status_line(isatty(STDERR_FILENO) == 1, MonotonicNs());
-  RecordSink sink(&status_line);
-  // Declared before the tracer, so destroyed after it: no unwind worker outlives its sink.
-  std::unique_ptr<profile::Recorder> recorder;
-  absl::StatusOr<std::unique_ptr<tracer::Tracer>> created =
-      tracer::Tracer::Create(*std::move(options), &sink);
+  StatusSink status_sink(&status_line);
+  options->sinks = {&status_sink};
+  absl::StatusOr<std::unique_ptr<Profiler>> created = Profiler::Create(*std::move(options));
   if (!created.ok()) {
     const absl::StatusCode code = created.status().code();
     // Unknown events, a frequency above the kernel's limit, impossible combinations: the command
@@ -245,8 +180,8 @@ int Record(const RecordFlags& flags) {
                ? UsageError(created.status().message())
                : Fail(created.status());
   }
-  tracer::Tracer& tracer = **created;
-  const std::map<std::string, std::string> metadata = Metadata(asked, flags, tracer);
+  Profiler& profiler = **created;
+  status_sink.set_profiler(&profiler);
 
   if (!flags.flamegraph.empty()) {
     absl::Status s = CheckNotInput(flags.flamegraph, flags.output, "--flamegraph");
@@ -255,48 +190,34 @@ int Record(const RecordFlags& flags) {
   }
   absl::StatusOr<bool> kept_previous = PrepareRecordingPath(flags.output);
   if (!kept_previous.ok()) return Fail(kept_previous.status());
-  absl::StatusOr<std::unique_ptr<profile::Recorder>> made =
-      profile::Recorder::Create(flags.output, depot->get(), metadata, event_names);
-  if (!made.ok()) {
-    RestorePrevious(flags.output, *kept_previous);
-    return Fail(made.status());
-  }
-  recorder = *std::move(made);
-  sink.Attach(&tracer, recorder.get());
 
-  InstallStopSignals(&tracer);
+  InstallStopSignals(&profiler);
   const uint64_t start_ns = MonotonicNs();
-  if (absl::Status s = tracer.Start(); !s.ok()) {
+  if (absl::Status s = profiler.Start(); !s.ok()) {
     UninstallStopSignals();
     // Nothing was recorded: the previous recording goes back where it was.
-    recorder.reset();
     RestorePrevious(flags.output, *kept_previous);
     return Fail(s);
   }
-  SetStopSignalCommand(tracer.command_pid());
+  SetStopSignalCommand(profiler.command_pid());
   if (!flags.command.empty()) {
     std::fprintf(stderr, "dprof: recording %s (pid %d); Ctrl-C stops\n", flags.command[0].c_str(),
-                 tracer.command_pid());
+                 profiler.command_pid());
   } else {
-    std::fprintf(stderr, "dprof: recording %s; Ctrl-C stops\n", metadata.at("command").c_str());
+    std::fprintf(stderr, "dprof: recording %s; Ctrl-C stops\n",
+                 profiler.metadata().at("command").c_str());
   }
-  absl::Status run =
-      tracer.Run(std::chrono::nanoseconds(static_cast<int64_t>(flags.duration * 1e9)));
+  profiler.Wait(std::chrono::nanoseconds(static_cast<int64_t>(flags.duration * 1e9)));
   SetStopSignalCommand(0);  // reaped: its pid may be reused
   const double seconds = (MonotonicNs() - start_ns) / 1e9;
   status_line.Clear();
   // From here a second Ctrl-C still aborts: the file is readable up to its last chunk.
-  if (!run.ok()) Fail(run);
-
-  const tracer::TracerStats stats = tracer.Stats();
-  profile::Symbolizer symbolizer({}, tracer.binaries());
-  absl::Status finished = recorder->Finish(profile::CountersOf(stats), &symbolizer);
+  const absl::Status finished = profiler.Finish();
   const bool stopped = StopSignalReceived() || flags.duration > 0;
   UninstallStopSignals();
-  ReportCommandExit(tracer, flags.command, stopped);
+  ReportCommandExit(profiler.ExitStatus(), flags.command, stopped);
   if (!finished.ok()) return Fail(finished);
-  PrintSummary(flags, stats, *recorder, seconds);
-  if (!run.ok()) return kFailure;
+  PrintSummary(flags, profiler.Stats(), profiler.bytes_written(), seconds);
   if (!flags.flamegraph.empty()) {
     if (absl::Status s = WriteOneShotFlameGraph(flags.output, flags.flamegraph); !s.ok()) {
       return Fail(s);

@@ -15,11 +15,11 @@ namespace {
 constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
 
 // Both are lock-free, so the handler may touch them. The handler's loads pair with the release
-// stores below: a handler that sees the tracer sees it constructed.
-std::atomic<tracer::Tracer*> stopping_tracer{nullptr};
+// stores below: a handler that sees the profiler sees it constructed.
+std::atomic<Profiler*> stopping_profiler{nullptr};
 std::atomic<int> stop_signals{0};
 std::atomic<pid_t> launched_command{0};
-static_assert(std::atomic<tracer::Tracer*>::is_always_lock_free);
+static_assert(std::atomic<Profiler*>::is_always_lock_free);
 static_assert(std::atomic<int>::is_always_lock_free);
 static_assert(std::atomic<pid_t>::is_always_lock_free);
 
@@ -33,7 +33,7 @@ void OnStopSignal(int) {
     constexpr char kMessage[] =
         "\ndprof: stopping: finishing unwinds and writing symbols (press Ctrl-C again to abort)\n";
     (void)!write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
-    if (tracer::Tracer* t = stopping_tracer.load(std::memory_order_acquire)) t->RequestStop();
+    if (Profiler* p = stopping_profiler.load(std::memory_order_acquire)) p->RequestStop();
     errno = saved_errno;
     return;
   }
@@ -49,9 +49,9 @@ void OnStopSignal(int) {
 
 }  // namespace
 
-void InstallStopSignals(tracer::Tracer* tracer) {
+void InstallStopSignals(Profiler* profiler) {
   stop_signals.store(0, std::memory_order_relaxed);
-  stopping_tracer.store(tracer, std::memory_order_release);
+  stopping_profiler.store(profiler, std::memory_order_release);
   struct sigaction action = {};
   action.sa_handler = OnStopSignal;
   sigemptyset(&action.sa_mask);
@@ -68,7 +68,7 @@ void SetStopSignalCommand(pid_t command) {
 
 void UninstallStopSignals() {
   for (size_t i = 0; i < std::size(kSignals); ++i) sigaction(kSignals[i], &previous[i], nullptr);
-  stopping_tracer.store(nullptr, std::memory_order_release);
+  stopping_profiler.store(nullptr, std::memory_order_release);
   launched_command.store(0, std::memory_order_relaxed);
 }
 

@@ -7,11 +7,6 @@
 #include "absl/strings/str_join.h"
 
 namespace dprof::cli {
-namespace {
-
-constexpr char kOffCpu[] = "off-cpu";
-
-}  // namespace
 
 void AddViewFlags(CLI::App* command, ViewFlags* flags) {
   CLI::Option* events =
@@ -63,9 +58,8 @@ absl::StatusOr<View> BuildView(const ViewFlags& flags, const profile::Recording&
     return absl::InvalidArgumentError("--no-kernel and --no-user together leave nothing to show");
   }
 
-  const auto off_cpu = std::find(names.begin(), names.end(), kOffCpu);
+  const auto off_cpu = std::find(names.begin(), names.end(), profile::kOffCpuEvent);
   const uint32_t off_index = static_cast<uint32_t>(off_cpu - names.begin());
-  const bool wall = recording.metadata.contains("wall");
   for (const std::string& name : flags.events) {
     auto it = std::find(names.begin(), names.end(), name);
     if (it == names.end()) {
@@ -84,9 +78,8 @@ absl::StatusOr<View> BuildView(const ViewFlags& flags, const profile::Recording&
     for (uint32_t i = 0; i < names.size(); ++i) {
       if (i != off_index) o.events.insert(i);
     }
-  } else if (o.events.empty() && !names.empty()) {
-    o.events.insert(0);
-    if (wall && off_cpu != names.end()) o.events.insert(off_index);
+  } else if (o.events.empty()) {
+    o.events = profile::DefaultEvents(recording);
   }
   for (uint32_t i = 0; i < names.size(); ++i) {
     (o.events.contains(i) ? out.shown : out.other).push_back(names[i]);

@@ -21,7 +21,8 @@ function(dprof_add_module name)
 endfunction()
 
 function(dprof_set_warnings target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow -Wnon-virtual-dtor)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow
+                                           $<$<COMPILE_LANGUAGE:CXX>:-Wnon-virtual-dtor>)
   if(DPROF_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
@@ -242,6 +243,20 @@ void WriteFlameGraphSvg(const Profile& p, const FlameGraphOptions& options, std:
     out << "</g>\n";
   });
   out << "</svg>\n";
+}
+
+void WriteFlameGraphFor(std::string_view path, const Profile& profile,
+                        const FlameGraphOptions& options, std::ostream& out) {
+  if (absl::EndsWithIgnoreCase(absl::string_view(path.data(), path.size()), ".svg")) {
+    WriteFlameGraphSvg(profile, options, out);
+  } else {
+    WriteFlameGraphHtml(profile, options, out);
+  }
+}
+
+std::string FlameGraphTitle(const Recording& recording) {
+  auto command = recording.metadata.find("command");
+  return command == recording.metadata.end() ? "dprof" : command->second;
 }
 
 }  // namespace dprof::profile

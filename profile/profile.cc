@@ -80,8 +80,20 @@ class Builder {
 
 }  // namespace
 
+std::set<uint32_t> DefaultEvents(const Recording& recording) {
+  const std::vector<std::string>& names = recording.event_names;
+  std::set<uint32_t> events;
+  if (names.empty()) return events;
+  events.insert(0);
+  const auto off_cpu = std::find(names.begin(), names.end(), kOffCpuEvent);
+  if (recording.metadata.contains("wall") && off_cpu != names.end()) {
+    events.insert(static_cast<uint32_t>(off_cpu - names.begin()));
+  }
+  return events;
+}
+
 bool WeighsTime(std::string_view event) {
-  return event.starts_with("cpu-clock") || event.starts_with("task-clock") || event == "off-cpu";
+  return event.starts_with("cpu-clock") || event.starts_with("task-clock") || event == kOffCpuEvent;
 }
 
 absl::flat_hash_map<uint32_t, std::string> ThreadNames(const Recording& r) {

@@ -1,7 +1,15 @@
 #include "dprof/profile/recorder.h"
 
-#include <algorithm>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
 #include "dprof/profile/recording_reader.h"
 
 namespace dprof::profile {
@@ -38,7 +46,56 @@ absl::StatusOr<std::unique_ptr<Recorder>> Recorder::Create(
   absl::StatusOr<std::unique_ptr<RecordingWriter>> writer = RecordingWriter::Create(path);
   if (!writer.ok()) return writer.status();
   if (absl::Status s = (*writer)->WriteMetadata(metadata, event_names); !s.ok()) return s;
-  return std::unique_ptr<Recorder>(new Recorder(path, *std::move(writer), depot, options));
+  return std::unique_ptr<Recorder>(new Recorder(path, -1, *std::move(writer), depot, options));
+}
+
+absl::StatusOr<std::unique_ptr<Recorder>> Recorder::CreateInMemory(
+    const stackdepot::Depot* depot, const std::map<std::string, std::string>& metadata,
+    const std::vector<std::string>& event_names, Options options) {
+  const int memfd = memfd_create("dprof-recording", MFD_CLOEXEC);
+  if (memfd < 0) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot make an in-memory recording (memfd_create): ", strerror(errno)));
+  }
+  const int writer_fd = fcntl(memfd, F_DUPFD_CLOEXEC, 0);
+  if (writer_fd < 0) {
+    close(memfd);
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot make an in-memory recording (dup): ", strerror(errno)));
+  }
+  const std::string name = "the in-memory recording";
+  absl::StatusOr<std::unique_ptr<RecordingWriter>> writer =
+      RecordingWriter::CreateOnFd(writer_fd, name, {});
+  if (writer.ok()) {
+    if (absl::Status s = (*writer)->WriteMetadata(metadata, event_names); !s.ok()) writer = s;
+  }
+  if (!writer.ok()) {
+    close(memfd);
+    return writer.status();
+  }
+  return std::unique_ptr<Recorder>(new Recorder(name, memfd, *std::move(writer), depot, options));
+}
+
+Recorder::~Recorder() {
+  if (memfd_ >= 0) close(memfd_);
+}
+
+absl::StatusOr<Recording> Recorder::ReadBack(ReadReport* report) const {
+  if (memfd_ < 0) return ReadRecording(path_, report);
+  struct stat st = {};
+  if (fstat(memfd_, &st) != 0) {
+    return absl::InternalError(absl::StrCat("cannot read ", path_, ": ", strerror(errno)));
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  if (size == 0) return ParseRecording({}, path_, report);
+  void* bytes = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, memfd_, 0);
+  if (bytes == MAP_FAILED) {
+    return absl::ResourceExhaustedError(absl::StrCat("cannot map ", path_, ": ", strerror(errno)));
+  }
+  absl::StatusOr<Recording> recording =
+      ParseRecording(std::span(static_cast<const uint8_t*>(bytes), size), path_, report);
+  munmap(bytes, size);
+  return recording;
 }
 
 StackId Recorder::Reference(stackdepot::Handle handle, std::span<const uint64_t> pcs) {
@@ -160,7 +217,7 @@ absl::Status Recorder::WriteSymbols(Symbolizer& symbolizer) {
   // What was written is what needs names: the file, read back, is the one complete account of
   // it (events, stacks and the user stacks of cookies, as the report will see them).
   ReadReport report;
-  absl::StatusOr<Recording> written = ReadRecording(path_, &report);
+  absl::StatusOr<Recording> written = ReadBack(&report);
   if (!written.ok()) return written.status();
   SymbolizeRecording(*written, symbolizer);
   std::vector<std::pair<std::pair<uint32_t, uint64_t>, uint32_t>> lookups(

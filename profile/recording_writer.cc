@@ -71,14 +71,20 @@ absl::StatusOr<std::unique_ptr<RecordingWriter>> RecordingWriter::Create(const s
     if (err == ENOENT) return absl::NotFoundError(message);
     return absl::FailedPreconditionError(message);
   }
-  std::unique_ptr<RecordingWriter> writer(new RecordingWriter(fd, path, options));
+  return CreateOnFd(fd, path, options);
+}
+
+absl::StatusOr<std::unique_ptr<RecordingWriter>> RecordingWriter::CreateOnFd(int fd,
+                                                                             std::string name,
+                                                                             Options options) {
+  std::unique_ptr<RecordingWriter> writer(new RecordingWriter(fd, name, options));
   internal::FileHeader header;
   std::memcpy(header.magic, internal::kFileMagic, sizeof(header.magic));
   header.version = internal::kFormatVersion;
   header.header_size = sizeof(header);
   iovec iov{&header, sizeof(header)};
   if (const int err = WriteAll(fd, &iov, 1); err != 0) {
-    return absl::ResourceExhaustedError(WriteError(path, err, 0));
+    return absl::ResourceExhaustedError(WriteError(name, err, 0));
   }
   writer->offset_ = sizeof(header);
   return writer;

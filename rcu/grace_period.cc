@@ -1,5 +1,6 @@
 #include "dprof/rcu/grace_period.h"
 
+#include <unistd.h>
 #include <urcu/urcu-bp.h>
 
 #include <cassert>
@@ -14,7 +15,12 @@ namespace {
 // Sequence comparison modulo 2^32: true when `a` is at or after `b`.
 bool SeqAtOrAfter(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) >= 0; }
 
+// Relaxed: a thread id, read for its value only.
+std::atomic<pid_t> callback_thread{0};
+
 }  // namespace
+
+pid_t CallbackThread() { return callback_thread.load(std::memory_order_relaxed); }
 
 struct GracePeriodTracker::Callback {
   rcu_head head;  // first member: liburcu hands back &head
@@ -80,6 +86,7 @@ void GracePeriodTracker::OnGracePeriod(Callback* callback) {
   static_assert(offsetof(Callback, head) == 0, "QueueLocked() casts the rcu_head back");
   internal::TsanAcquire(callback);
   internal::AnnotateGracePeriodEnded();
+  callback_thread.store(gettid(), std::memory_order_relaxed);
   GracePeriodTracker* self = callback->tracker;
   std::lock_guard lock(self->mu_);
   const State done = self->completed_.load(std::memory_order_relaxed) + 1;

@@ -34,6 +34,37 @@ std::vector<pid_t> ListThreads(pid_t pid) {
   return tids;
 }
 
+void AnnounceMappings(uint32_t pid, const unwind::AddressSpace& space, uint64_t now_ns,
+                      TraceSink* sink) {
+  for (const unwind::Mapping& m : space.mappings()) {
+    if (m.path.empty() || !m.executable()) continue;  // what symbols are looked up in
+    Mmap2Record r;
+    r.sid.pid = r.sid.tid = r.pid = r.tid = pid;
+    r.sid.time = now_ns;
+    r.address = m.start;
+    r.length = m.end - m.start;
+    r.pgoff = m.pgoff;
+    r.build_id = std::span(reinterpret_cast<const uint8_t*>(m.build_id.data()), m.build_id.size());
+    r.prot = m.prot;
+    r.filename = m.path;
+    sink->OnMmap(r);
+  }
+}
+
+void AnnounceNames(uint32_t pid, const std::vector<pid_t>& tids, uint64_t now_ns, TraceSink* sink) {
+  for (pid_t tid : tids) {
+    std::ifstream in(absl::StrCat("/proc/", pid, "/task/", tid, "/comm"));
+    std::string comm;
+    if (!std::getline(in, comm)) continue;  // the thread exited meanwhile
+    CommRecord r;
+    r.sid.pid = r.pid = pid;
+    r.sid.tid = r.tid = static_cast<uint32_t>(tid);
+    r.sid.time = now_ns;
+    r.comm = comm;
+    sink->OnComm(r);
+  }
+}
+
 std::vector<int> OnlineCpus() {
   std::vector<int> cpus;
   std::ifstream in("/sys/devices/system/cpu/online");

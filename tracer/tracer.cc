@@ -4,14 +4,12 @@
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <signal.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -28,6 +26,8 @@
 #include "tracer/internal/off_cpu.h"
 #include "tracer/internal/perf_errors.h"
 #include "tracer/internal/process.h"
+#include "tracer/internal/source_counters.h"
+#include "tracer/internal/stack_services.h"
 
 namespace dprof::tracer {
 
@@ -78,10 +78,24 @@ std::string_view TracerStatName(TracerStat stat) {
       "unthrottled",       "dropped snapshots",   "truncated snapshots",
       "no user context",   "deferred callchains", "unknown records",
       "malformed records", "foreign records",     "corrupt bytes",
-      "filtered out",
+      "filtered out",      "threads not sampled",
   };
   static_assert(std::size(kNames) == kNumTracerStats);
   return kNames[static_cast<int>(stat)];
+}
+
+absl::Status PerfEventAvailable(PerfBackend* backend) {
+  perf_event_attr attr = {};
+  attr.size = sizeof(attr);
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.config = PERF_COUNT_SW_CPU_CLOCK;
+  attr.sample_period = 1000000;
+  attr.disabled = 1;
+  attr.exclude_kernel = 1;
+  const int fd = backend->Open(attr, 0, -1, -1, 0);
+  if (fd < 0) return internal::OpenError(-fd, {.event = "cpu-clock"});
+  backend->Close(fd);
+  return absl::OkStatus();
 }
 
 bool NativeDeferredSupported(PerfBackend* backend) {
@@ -149,23 +163,13 @@ class Tracer::Impl {
   void OnSample(const SampleRecord& s, uint32_t event);
   void AttachUserStack(const SampleRecord& s, TraceEvent* e);
   void OnMmap(const Mmap2Record& m);
-  // Tells the sink about mappings read from /proc (perf's synthesized MMAP2 records), so that a
-  // recording knows what was mapped before it began.
-  void AnnounceMappings(uint32_t pid, const unwind::AddressSpace& space);
-  // The names of a process's threads, from /proc, at its first event: the kernel reports only
-  // names that change, so those of processes running before the recording began (any process,
-  // system-wide) are synthesized, as perf does.
-  void AnnounceNames(uint32_t pid);
   void OnDeferredCallchain(const DeferredCallchainRecord& d);
   std::shared_ptr<const unwind::AddressSpace> SpaceFor(uint32_t pid);
   bool Filtered(uint32_t pid, uint32_t tid) const;
-  void Count(TracerStat s, uint64_t n = 1) {
-    stats_[static_cast<int>(s)].fetch_add(n, std::memory_order_relaxed);
-  }
+  void Count(TracerStat s, uint64_t n = 1) { counters_.Count(s, n); }
   template <typename F>
   void CountThread(uint32_t tid, F&& f) {
-    std::lock_guard lock(threads_mu_);
-    f(threads_[tid]);
+    counters_.CountThread(tid, std::forward<F>(f));
   }
   void Emit(const TraceEvent& e);
 
@@ -173,12 +177,9 @@ class Tracer::Impl {
   TraceSink* sink_;
   PerfBackend* backend_ = nullptr;
   std::unique_ptr<PerfBackend> own_backend_;
+  internal::StackServices stacks_;
   stackdepot::Depot* depot_ = nullptr;
-  std::unique_ptr<stackdepot::Depot> own_depot_;
-  unwind::DeferredUnwinder* engine_ = nullptr;
-  std::unique_ptr<unwind::DeferredUnwinder> own_engine_;
-  unwind::UnwindWork work_;
-  bool have_work_ = false;
+  unwind::DeferredUnwinder* engine_ = nullptr;  // dwarf mode
 
   std::vector<EventSpec> specs_;  // options_.events, then an internal sched_switch if needed
   int off_cpu_event_ = -1;        // index in specs_ of the sched_switch that feeds off-CPU
@@ -203,19 +204,17 @@ class Tracer::Impl {
   CommandExit exit_;
   std::vector<int> pidfds_;  // target processes and threads
   absl::flat_hash_set<uint32_t> filter_pids_, filter_tids_;
+  absl::flat_hash_set<uint32_t> excluded_;  // Target::exclude_tids
 
   cookie::CookieAllocator cookies_;  // native mode: validates the kernel's cookies
   cookie::ContextTracker tracker_;
   internal::OffCpuTracker off_cpu_;
   std::vector<uint64_t> frames_;
 
-  std::atomic<bool> stop_{false};
-  int stop_fd_ = -1;
+  internal::StopRequest stop_;
   bool started_ = false;
 
-  std::array<std::atomic<uint64_t>, kNumTracerStats> stats_{};
-  mutable std::mutex threads_mu_;
-  absl::flat_hash_map<uint32_t, ThreadStats> threads_;
+  internal::SourceCounters counters_;
 };
 
 absl::Status Tracer::Impl::Init() {
@@ -235,6 +234,7 @@ absl::Status Tracer::Impl::Init() {
   } else if (!t.cgroup.empty()) {
     return absl::InvalidArgumentError("a cgroup filter needs system-wide recording");
   }
+  excluded_.insert(t.exclude_tids.begin(), t.exclude_tids.end());
   if (options_.events.empty()) return absl::InvalidArgumentError("no events to record");
   if (options_.period == 0) {
     if (absl::Status s = internal::CheckFrequency(options_.frequency); !s.ok()) return s;
@@ -275,35 +275,18 @@ absl::Status Tracer::Impl::Init() {
     mode_ = native_ ? CallGraph::kAuto : CallGraph::kDwarf;
   }
 
-  if (options_.depot == nullptr) {
-    absl::StatusOr<std::unique_ptr<stackdepot::Depot>> depot = stackdepot::Depot::Create({});
-    if (!depot.ok()) return depot.status();
-    own_depot_ = *std::move(depot);
-    options_.depot = own_depot_.get();
-  }
-  depot_ = options_.depot;
-
+  if (absl::Status st = stacks_.InitDepot(options_.depot); !st.ok()) return st;
+  depot_ = stacks_.depot();
   if (mode_ == CallGraph::kDwarf) {
-    if (options_.engine == nullptr) {
-      absl::StatusOr<std::unique_ptr<unwind::DeferredUnwinder>> engine =
-          unwind::DeferredUnwinder::Create({.unwinder = unwind::MakeDwarfUnwinder(),
-                                            .workers = options_.unwind_workers,
-                                            .depot = depot_});
-      if (!engine.ok()) return engine.status();
-      own_engine_ = *std::move(engine);
-      options_.engine = own_engine_.get();
+    if (absl::Status st = stacks_.InitEngine(options_.engine, options_.unwind_workers,
+                                             options_.shared_works, sink_);
+        !st.ok()) {
+      return st;
     }
-    engine_ = options_.engine;
-    absl::StatusOr<unwind::UnwindWork> work =
-        engine_->Register([this](const unwind::UnwindTrace& trace, cookie::Cookie cookie) {
-          sink_->OnUserStack(cookie,
-                             {.pcs = trace.pcs,
-                              .handle = stackdepot::SetExtraBits(trace.handle, kUserStackTag),
-                              .reason = trace.reason});
-        });
-    if (!work.ok()) return work.status();
-    work_ = *work;
-    have_work_ = true;
+    engine_ = stacks_.engine();
+  } else if (!options_.shared_works.empty()) {
+    return absl::InvalidArgumentError(
+        "shared unwind works need --call-graph dwarf: only then does dprof unwind user stacks");
   }
 
   size_t pages = options_.buffer_pages;
@@ -315,16 +298,13 @@ absl::Status Tracer::Impl::Init() {
   data_bytes_ = pages * PageSize();
   cpus_ = internal::OnlineCpus();
   frames_.resize(kMaxKernelFrames);
-  stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   return absl::OkStatus();
 }
 
 Tracer::Impl::~Impl() {
-  if (have_work_) engine_->Cancel(work_);
   for (auto& [cpu, b] : buffers_) backend_->Unmap(b.base, b.bytes);
   for (int fd : fds_) backend_->Close(fd);
   for (int fd : pidfds_) close(fd);
-  if (stop_fd_ >= 0) close(stop_fd_);
 }
 
 perf_event_attr Tracer::Impl::MakeAttr(const EventSpec& spec, bool lead) const {
@@ -443,7 +423,7 @@ absl::Status Tracer::Impl::OpenThreadsOf(pid_t pid, bool whole_process) {
     std::vector<pid_t> tids = whole_process ? internal::ListThreads(pid) : std::vector{pid};
     bool added = false;
     for (pid_t tid : tids) {
-      if (!opened.insert(tid).second) continue;
+      if (excluded_.contains(tid) || !opened.insert(tid).second) continue;
       added = true;
       for (int cpu : cpus_) {
         bool gone = false;
@@ -490,7 +470,7 @@ absl::Status Tracer::Impl::Start() {
   if (started_) return absl::FailedPreconditionError("the tracer was already started");
   started_ = true;
   const Target& t = options_.target;
-  if (stop_fd_ >= 0) backend_->Watch(stop_fd_);
+  if (stop_.fd() >= 0) backend_->Watch(stop_.fd());
 
   if (t.system_wide) {
     if (absl::Status s = OpenSystemWide(); !s.ok()) return s;
@@ -515,7 +495,7 @@ absl::Status Tracer::Impl::Start() {
     for (pid_t pid : t.pids) {
       absl::StatusOr<unwind::AddressSpace> space = unwind::AddressSpace::FromProc(pid, &binaries_);
       if (space.ok()) {
-        AnnounceMappings(pid, *space);
+        internal::AnnounceMappings(pid, *space, backend_->NowNs(), sink_);
         spaces_[pid] = std::make_shared<unwind::AddressSpace>(*std::move(space));
         synced_.insert(pid);
       }
@@ -574,8 +554,8 @@ absl::Status Tracer::Impl::Run(std::chrono::nanoseconds duration) {
   auto process = [this](uint64_t, std::span<const uint8_t> record) { Process(record); };
   uint64_t horizon = 0;
   for (;;) {
-    const bool finishing = stop_.load(std::memory_order_acquire) || TargetsGone() ||
-                           (deadline != 0 && backend_->NowNs() >= deadline);
+    const bool finishing =
+        stop_.requested() || TargetsGone() || (deadline != 0 && backend_->NowNs() >= deadline);
     const uint64_t round_start = backend_->NowNs();
     Drain();
     if (finishing) break;
@@ -604,28 +584,12 @@ absl::Status Tracer::Impl::Run(std::chrono::nanoseconds duration) {
   return absl::OkStatus();
 }
 
-void Tracer::Impl::RequestStop() {
-  stop_.store(true, std::memory_order_release);
-  if (stop_fd_ >= 0) {
-    const uint64_t one = 1;
-    (void)!write(stop_fd_, &one, sizeof(one));
-  }
-}
+void Tracer::Impl::RequestStop() { stop_.Request(); }
 
-TracerStats Tracer::Impl::Stats() const {
-  TracerStats out;
-  for (int i = 0; i < kNumTracerStats; ++i) {
-    out.values[i] = stats_[i].load(std::memory_order_relaxed);
-  }
-  {
-    std::lock_guard lock(threads_mu_);
-    out.threads = threads_;
-  }
-  if (engine_ != nullptr) out.engine = engine_->Stats();
-  return out;
-}
+TracerStats Tracer::Impl::Stats() const { return counters_.Stats(engine_); }
 
 bool Tracer::Impl::Filtered(uint32_t pid, uint32_t tid) const {
+  if (excluded_.contains(tid)) return true;
   if (filter_pids_.empty() && filter_tids_.empty()) return false;
   return !filter_pids_.contains(pid) && !filter_tids_.contains(tid);
 }
@@ -635,7 +599,9 @@ void Tracer::Impl::Emit(const TraceEvent& e) {
     Count(TracerStat::kOffCpuIntervals);
     CountThread(e.tid, [](ThreadStats& t) { ++t.off_cpu; });
   }
-  if (named_.insert(e.pid).second) AnnounceNames(e.pid);
+  if (named_.insert(e.pid).second) {
+    internal::AnnounceNames(e.pid, internal::ListThreads(e.pid), backend_->NowNs(), sink_);
+  }
   sink_->OnEvent(e);
 }
 
@@ -710,7 +676,7 @@ std::shared_ptr<const unwind::AddressSpace> Tracer::Impl::SpaceFor(uint32_t pid)
     // A process that has exited but is not reaped yet reads as no mappings at all: keep what the
     // records said.
     if (space.ok() && !space->mappings().empty()) {
-      AnnounceMappings(pid, *space);
+      internal::AnnounceMappings(pid, *space, backend_->NowNs(), sink_);
       spaces_[pid] = std::make_shared<unwind::AddressSpace>(*std::move(space));
     }
   }
@@ -719,38 +685,6 @@ std::shared_ptr<const unwind::AddressSpace> Tracer::Impl::SpaceFor(uint32_t pid)
   auto empty = std::make_shared<unwind::AddressSpace>(&binaries_, "", pid);
   spaces_[pid] = empty;
   return empty;
-}
-
-void Tracer::Impl::AnnounceMappings(uint32_t pid, const unwind::AddressSpace& space) {
-  const uint64_t now = backend_->NowNs();
-  for (const unwind::Mapping& m : space.mappings()) {
-    if (m.path.empty() || !m.executable()) continue;  // what symbols are looked up in
-    Mmap2Record r;
-    r.sid.pid = r.sid.tid = r.pid = r.tid = pid;
-    r.sid.time = now;
-    r.address = m.start;
-    r.length = m.end - m.start;
-    r.pgoff = m.pgoff;
-    r.build_id = std::span(reinterpret_cast<const uint8_t*>(m.build_id.data()), m.build_id.size());
-    r.prot = m.prot;
-    r.filename = m.path;
-    sink_->OnMmap(r);
-  }
-}
-
-void Tracer::Impl::AnnounceNames(uint32_t pid) {
-  const uint64_t now = backend_->NowNs();
-  for (pid_t tid : internal::ListThreads(static_cast<pid_t>(pid))) {
-    std::ifstream in(absl::StrCat("/proc/", pid, "/task/", tid, "/comm"));
-    std::string comm;
-    if (!std::getline(in, comm)) continue;  // the thread exited meanwhile
-    CommRecord r;
-    r.sid.pid = r.pid = pid;
-    r.sid.tid = r.tid = static_cast<uint32_t>(tid);
-    r.sid.time = now;
-    r.comm = comm;
-    sink_->OnComm(r);
-  }
 }
 
 void Tracer::Impl::OnMmap(const Mmap2Record& m) {
@@ -824,23 +758,12 @@ void Tracer::Impl::AttachUserStack(const SampleRecord& s, TraceEvent* e) {
                                     .stack_address = regs.sp(),
                                     .stack = s.stack,
                                     .space = SpaceFor(s.sid.pid)};
-  const unwind::RequestResult r = engine_->Request(work_, context);
-  switch (r.status) {
-    case unwind::RequestStatus::kQueued:
-    case unwind::RequestStatus::kAlreadyPending:
-      e->user = UserStack::kDeferred;
-      e->cookie = r.cookie;
-      return;
-    case unwind::RequestStatus::kDropped:
-      e->user = UserStack::kDropped;
-      e->cookie = r.cookie;
-      Count(TracerStat::kDroppedSnapshots);
-      CountThread(s.sid.tid, [](ThreadStats& t) { ++t.dropped_snapshots; });
-      return;
-    case unwind::RequestStatus::kCanceled:
-    case unwind::RequestStatus::kNoCookie:
-      e->user = UserStack::kMissing;
-      return;
+  const unwind::RequestResult r = engine_->Request(stacks_.works(), context);
+  e->user = internal::UserStackOf(r.status);
+  if (e->user != UserStack::kMissing) e->cookie = r.cookie;
+  if (e->user == UserStack::kDropped) {
+    Count(TracerStat::kDroppedSnapshots);
+    CountThread(s.sid.tid, [](ThreadStats& t) { ++t.dropped_snapshots; });
   }
 }
 

@@ -1,5 +1,8 @@
 #include "dprof/unwind/deferred_unwinder.h"
 
+#include <pthread.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <bit>
 #include <cassert>
@@ -91,7 +94,7 @@ DeferredUnwinder::DeferredUnwinder(Options options)
   // Every job that can be queued or running needs a stack buffer; finished ones keep only their
   // result. Buffers grow to their size on first use and are reused after.
   const size_t in_flight = options_.queue_capacity + static_cast<size_t>(options_.workers);
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   for (size_t i = 0; i < in_flight; ++i) {
     all_stacks_.push_back(std::make_unique<std::vector<uint8_t>>());
     free_stacks_.push_back(all_stacks_.back().get());
@@ -102,6 +105,11 @@ DeferredUnwinder::DeferredUnwinder(Options options)
     free_jobs_.push_back(all_jobs_.back().get());
   }
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  // worker_tids() is complete once Create() returns: a self-profiler excludes these threads
+  // before it opens its events.
+  idle_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return worker_tids_.size() == workers_.size();
+  });
 }
 
 DeferredUnwinder::~DeferredUnwinder() {
@@ -174,27 +182,33 @@ void DeferredUnwinder::Cancel(UnwindWork work) {
 }
 
 RequestResult DeferredUnwinder::Request(UnwindWork work, const TaskContext& context) {
+  return Request(std::span<const UnwindWork>(&work, 1), context);
+}
+
+RequestResult DeferredUnwinder::Request(std::span<const UnwindWork> works,
+                                        const TaskContext& context) {
   Count(EngineStat::kRequests);
-  if (work.bit < 0 || work.bit >= kMaxWorks) {
-    Count(EngineStat::kCanceledRequests);
-    return {RequestStatus::kCanceled};
-  }
-  // The work is checked and its bit set inside one read-side section, so Cancel() (which waits
-  // for a grace period between unlinking the work and clearing its bit) cannot miss the bit.
+  // The works are checked and their bits set inside one read-side section, so Cancel() (which
+  // waits for a grace period between unlinking a work and clearing its bit) cannot miss a bit.
   rcu::ReadLock rcu;
-  const Work* w = works_[work.bit].load(std::memory_order_acquire);
-  if (w == nullptr || w->generation != work.generation) {
-    Count(EngineStat::kCanceledRequests);
-    return {RequestStatus::kCanceled};
+  uint64_t bits = 0;
+  for (const UnwindWork& work : works) {
+    const Work* w = work.bit >= 0 && work.bit < kMaxWorks
+                        ? works_[work.bit].load(std::memory_order_acquire)
+                        : nullptr;
+    if (w == nullptr || w->generation != work.generation) {
+      Count(EngineStat::kCanceledRequests);
+      continue;
+    }
+    bits |= uint64_t{1} << work.bit;
   }
-  const uint64_t bit = uint64_t{1} << work.bit;
+  if (bits == 0) return {RequestStatus::kCanceled};
   Job* fill = nullptr;
   Cookie cookie = cookie::kNoCookie;
   {
     std::lock_guard lock(mu_);
-    cookie = context.native_cookie != cookie::kNoCookie
-                 ? tracker_.AcceptNative(context.tid, context.cpu, context.time_ns,
-                                         context.native_cookie)
+    cookie = context.cookie != cookie::kNoCookie
+                 ? tracker_.AcceptNative(context.tid, context.cpu, context.time_ns, context.cookie)
                  : tracker_.Track({.tid = context.tid,
                                    .cpu = context.cpu,
                                    .time_ns = context.time_ns,
@@ -203,7 +217,7 @@ RequestResult DeferredUnwinder::Request(UnwindWork work, const TaskContext& cont
     if (cookie == cookie::kNoCookie) return {RequestStatus::kNoCookie};
     // One callback per work per kernel entry: a work that asked before in this entry has had its
     // callback or will (this also ends a callback asking for the cookie it is being told about).
-    if ((tracker_.Requested(context.tid) & bit) != 0) {
+    if ((tracker_.Requested(context.tid) & bits) == bits) {
       Count(EngineStat::kShared);
       return {RequestStatus::kAlreadyPending, cookie};
     }
@@ -211,14 +225,14 @@ RequestResult DeferredUnwinder::Request(UnwindWork work, const TaskContext& cont
       Job* job = it->second;
       Count(EngineStat::kShared);
       // The tracker forgot the task (evicted it) but the job still knows.
-      if ((job->requested & bit) != 0) return {RequestStatus::kAlreadyPending, cookie};
+      if ((job->requested & bits) == bits) return {RequestStatus::kAlreadyPending, cookie};
       const bool done = job->state == Job::State::kDone;
       if (done && queue_.size() >= options_.queue_capacity) {
         Count(EngineStat::kDrops);
         return {RequestStatus::kDropped, cookie};
       }
-      job->requested |= bit;
-      tracker_.AddRequested(context.tid, bit);
+      job->requested |= bits;
+      tracker_.AddRequested(context.tid, bits);
       if (!done) return {RequestStatus::kAlreadyPending, cookie};
       // Already unwound for other works: deliver the kept trace to this one, without a new unwind.
       job->state = Job::State::kQueued;
@@ -234,13 +248,13 @@ RequestResult DeferredUnwinder::Request(UnwindWork work, const TaskContext& cont
     }
     fill->state = Job::State::kFilling;
     fill->cookie = cookie;
-    fill->requested = bit;
+    fill->requested = bits;
     fill->delivered = 0;
     fill->has_result = false;
     fill->stack = free_stacks_.back();
     free_stacks_.pop_back();
     jobs_.emplace(cookie, fill);
-    tracker_.AddRequested(context.tid, bit);
+    tracker_.AddRequested(context.tid, bits);
     ++busy_;
     ++filling_;
   }
@@ -298,7 +312,18 @@ void DeferredUnwinder::RetireLocked(Job* job) {
   job->state = Job::State::kFree;
 }
 
+std::vector<pid_t> DeferredUnwinder::worker_tids() const {
+  std::lock_guard lock(mu_);
+  return worker_tids_;
+}
+
 void DeferredUnwinder::WorkerLoop() {
+  pthread_setname_np(pthread_self(), "dprof-unwind");
+  {
+    std::lock_guard lock(mu_);
+    worker_tids_.push_back(gettid());
+  }
+  idle_.notify_all();
   for (;;) {
     Job* job = nullptr;
     {

@@ -41,7 +41,7 @@ void DenyPerfEventOpen(int err) {
 CliProcess::CliProcess(const std::vector<std::string>& args, const CliOptions& options) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return;
-  std::vector<std::string> argv = {DPROF_CLI};
+  std::vector<std::string> argv = {options.program.empty() ? DPROF_CLI : options.program};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<char*> cargv;
   for (std::string& a : argv) cargv.push_back(a.data());
@@ -55,6 +55,7 @@ CliProcess::CliProcess(const std::vector<std::string>& args, const CliOptions& o
       _exit(126);
     }
     if (options.perf_errno != 0) DenyPerfEventOpen(options.perf_errno);
+    for (const std::string& e : options.env) putenv(const_cast<char*>(e.c_str()));
     execv(cargv[0], cargv.data());
     _exit(127);
   }

@@ -1,5 +1,5 @@
-// Support for the CLI tests: runs the real dprof binary, as a user would, and collects what it
-// printed and how it exited.
+// Support for the CLI tests: runs the real dprof binary (or a sample program), as a user would,
+// and collects what it printed and how it exited.
 #ifndef DPROF_TESTS_CLI_CLI_TESTING_H_
 #define DPROF_TESTS_CLI_CLI_TESTING_H_
 
@@ -21,7 +21,9 @@ struct CliOptions {
   // When non-zero, perf_event_open fails with this errno in dprof (a seccomp filter), as in a
   // container or under kernel.perf_event_paranoid=3.
   int perf_errno = 0;
-  bool as_nobody = false;  // run as uid/gid 65534 (when this process is root)
+  bool as_nobody = false;             // run as uid/gid 65534 (when this process is root)
+  std::string program = {};           // "": the dprof binary; else this program instead
+  std::vector<std::string> env = {};  // "NAME=VALUE" added to the environment
 };
 
 // A dprof process started in the background, its output going to pipes.

@@ -11,8 +11,8 @@ function(run)
 endfunction()
 
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
-set(expected include/dprof/stackdepot/depot.h include/dprof/rcu/rcu.h
-    lib/cmake/dprof/dprofConfig.cmake)
+set(expected include/dprof/stackdepot/depot.h include/dprof/rcu/rcu.h include/dprof/profiler.h
+    include/dprof.h lib/cmake/dprof/dprofConfig.cmake)
 if(WITH_CLI)
   list(APPEND expected bin/dprof)
 endif()
@@ -21,9 +21,18 @@ foreach(f ${expected})
     message(FATAL_ERROR "install tree lacks ${f}")
   endif()
 endforeach()
-run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH=${prefix})
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH=${prefix}
+    -DDPROF_SAMPLES=${SAMPLES_DIR})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/consumer)
 if(NOT last_output MATCHES "consumer: 2 records, handle stable")
   message(FATAL_ERROR "consumer printed: ${last_output}")
+endif()
+# The example profiles itself (timer signals: the same result wherever perf_event is allowed or
+# not) and reads its folded stacks back.
+set(ENV{DPROF_NO_PERF_EVENT} 1)
+run(${WORK_DIR}/build/embed_c 1 ${WORK_DIR}/embed.html)
+if(NOT last_output MATCHES "embed_c: sampler timer signal" OR
+   NOT last_output MATCHES "embed_c: hot_a [4-9][0-9]\\.")
+  message(FATAL_ERROR "embed_c printed: ${last_output}")
 endif()

@@ -280,11 +280,11 @@ TEST_F(DeferredUnwinderTest, NativeCookiesAreUsedAsTheKernelGaveThem) {
   Calls& a = a_;
   const UnwindWork w = Register(a);
   TaskContext context = Event(7, 0x401000, false, kStack);
-  context.native_cookie = cookie::MakeCookie(1, 41);
-  EXPECT_EQ(engine_->Request(w, context).cookie, context.native_cookie);
+  context.cookie = cookie::MakeCookie(1, 41);
+  EXPECT_EQ(engine_->Request(w, context).cookie, context.cookie);
   engine_->Flush();
   ASSERT_EQ(a.size(), 1u);
-  EXPECT_EQ(a.got[0].first, context.native_cookie);
+  EXPECT_EQ(a.got[0].first, context.cookie);
 }
 
 TEST_F(DeferredUnwinderTest, TracesGoIntoTheDepot) {

@@ -1,5 +1,5 @@
 // Reading what a sample carries about its stacks: the kernel and user parts of its call chain,
-// and its user registers in the unwinders' (DWARF) numbering.
+// its user registers in the unwinders' (DWARF) numbering, and what the unwind engine made of it.
 #ifndef DPROF_TRACER_INTERNAL_CALLCHAIN_H_
 #define DPROF_TRACER_INTERNAL_CALLCHAIN_H_
 
@@ -7,6 +7,8 @@
 #include <span>
 
 #include "dprof/tracer/records.h"
+#include "dprof/tracer/tracer.h"
+#include "dprof/unwind/deferred_unwinder.h"
 #include "dprof/unwind/registers.h"
 
 namespace dprof::tracer::internal {
@@ -27,6 +29,9 @@ size_t StripMarkers(std::span<const uint64_t> chain, std::span<uint64_t> out);
 
 // The sample's user registers, as the unwinders number them; none valid without user registers.
 unwind::Registers ToDwarfRegisters(const SampleRecord& sample);
+
+// What an event's user stack becomes after the engine answered its request.
+UserStack UserStackOf(unwind::RequestStatus status);
 
 }  // namespace dprof::tracer::internal
 

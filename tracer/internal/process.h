@@ -6,12 +6,14 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "dprof/tracer/tracer.h"
+#include "dprof/unwind/address_space.h"
 
 namespace dprof::tracer::internal {
 
@@ -20,6 +22,15 @@ std::vector<pid_t> ListThreads(pid_t pid);
 // /sys/devices/system/cpu/online, parsed ("0-3,6").
 std::vector<int> OnlineCpus();
 bool ProcessExists(pid_t pid);
+
+// Tells `sink` about the executable mappings of `space` (read from /proc: perf's synthesized
+// MMAP2 records), so that a recording knows what was mapped before it began.
+void AnnounceMappings(uint32_t pid, const unwind::AddressSpace& space, uint64_t now_ns,
+                      TraceSink* sink);
+// Tells `sink` the names of `tids` of process `pid`, from /proc: the kernel reports only names
+// that change, so those of threads running before the recording began are synthesized, as perf
+// does. Threads gone meanwhile are skipped.
+void AnnounceNames(uint32_t pid, const std::vector<pid_t>& tids, uint64_t now_ns, TraceSink* sink);
 
 // A pidfd that becomes readable when the process (or, with `thread`, the thread) exits.
 // -errno on failure.

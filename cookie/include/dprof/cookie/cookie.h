@@ -53,7 +53,8 @@ struct alignas(64) CpuCounter {
 
 // Hands out cookies from per-CPU counters.
 //
-// Context: every method may be called from any thread and from signal handlers: allocation is
+// Context: construct it outside signal handlers (the default constructor allocates the counters);
+// then Next() and NextOn() may be called from any thread and from signal handlers: allocation is
 // one fetch_add (wait-free), with no lock and no memory allocation.
 class CookieAllocator {
  public:

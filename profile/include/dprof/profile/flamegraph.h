@@ -13,11 +13,15 @@
 // Example:
 //   std::ofstream out("flamegraph.html");
 //   WriteFlameGraphHtml(Profile::Build(recording, {.thread_root = true}), {.title = "app"}, out);
+//
+// Context: any thread; reads the profiles and keeps no state between calls (concurrent calls need
+// their own `out`). Not async-signal-safe (allocates).
 #ifndef DPROF_PROFILE_FLAMEGRAPH_H_
 #define DPROF_PROFILE_FLAMEGRAPH_H_
 
 #include <ostream>
 #include <string>
+#include <string_view>
 
 #include "dprof/profile/profile.h"
 
@@ -34,6 +38,11 @@ void WriteFlameGraphHtml(const Profile& profile, const FlameGraphOptions& option
                          std::ostream& out);
 void WriteFlameGraphSvg(const Profile& profile, const FlameGraphOptions& options,
                         std::ostream& out);
+// The SVG picture when `path` (where it is going) ends in .svg, else the HTML page.
+void WriteFlameGraphFor(std::string_view path, const Profile& profile,
+                        const FlameGraphOptions& options, std::ostream& out);
+// A recording's flame graph title: its command.
+std::string FlameGraphTitle(const Recording& recording);
 
 }  // namespace dprof::profile
 

@@ -10,6 +10,9 @@
 // Example:
 //   WriteFolded(Profile::Build(recording, {.thread_root = true}), {.kernel_suffix = true},
 //   std::cout);
+//
+// Context: any thread; reads the profiles and keeps no state between calls (concurrent calls need
+// their own `out`). Not async-signal-safe (allocates).
 #ifndef DPROF_PROFILE_FOLDED_H_
 #define DPROF_PROFILE_FOLDED_H_
 

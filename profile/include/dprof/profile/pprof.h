@@ -8,6 +8,9 @@
 // Example:
 //   std::ofstream out("profile.pb.gz", std::ios::binary);
 //   absl::Status s = WritePprof(recording, Profile::Build(recording), out);
+//
+// Context: any thread; reads the recording and the profile and keeps no state between calls
+// (concurrent calls need their own `out`). Not async-signal-safe (allocates; protobuf, zlib).
 #ifndef DPROF_PROFILE_PPROF_H_
 #define DPROF_PROFILE_PPROF_H_
 

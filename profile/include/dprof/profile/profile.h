@@ -45,6 +45,12 @@ enum class WeightUnit : uint8_t { kNanoseconds, kOffCpuNanoseconds, kCount };
 // counts: a profile mixing both kinds adds unlike things.
 bool WeighsTime(std::string_view event_name);
 
+// The events a view shows when asked for none: the first recorded event, with the off-CPU
+// intervals when the recording was made for a wall-clock view (metadata "wall").
+std::set<uint32_t> DefaultEvents(const Recording& recording);
+// The name of the off-CPU intervals among a recording's event names.
+inline constexpr std::string_view kOffCpuEvent = "off-cpu";
+
 // Each thread's name: the last one recorded for it. A thread never named on its own has the name
 // of the thread that made it, as the kernel copies it at clone; failing that, its process's. The
 // idle task (tid 0) is "swapper".

@@ -8,8 +8,10 @@
 // readable up to its last chunk.
 //
 // Example:
-//   auto recorder = Recorder::Create("dprof.data", tracer->depot(), metadata, event_names).value();
-//   // the tracer was created with `recorder.get()` as its sink ...
+//   auto depot = stackdepot::Depot::Create({}).value();
+//   auto recorder = Recorder::Create("dprof.data", depot.get(), metadata, event_names).value();
+//   auto tracer = Tracer::Create({.target = ..., .depot = depot.get()}, recorder.get()).value();
+//   tracer->Start();
 //   tracer->Run();
 //   Symbolizer symbolizer({}, tracer->binaries());
 //   recorder->Finish(CountersOf(tracer->Stats()), &symbolizer);
@@ -33,6 +35,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "dprof/profile/recording.h"
+#include "dprof/profile/recording_reader.h"
 #include "dprof/profile/recording_writer.h"
 #include "dprof/profile/symbolizer.h"
 #include "dprof/stackdepot/depot.h"
@@ -69,6 +72,12 @@ class Recorder : public tracer::TraceSink {
     return Create(path, depot, metadata, event_names, Options{});
   }
 
+  // Writes the recording into memory (a memfd) instead of a file: ReadBack() gives it back.
+  static absl::StatusOr<std::unique_ptr<Recorder>> CreateInMemory(
+      const stackdepot::Depot* depot, const std::map<std::string, std::string>& metadata,
+      const std::vector<std::string>& event_names, Options options);
+  ~Recorder() override;
+
   void OnEvent(const tracer::TraceEvent& event) override;
   void OnUserStack(cookie::Cookie cookie, const tracer::UserStackTrace& trace) override;
   void OnComm(const tracer::CommRecord& comm) override;
@@ -88,12 +97,19 @@ class Recorder : public tracer::TraceSink {
   // The first write that failed; writing stops there (the file stays readable up to it).
   absl::Status status() const { return status_; }
   uint64_t bytes_written() const { return writer_->bytes_written(); }
+  // What was written so far (all of it after Finish()), read back as a reader of the file would.
+  // Context: the reader thread, or after Finish().
+  absl::StatusOr<Recording> ReadBack(ReadReport* report) const;
   uint64_t events_written() const { return events_written_; }
 
  private:
-  Recorder(std::string path, std::unique_ptr<RecordingWriter> writer,
+  Recorder(std::string path, int memfd, std::unique_ptr<RecordingWriter> writer,
            const stackdepot::Depot* depot, Options options)
-      : path_(std::move(path)), writer_(std::move(writer)), depot_(depot), options_(options) {}
+      : path_(std::move(path)),
+        memfd_(memfd),
+        writer_(std::move(writer)),
+        depot_(depot),
+        options_(options) {}
   // Symbolizes what the file holds so far and writes the symbols.
   absl::Status WriteSymbols(Symbolizer& symbolizer);
   // The id under which `handle`'s stack is (or will be) written; `pcs` when it has no handle.
@@ -101,6 +117,7 @@ class Recorder : public tracer::TraceSink {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::string path_;
+  int memfd_ = -1;  // CreateInMemory(): the memory the writer writes to
   std::unique_ptr<RecordingWriter> writer_;
   const stackdepot::Depot* depot_;
   Options options_;

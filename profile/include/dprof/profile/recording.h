@@ -7,6 +7,9 @@
 //
 // Stacks are innermost first. A stack id names one stack within a recording (when recorded live,
 // the depot record of its handle); kNoStack means none.
+//
+// Context: plain values, no locks or globals; const methods from any thread while no thread
+// changes the value. RawOf(), Stack() and SymbolAt() neither allocate nor lock.
 #ifndef DPROF_PROFILE_RECORDING_H_
 #define DPROF_PROFILE_RECORDING_H_
 

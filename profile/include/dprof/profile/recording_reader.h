@@ -12,6 +12,10 @@
 //   ReadReport report;
 //   absl::StatusOr<Recording> r = ReadRecording("dprof.data", &report);
 //   if (r.ok() && !report.complete) warn(report.Summary());
+//
+// Context: any thread; calls share no state (each needs its own `report`). Not async-signal-safe
+// (allocates). ReadRecording() maps the file while it parses it: another process cutting the file
+// shorter meanwhile makes the reads past the new end raise SIGBUS.
 #ifndef DPROF_PROFILE_RECORDING_READER_H_
 #define DPROF_PROFILE_RECORDING_READER_H_
 

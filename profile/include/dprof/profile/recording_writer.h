@@ -51,6 +51,10 @@ class RecordingWriter {
   static absl::StatusOr<std::unique_ptr<RecordingWriter>> Create(const std::string& path) {
     return Create(path, Options{});
   }
+  // Writes to `fd` (empty and writable: a memfd, a file the caller opened), which the writer owns
+  // from now on, even when this fails; `name` stands for it in messages.
+  static absl::StatusOr<std::unique_ptr<RecordingWriter>> CreateOnFd(int fd, std::string name,
+                                                                     Options options);
   ~RecordingWriter();
   RecordingWriter(const RecordingWriter&) = delete;
   RecordingWriter& operator=(const RecordingWriter&) = delete;

@@ -12,6 +12,9 @@
 //
 // Functions are merged by name and module across lines, inlined or not. A recursive function's
 // total counts each stack once.
+//
+// Context: any thread; reads the recording and the profile and keeps no state between calls
+// (concurrent calls need their own `out`). Not async-signal-safe (allocates).
 #ifndef DPROF_PROFILE_REPORT_H_
 #define DPROF_PROFILE_REPORT_H_
 

@@ -5,6 +5,9 @@
 // Example:
 //   std::ofstream out("profile.speedscope.json");
 //   WriteSpeedscope(Profile::Build(recording), "./app", out);
+//
+// Context: any thread; reads the profile and keeps no state between calls (concurrent calls need
+// their own `out`). Not async-signal-safe (allocates).
 #ifndef DPROF_PROFILE_SPEEDSCOPE_H_
 #define DPROF_PROFILE_SPEEDSCOPE_H_
 

@@ -14,6 +14,10 @@
 //     counts.Add(s);
 //     // s.kernel (innermost first), then s.user; OrphanFrame(s.orphan) when it is set.
 //   }
+//
+// Context: any thread. Stitch() and OrphanFrame() neither allocate nor lock; Stitch() reads the
+// recording and its spans point into it, so no thread may change the recording meanwhile (they
+// stay valid until its stacks change). A StitchCounts is a plain value, not synchronized.
 #ifndef DPROF_PROFILE_STITCH_H_
 #define DPROF_PROFILE_STITCH_H_
 

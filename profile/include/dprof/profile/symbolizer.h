@@ -15,7 +15,7 @@
 //
 // Example:
 //   Symbolizer symbolizer({}, tracer->binaries());
-//   absl::Status s = SymbolizeRecording(recording, symbolizer);
+//   SymbolizeRecording(recording, symbolizer);
 //   for (const std::string& note : symbolizer.notes()) std::cerr << note << "\n";
 //
 // Context: not thread-safe; one per thread.

@@ -17,6 +17,8 @@
 #ifndef DPROF_RCU_GRACE_PERIOD_H_
 #define DPROF_RCU_GRACE_PERIOD_H_
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -26,6 +28,11 @@
 #include "absl/base/thread_annotations.h"
 
 namespace dprof::rcu {
+
+// The thread liburcu runs call_rcu() callbacks on, once a tracker's callback has run there; 0
+// before. A profiler of its own process leaves it out with its other threads.
+// Context: any thread.
+pid_t CallbackThread();
 
 class GracePeriodTracker {
  public:

@@ -23,7 +23,7 @@
 //   auto depot = dprof::stackdepot::Depot::Create({}).value();
 //   const uint64_t pcs[] = {0x401136, 0x4011d2, 0x7f12a0029d90};
 //   Handle h = depot->Save(pcs, kCanAlloc);                 // pinned: valid for the depot's life
-//   h = SetExtraBits(h, kUserStackBit);                     // caller-owned tag bits ride along
+//   h = SetExtraBits(h, 2);                                 // caller-owned tag bits ride along
 //   std::span<const uint64_t> frames = depot->Fetch(h);    // {0x401136, 0x4011d2, 0x7f12a0029d90}
 //
 //   Handle r = depot->Save(pcs, kGet | kCanAlloc);          // counted reference

@@ -6,6 +6,13 @@
 //
 // Errors are returned as negative errno values: the tracer turns them into messages that name the
 // fix (perf_event_paranoid, the mlock limit, the maximum sample rate), which needs the errno.
+//
+// Context: the tracer calls its backend from one thread at a time (Create, then Start and Run on
+// the reader thread; RequestStop() does not use it), so a fake need not be thread-safe. The system
+// backend's only state is the epoll fd it makes when created, and each method is one system call:
+// any method from any thread, Watch() and Close() while another thread is in Wait() included.
+// None allocates or locks, but POSIX names only Close() and NowNs() async-signal-safe, and each
+// may change errno. MakeSystemBackend() allocates.
 #ifndef DPROF_TRACER_BACKEND_H_
 #define DPROF_TRACER_BACKEND_H_
 

@@ -3,6 +3,9 @@
 // Native deferred user callchains arrived in Linux 6.19; Debian 12's headers are 6.1. The values
 // below are the kernel's (include/uapi/linux/perf_event.h), defined here so dprof builds against
 // old headers and still speaks to new kernels.
+//
+// Context: constants, and inline functions of their arguments only: any thread; no allocation;
+// async-signal-safe.
 #ifndef DPROF_TRACER_PERF_ABI_H_
 #define DPROF_TRACER_PERF_ABI_H_
 

@@ -11,6 +11,10 @@
 //
 // All events dprof opens set PERF_SAMPLE_IDENTIFIER and sample_id_all, so the event behind any
 // record is found from the record alone: first word of a sample, last word of everything else.
+//
+// Context: RecordParser::AddEvent() allocates; call it on one thread before parsing. Then Parse(),
+// ParseSampleId(), ParseStatusName() and SampleRecord::Reg() may run on any threads at once: they
+// only read, neither allocate nor lock, and are async-signal-safe.
 #ifndef DPROF_TRACER_RECORDS_H_
 #define DPROF_TRACER_RECORDS_H_
 

@@ -8,6 +8,10 @@
 //   absl::StatusOr<Tracepoint> tp = tracefs->Load("sched:sched_switch");
 //   int64_t next_pid;
 //   if (tp->ReadInt(sample.raw, "next_pid", &next_pid)) ...
+//
+// Context: Tracepoint and Tracefs are plain values; const methods from any thread. Field(),
+// ReadInt() and ReadString() neither allocate nor lock (async-signal-safe); everything else
+// allocates (Find(), Load() and List() also read tracefs) and is not async-signal-safe.
 #ifndef DPROF_TRACER_TRACEPOINT_H_
 #define DPROF_TRACER_TRACEPOINT_H_
 

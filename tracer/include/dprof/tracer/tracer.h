@@ -22,8 +22,8 @@
 //   s = tracer->Run();                  // returns when ./app exits or RequestStop() is called
 //   tracer->ExitStatus();               // ./app's
 //
-// Context: Create/Start/Run on one thread (the reader); RequestStop() from any thread or a signal
-// handler.
+// Context: Create on any thread; Start and Run on one thread (the reader), one after the other;
+// RequestStop() from any thread or a signal handler.
 #ifndef DPROF_TRACER_TRACER_H_
 #define DPROF_TRACER_TRACER_H_
 
@@ -61,6 +61,8 @@ struct Target {
   bool system_wide = false;               // every CPU (perf -a); pids and tids then filter
   std::string cgroup = {};                // system-wide, one cgroup (perf -G): a full path, or
                                           // one relative to the perf_event cgroup mount
+  std::vector<pid_t> exclude_tids = {};   // threads never recorded (a profiler of its own
+                                          // process leaves out its own threads)
 };
 
 enum class CallGraph {
@@ -89,6 +91,9 @@ struct TracerOptions {
   // Not owned; nullptr: the tracer makes one with the DWARF unwinder. Another engine lets other
   // consumers share the tracer's unwinds (one unwind per cookie for all of them).
   unwind::DeferredUnwinder* engine = nullptr;
+  // Other consumers registered on `engine`: every user stack the tracer asks for (dwarf) is asked
+  // for them in the same request, so they get the same trace and cookie from the same unwind.
+  std::vector<unwind::UnwindWork> shared_works = {};
   int unwind_workers = 0;         // for the tracer's own engine; 0: one per CPU
   std::string tracefs_root = {};  // "": found (Tracefs::Find)
 };
@@ -184,6 +189,29 @@ class ForwardingSink : public TraceSink {
   TraceSink* next_;
 };
 
+struct TracerStats;
+
+// What produces events for a TraceSink: perf_event (Tracer), or the CPU-time timer signals of a
+// process profiling itself (TimerSampler). Start() then Run() on one thread; RequestStop() from
+// anywhere.
+class EventSource {
+ public:
+  virtual ~EventSource() = default;
+  // Begins sampling. Errors name the fix.
+  virtual absl::Status Start() = 0;
+  // Delivers events until the targets are gone, RequestStop() was called or `duration` passed
+  // (0: no limit); then delivers what is left, every user stack included.
+  virtual absl::Status Run(std::chrono::nanoseconds duration) = 0;
+  // Makes Run() finish. Context: any thread; async-signal-safe.
+  virtual void RequestStop() = 0;
+  // Context: any thread, also while Run() runs.
+  virtual TracerStats Stats() const = 0;
+  // Where kernel and user stacks are saved.
+  virtual stackdepot::Depot* depot() const = 0;
+  // The files opened for unwinding, for a symbolizer.
+  virtual unwind::BinaryCache* binaries() const = 0;
+};
+
 enum class TracerStat : int {
   kSamples,  // counter samples
   kTracepointHits,
@@ -201,6 +229,7 @@ enum class TracerStat : int {
   kForeignRecords,      // records of no event the tracer opened
   kCorruptBytes,        // ring-buffer bytes discarded after a malformed header
   kFilteredOut,         // system-wide events of other processes than the filter's
+  kThreadsNotSampled,   // TimerSampler: threads beyond Options::max_threads
   kCount,
 };
 inline constexpr int kNumTracerStats = static_cast<int>(TracerStat::kCount);
@@ -237,32 +266,32 @@ struct CommandExit {
   int signal = 0;       // the signal that killed it, else 0
 };
 
-class Tracer {
+class Tracer : public EventSource {
  public:
   // Checks the options (events exist, frequency within the kernel's limit, stack size, target
   // shape). `sink` must outlive the tracer.
   static absl::StatusOr<std::unique_ptr<Tracer>> Create(TracerOptions options, TraceSink* sink);
-  ~Tracer();
+  ~Tracer() override;
   Tracer(const Tracer&) = delete;
   Tracer& operator=(const Tracer&) = delete;
 
   // Opens the events on the targets, maps the ring buffers, and starts counting: at once for
   // processes, threads and the system; at exec for a command. Errors name the fix.
   // Context: Start() and then Run() on one thread (the reader), once each.
-  absl::Status Start();
+  absl::Status Start() override;
 
   // Reads events until the targets have exited, RequestStop() was called, or `duration` passed
   // (0: no limit); then reads what is left and waits for every user stack to be delivered.
-  absl::Status Run(std::chrono::nanoseconds duration = std::chrono::nanoseconds(0));
+  absl::Status Run(std::chrono::nanoseconds duration = std::chrono::nanoseconds(0)) override;
 
   // Makes Run() finish. A launched command still running is sent SIGTERM (SIGKILL if it has not
   // exited 2 s later) and reaped, and ExitStatus() says how it ended.
   // Context: any thread; async-signal-safe.
-  void RequestStop();
+  void RequestStop() override;
 
   // Context: any thread, also while Run() runs (a status line). The accessors below read state
   // the reader thread changes: call them after Run() returned, or from the sink's OnEvent().
-  TracerStats Stats() const;
+  TracerStats Stats() const override;
   CommandExit ExitStatus() const;
   // The launched command's pid (0 when none).
   pid_t command_pid() const;
@@ -272,16 +301,21 @@ class Tracer {
   std::shared_ptr<const unwind::AddressSpace> AddressSpaceOf(pid_t pid) const;
   // The format of options.events[i] when it is a tracepoint, else nullptr.
   const Tracepoint* TracepointOf(size_t event) const;
-  stackdepot::Depot* depot() const;
+  stackdepot::Depot* depot() const override;
   // Every file the tracer opened, kept open for its life: a symbolizer given these still names
   // the code of files deleted since they were mapped, and opens no file a second time.
-  unwind::BinaryCache* binaries() const;
+  unwind::BinaryCache* binaries() const override;
 
  private:
   class Impl;
   explicit Tracer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Whether this process may open perf events at all: Ok, or why not (PermissionDenied under
+// kernel.perf_event_paranoid or a seccomp filter, Unimplemented without perf_event_open), with
+// the fix. Opens and closes one disabled software event on the calling thread.
+absl::Status PerfEventAvailable(PerfBackend* backend);
 
 // Whether the running kernel offers native deferred user callchains (perf_event_attr's
 // defer_callchain, Linux 6.19). Opens and closes one software event on the calling thread.

@@ -14,6 +14,12 @@
 //   absl::StatusOr<AddressSpace> space = AddressSpace::FromProc(pid, &binaries);
 //   const Mapping* m = space->Find(pc);
 //   if (m && m->binary) elf_vaddr = pc - m->bias;
+//
+// Context: a plain value. Its const methods (Find(), mappings(), id()) run on any thread while no
+// thread changes it, and neither allocate nor lock. Everything else allocates (FromProc(),
+// AddMaps() and Map() also open files through the BinaryCache, which is thread-safe): one thread
+// at a time per AddressSpace; not async-signal-safe. Ids come from one process-wide atomic
+// counter, so versions made on different threads never share an id.
 #ifndef DPROF_UNWIND_ADDRESS_SPACE_H_
 #define DPROF_UNWIND_ADDRESS_SPACE_H_
 

@@ -29,6 +29,8 @@
 #ifndef DPROF_UNWIND_DEFERRED_UNWINDER_H_
 #define DPROF_UNWIND_DEFERRED_UNWINDER_H_
 
+#include <sys/types.h>
+
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -80,8 +82,10 @@ struct TaskContext {
   uint32_t cpu = 0;
   uint64_t time_ns = 0;
   bool user_mode = false;  // the event interrupted user code
-  // Set when the kernel named the entry itself (native deferred callchains).
-  Cookie native_cookie = cookie::kNoCookie;
+  // Set when the entry is already named: by the kernel (native deferred callchains), or by a
+  // sampler that took a cookie itself (tracer::TimerSampler's signal handler). Else the engine's
+  // ContextTracker names it.
+  Cookie cookie = cookie::kNoCookie;
   Registers regs = {};  // user registers
   uint64_t stack_address = 0;
   std::span<const uint8_t> stack = {};  // copied on the first request of an entry
@@ -160,6 +164,11 @@ class DeferredUnwinder {
   // Asks for the user stack of `context`'s kernel entry on behalf of `work`.
   // Context: any thread, including a callback; never waits for an unwind.
   RequestResult Request(UnwindWork work, const TaskContext& context) ABSL_LOCKS_EXCLUDED(mu_);
+  // The same on behalf of several works at once (a sampler asking for its own consumer and
+  // others sharing its unwinds): one cookie, one unwind, each work's callback once. kCanceled
+  // only when every work is; canceled ones among others are counted and skipped.
+  RequestResult Request(std::span<const UnwindWork> works, const TaskContext& context)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Unregisters `work`: further requests with it fail, its bit is cleared from pending jobs, and
   // when Cancel() returns its callback is not running and never runs again (also when another
@@ -174,6 +183,10 @@ class DeferredUnwinder {
   void Flush() ABSL_LOCKS_EXCLUDED(mu_);
 
   EngineStats Stats() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The worker threads' ids (they are named "dprof-unwind"): a profiler of its own process
+  // leaves them out. Context: any thread.
+  std::vector<pid_t> worker_tids() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Job;
@@ -209,7 +222,7 @@ class DeferredUnwinder {
   // Cookies, jobs and the queue.
   mutable std::mutex mu_;
   std::condition_variable work_ready_;  // a job was queued, or stopping_
-  std::condition_variable idle_;        // a job finished
+  std::condition_variable idle_;        // a job finished, or a worker started
   cookie::ContextTracker tracker_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Cookie, Job*> jobs_ ABSL_GUARDED_BY(mu_);
   // Snapshot contents (two independent 64-bit hashes, so that a collision is out of reach) to a
@@ -235,6 +248,7 @@ class DeferredUnwinder {
   size_t filling_ ABSL_GUARDED_BY(mu_) = 0;        // new jobs whose snapshot is being copied in
   int sleeping_workers_ ABSL_GUARDED_BY(mu_) = 0;  // waiting on work_ready_
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<pid_t> worker_tids_ ABSL_GUARDED_BY(mu_);
 
   std::array<std::atomic<uint64_t>, kNumEngineStats> stats_{};
   std::array<std::atomic<uint64_t>, kNumStopReasons> stop_reasons_{};

@@ -1,5 +1,8 @@
 // User registers of a stack snapshot, in DWARF register numbering (x86-64 psABI), the numbering
 // the unwinders and CFI use. Only x86-64 is supported so far.
+//
+// Context: a plain value; no allocation, no locks: any thread, and async-signal-safe (the timer
+// sampler's signal handler fills one).
 #ifndef DPROF_UNWIND_REGISTERS_H_
 #define DPROF_UNWIND_REGISTERS_H_
 

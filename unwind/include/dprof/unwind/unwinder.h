@@ -4,7 +4,7 @@
 //  - frame pointers (MakeFramePointerUnwinder): follows the rbp chain in the copied stack. Fast;
 //    wrong or short for code built without frame pointers.
 //  - DWARF CFI, rules read with libdw and cached per binary and pc (MakeDwarfUnwinder): the fast
-//    DWARF path, and the deferred engine's default.
+//    DWARF path, and what the Tracer's and TimerSampler's own engines use.
 //  - DWARF CFI through elfutils libdwfl's own frame walker (MakeLibdwUnwinder): libdw's exact
 //    semantics, the reference the others are checked against; slower.
 //  - DWARF CFI through libunwind's remote interface (MakeLibunwindUnwinder).

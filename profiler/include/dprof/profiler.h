@@ -1,0 +1,184 @@
+// dprof::Profiler — profile a command, other processes, the whole system or the calling process
+// itself from inside a program, and get the profile back without writing a file.
+//
+// A Profiler puts dprof's parts together: a sampler (perf_event through tracer::Tracer, or the
+// CPU-time timer signals of tracer::TimerSampler when perf_event_open is not allowed), the stack
+// depot, the deferred unwind engine, the recorder (a recording file, or memory) and, at the end,
+// the symbolizer. `dprof record` is a client of this class.
+//
+// Self-profiling: with an empty target the profiler records the calling process, every thread it
+// has and every thread it starts, and leaves out its own threads (the reader, "dprof-reader"; the
+// unwind workers, "dprof-unwind"; liburcu's callback thread). When perf_event_open is not allowed
+// (kernel.perf_event_paranoid=3, a container's seccomp profile) or DPROF_NO_PERF_EVENT=1 is set,
+// Sampler::kAuto falls back to timer signals, says so once through ProfilerOptions::notice, and
+// records the same kind of profile: user stacks of CPU time (no kernel stacks).
+//
+// Example:
+//   auto profiler = dprof::Profiler::Create({.frequency = 499}).value();  // this process
+//   absl::Status s = profiler->Start();
+//   RunTheWorkload();
+//   absl::StatusOr<dprof::Profile> profile = profiler->Stop();
+//   s = profile->WriteFlameGraph("profile.html");
+//   for (const auto& stack : profile->stacks().stacks()) { /* stack.weight, stack.frames */ }
+//
+// Context: Create, Start, Wait, Finish and Stop from one thread at a time (any thread: the
+// profiler records on its own reader thread). RequestStop() from any thread or a signal handler.
+// Stats() and the accessors from any thread; bytes_written() from a sink's OnTick or after
+// Finish(). Not async-signal-safe otherwise.
+#ifndef DPROF_PROFILER_H_
+#define DPROF_PROFILER_H_
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "dprof/profile/flamegraph.h"
+#include "dprof/profile/profile.h"
+#include "dprof/profile/recording.h"
+#include "dprof/profile/report.h"
+#include "dprof/tracer/tracer.h"
+#include "dprof/unwind/deferred_unwinder.h"
+
+namespace dprof {
+
+// What takes the samples.
+enum class Sampler : uint8_t {
+  kAuto,         // perf_event; timer signals when profiling itself and perf_event is not allowed
+  kPerfEvent,    // perf_event only (tracer::Tracer)
+  kTimerSignal,  // CPU-time timer signals (tracer::TimerSampler): the calling process only
+};
+std::string_view SamplerName(Sampler sampler);  // "auto", "perf_event", "timer signal"
+
+struct ProfilerOptions {
+  // Empty (no pids, tids, command, not system-wide): the calling process, without the profiler's
+  // own threads.
+  tracer::Target target = {};
+  // As tracer::TracerOptions. Timer signals sample CPU time only: "cpu-clock" or "task-clock".
+  std::vector<std::string> events = {"cpu-clock"};
+  uint64_t frequency = 999;  // samples per second (of each thread's CPU time)
+  uint64_t period = 0;       // events per sample instead (nanoseconds for the clocks)
+  tracer::CallGraph call_graph = tracer::CallGraph::kDwarf;
+  uint32_t stack_size = 32768;  // bytes of user stack copied per sample (dwarf); 8..65528
+  bool off_cpu = false;         // also where threads blocked, and for how long (perf_event only)
+  bool wall = false;            // off_cpu, and the profile's default view is wall-clock time
+  // The recording file written while recording (readable up to its last chunk whatever happens);
+  // empty: the recording is kept in memory only.
+  std::string output = {};
+  // Sinks that see everything the recorder sees, on the reader thread (OnUserStack on unwind
+  // workers); OnTick suits a status line. Not owned; must outlive the profiler.
+  std::vector<tracer::TraceSink*> sinks = {};
+  // Consumers of the deferred unwinds next to the recorder's: each is called once per cookie
+  // with the user stack of that kernel entry, from the same unwind, on unwind worker threads.
+  // They need call_graph kDwarf (the default), where dprof itself unwinds.
+  std::vector<unwind::UnwindCallback> unwind_consumers = {};
+  Sampler sampler = Sampler::kAuto;
+  int signal = SIGPROF;  // the timer signals' (must have no handler of the program's)
+  // Added to the recording's metadata ("command", "call_graph", "start_time", ... are set).
+  std::map<std::string, std::string> metadata = {};
+  // Told, once, what the user should know: that sampling fell back to timer signals, and why.
+  // Called on the thread that called Create(). Library code never prints; this is how to.
+  std::function<void(std::string_view)> notice = nullptr;
+};
+
+// A finished recording: its events, stacks, symbols and counters, as views and files.
+class Profile {
+ public:
+  explicit Profile(profile::Recording recording);
+
+  // Everything recorded (profile/recording.h).
+  const profile::Recording& recording() const { return recording_; }
+  // The default view's stacks, merged, with their weights and symbolized frames (root first):
+  // the first recorded event, with off-CPU time when recorded with `wall`.
+  const profile::Profile& stacks() const { return stacks_; }
+  // Any other view: some events, processes, threads, halves of the stacks.
+  profile::Profile View(const profile::ProfileOptions& options) const;
+
+  // Files, each replaced only once whole (profile/output_file.h); WriteRecording() excepted,
+  // which writes the recording file in place. The flame graph is an SVG
+  // picture when `path` ends in .svg, else an interactive HTML page; flame graphs and folded
+  // stacks start each stack with its thread's name, as `dprof flamegraph` does.
+  absl::Status WriteFlameGraph(const std::string& path,
+                               const profile::FlameGraphOptions& options = {}) const;
+  absl::Status WriteFolded(const std::string& path) const;
+  absl::Status WritePprof(const std::string& path) const;
+  absl::Status WriteSpeedscope(const std::string& path) const;
+  // A recording file `dprof report` and the other views read.
+  absl::Status WriteRecording(const std::string& path) const;
+  // The text report of `dprof report`.
+  void WriteReport(std::ostream& out, const profile::ReportOptions& options = {}) const;
+
+ private:
+  profile::ProfileOptions DefaultView(bool thread_root) const;
+
+  profile::Recording recording_;
+  profile::Profile stacks_;
+};
+
+class Profiler {
+ public:
+  // Checks the options (events, frequency, stack size, target), makes the depot, the unwind
+  // engine and the reader thread, and chooses the sampler. InvalidArgument/NotFound for options
+  // that cannot work; FailedPrecondition for what timer signals cannot sample. Whether
+  // perf_event may open the events shows at Start().
+  static absl::StatusOr<std::unique_ptr<Profiler>> Create(ProfilerOptions options);
+  // Stops and finishes a recording still running (as Finish()).
+  ~Profiler();
+  Profiler(const Profiler&) = delete;
+  Profiler& operator=(const Profiler&) = delete;
+
+  // Creates the recording (file or memory) and starts sampling; returns once sampling runs, or
+  // why it could not start (nothing was recorded then). Once.
+  absl::Status Start();
+  // Makes the recording end. Context: any thread; async-signal-safe.
+  void RequestStop();
+  // Waits until the recording ends on its own: a launched command or every target process
+  // exited, `timeout` passed (then it stops it; 0: no limit), or RequestStop() was called.
+  void Wait(std::chrono::nanoseconds timeout = std::chrono::nanoseconds(0));
+  // Stops sampling, waits for every user stack, and finishes the recording (symbols, counters,
+  // the end chunk). The recording's status: a write that failed (a full disk) names the problem.
+  absl::Status Finish();
+  // Finish(), then the profile: read back from the file or memory, as `dprof report` sees it.
+  absl::StatusOr<Profile> Stop();
+
+  // What samples: never kAuto once created.
+  Sampler sampler() const { return sampler_; }
+  // Counters so far: samples, lost, dropped, unwinds. Context: any thread.
+  tracer::TracerStats Stats() const;
+  // Bytes of the recording written so far. Context: a sink's OnTick (the reader thread), or
+  // after Finish().
+  uint64_t bytes_written() const;
+  // The launched command (perf_event with Target::command): its pid, and how it ended.
+  pid_t command_pid() const;
+  tracer::CommandExit ExitStatus() const;
+  // The recording's metadata as written.
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  // Threads of the profiler in this process (left out of a self-profile).
+  std::vector<pid_t> own_threads() const;
+
+ private:
+  class Impl;
+  Profiler(std::unique_ptr<Impl> impl, Sampler sampler);
+
+  std::unique_ptr<Impl> impl_;
+  Sampler sampler_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// Whether `target` is the calling process (an empty Target).
+bool IsSelf(const tracer::Target& target);
+
+}  // namespace dprof
+
+#endif  // DPROF_PROFILER_H_

@@ -1,0 +1,60 @@
+#include <sstream>
+
+#include "dprof/profile/folded.h"
+#include "dprof/profile/output_file.h"
+#include "dprof/profile/pprof.h"
+#include "dprof/profile/recording_writer.h"
+#include "dprof/profile/speedscope.h"
+#include "dprof/profiler.h"
+
+namespace dprof {
+
+Profile::Profile(profile::Recording recording)
+    : recording_(std::move(recording)),
+      stacks_(profile::Profile::Build(recording_, DefaultView(/*thread_root=*/false))) {}
+
+profile::ProfileOptions Profile::DefaultView(bool thread_root) const {
+  return {.events = profile::DefaultEvents(recording_), .thread_root = thread_root};
+}
+
+profile::Profile Profile::View(const profile::ProfileOptions& options) const {
+  return profile::Profile::Build(recording_, options);
+}
+
+absl::Status Profile::WriteFlameGraph(const std::string& path,
+                                      const profile::FlameGraphOptions& options) const {
+  profile::FlameGraphOptions o = options;
+  if (o.title == profile::FlameGraphOptions{}.title) o.title = profile::FlameGraphTitle(recording_);
+  const profile::Profile view = View(DefaultView(/*thread_root=*/true));
+  std::ostringstream out;
+  profile::WriteFlameGraphFor(path, view, o, out);
+  return profile::ReplaceFile(path, out.str());
+}
+
+absl::Status Profile::WriteFolded(const std::string& path) const {
+  std::ostringstream out;
+  profile::WriteFolded(View(DefaultView(/*thread_root=*/true)), {.kernel_suffix = true}, out);
+  return profile::ReplaceFile(path, out.str());
+}
+
+absl::Status Profile::WritePprof(const std::string& path) const {
+  std::ostringstream out;
+  if (absl::Status s = profile::WritePprof(recording_, stacks_, out); !s.ok()) return s;
+  return profile::ReplaceFile(path, out.str());
+}
+
+absl::Status Profile::WriteSpeedscope(const std::string& path) const {
+  std::ostringstream out;
+  profile::WriteSpeedscope(stacks_, profile::FlameGraphTitle(recording_), out);
+  return profile::ReplaceFile(path, out.str());
+}
+
+absl::Status Profile::WriteRecording(const std::string& path) const {
+  return profile::WriteRecording(path, recording_);
+}
+
+void Profile::WriteReport(std::ostream& out, const profile::ReportOptions& options) const {
+  profile::WriteReport(recording_, stacks_, options, out);
+}
+
+}  // namespace dprof

@@ -1,0 +1,421 @@
+#include "dprof/profiler.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "dprof/profile/recorder.h"
+#include "dprof/profile/symbolizer.h"
+#include "dprof/rcu/grace_period.h"
+#include "dprof/stackdepot/depot.h"
+#include "dprof/tracer/backend.h"
+#include "dprof/tracer/timer_sampler.h"
+
+namespace dprof {
+namespace {
+
+// Passes everything to the recorder, then to the caller's sinks; stops the sampler once the
+// recording can no longer be written (a full disk).
+class FanoutSink : public tracer::TraceSink {
+ public:
+  explicit FanoutSink(std::vector<tracer::TraceSink*> sinks) : sinks_(std::move(sinks)) {}
+  void Attach(profile::Recorder* recorder, tracer::EventSource* source) {
+    recorder_ = recorder;
+    source_ = source;
+  }
+
+  void OnEvent(const tracer::TraceEvent& e) override {
+    recorder_->OnEvent(e);
+    for (tracer::TraceSink* s : sinks_) s->OnEvent(e);
+  }
+  void OnUserStack(cookie::Cookie c, const tracer::UserStackTrace& t) override {
+    recorder_->OnUserStack(c, t);
+    for (tracer::TraceSink* s : sinks_) s->OnUserStack(c, t);
+  }
+  void OnComm(const tracer::CommRecord& r) override {
+    recorder_->OnComm(r);
+    for (tracer::TraceSink* s : sinks_) s->OnComm(r);
+  }
+  void OnTask(const tracer::TaskRecord& r) override {
+    recorder_->OnTask(r);
+    for (tracer::TraceSink* s : sinks_) s->OnTask(r);
+  }
+  void OnMmap(const tracer::Mmap2Record& r) override {
+    recorder_->OnMmap(r);
+    for (tracer::TraceSink* s : sinks_) s->OnMmap(r);
+  }
+  void OnTick(uint64_t now_ns) override {
+    recorder_->OnTick(now_ns);
+    if (!recorder_->status().ok()) source_->RequestStop();
+    for (tracer::TraceSink* s : sinks_) s->OnTick(now_ns);
+  }
+
+ private:
+  std::vector<tracer::TraceSink*> sinks_;
+  profile::Recorder* recorder_ = nullptr;
+  tracer::EventSource* source_ = nullptr;
+};
+
+std::string DescribeTarget(const tracer::Target& t) {
+  if (IsSelf(t)) return absl::StrCat("pid ", getpid(), " (itself)");
+  if (!t.command.empty()) return absl::StrJoin(t.command, " ");
+  std::string out = t.system_wide ? "system-wide" : "";
+  auto add = [&out](const std::string& part) { out += (out.empty() ? "" : " ") + part; };
+  if (!t.pids.empty()) add(absl::StrCat("pid ", absl::StrJoin(t.pids, ",")));
+  if (!t.tids.empty()) add(absl::StrCat("tid ", absl::StrJoin(t.tids, ",")));
+  if (!t.cgroup.empty()) add(absl::StrCat("cgroup ", t.cgroup));
+  return out;
+}
+
+// Why perf_event cannot serve a self-profile, or Ok.
+absl::Status PerfEventBlocked() {
+  const char* forced = std::getenv("DPROF_NO_PERF_EVENT");
+  if (forced != nullptr && *forced != '\0' && std::string_view(forced) != "0") {
+    return absl::UnavailableError("DPROF_NO_PERF_EVENT is set");
+  }
+  std::unique_ptr<tracer::PerfBackend> backend = tracer::MakeSystemBackend();
+  absl::Status s = tracer::PerfEventAvailable(backend.get());
+  if (s.code() == absl::StatusCode::kPermissionDenied ||
+      s.code() == absl::StatusCode::kUnimplemented) {
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string_view SamplerName(Sampler sampler) {
+  switch (sampler) {
+    case Sampler::kAuto:
+      return "auto";
+    case Sampler::kPerfEvent:
+      return "perf_event";
+    case Sampler::kTimerSignal:
+      return "timer signal";
+  }
+  return "?";
+}
+
+bool IsSelf(const tracer::Target& t) {
+  return t.pids.empty() && t.tids.empty() && t.command.empty() && !t.system_wide;
+}
+
+class Profiler::Impl {
+ public:
+  explicit Impl(ProfilerOptions options) : options_(std::move(options)), sink_(options_.sinks) {}
+  ~Impl();
+
+  absl::Status Init(Sampler sampler);
+  std::map<std::string, std::string> Metadata(Sampler sampler) const;
+  absl::Status Start(const std::map<std::string, std::string>& metadata);
+  void RequestStop() { source_->RequestStop(); }
+  void Wait(std::chrono::nanoseconds timeout);
+  absl::Status Finish();
+  absl::StatusOr<Profile> Stop();
+  tracer::TracerStats Stats() const { return source_->Stats(); }
+  uint64_t bytes_written() const { return recorder_ ? recorder_->bytes_written() : 0; }
+  pid_t command_pid() const { return tracer_ ? tracer_->command_pid() : 0; }
+  tracer::CommandExit ExitStatus() const {
+    return tracer_ ? tracer_->ExitStatus() : tracer::CommandExit{};
+  }
+  std::vector<pid_t> OwnThreads() const;
+
+ private:
+  void ReaderLoop();
+  std::vector<std::string> EventNames() const;
+
+  ProfilerOptions options_;
+  std::unique_ptr<stackdepot::Depot> depot_;
+  std::unique_ptr<unwind::DeferredUnwinder> engine_;
+  std::vector<unwind::UnwindWork> consumers_;
+  std::unique_ptr<profile::Recorder> recorder_;
+  FanoutSink sink_;
+  std::unique_ptr<tracer::EventSource> source_;
+  tracer::Tracer* tracer_ = nullptr;  // source_, when perf_event
+
+  // The reader thread: starts the source when told, runs it, says when it is done.
+  std::thread reader_;
+  mutable std::mutex mu_;
+  std::condition_variable changed_;
+  pid_t reader_tid_ = 0;
+  bool go_ = false;       // Start() asked the reader to start the source
+  bool quit_ = false;     // the profiler is destroyed before Start()
+  bool started_ = false;  // the source's Start() returned: start_status_
+  bool done_ = false;     // the source's Run() returned: run_status_
+  absl::Status start_status_;
+  absl::Status run_status_;
+  bool finished_ = false;
+  absl::Status finish_status_;
+};
+
+Profiler::Impl::~Impl() {
+  bool running = false;
+  {
+    std::lock_guard lock(mu_);
+    running = started_ && start_status_.ok();
+  }
+  if (running && !finished_) (void)Finish();
+  if (reader_.joinable()) {
+    {
+      std::lock_guard lock(mu_);
+      quit_ = true;
+    }
+    changed_.notify_all();
+    if (source_ != nullptr) source_->RequestStop();
+    reader_.join();
+  }
+  for (const unwind::UnwindWork& w : consumers_) engine_->Cancel(w);
+  source_.reset();  // its unwind work is canceled before the recorder goes
+}
+
+void Profiler::Impl::ReaderLoop() {
+  pthread_setname_np(pthread_self(), "dprof-reader");
+  std::unique_lock lock(mu_);
+  reader_tid_ = gettid();
+  changed_.notify_all();
+  changed_.wait(lock, [this] { return go_ || quit_; });
+  if (quit_ && !go_) return;
+  lock.unlock();
+  absl::Status started = source_->Start();
+  lock.lock();
+  start_status_ = started;
+  started_ = true;
+  changed_.notify_all();
+  if (!started.ok()) return;
+  lock.unlock();
+  absl::Status run = source_->Run(std::chrono::nanoseconds(0));
+  lock.lock();
+  run_status_ = run;
+  done_ = true;
+  changed_.notify_all();
+}
+
+std::vector<pid_t> Profiler::Impl::OwnThreads() const {
+  std::vector<pid_t> tids = engine_->worker_tids();
+  {
+    std::lock_guard lock(mu_);
+    tids.push_back(reader_tid_);
+  }
+  if (const pid_t rcu = rcu::CallbackThread(); rcu != 0) tids.push_back(rcu);
+  return tids;
+}
+
+std::vector<std::string> Profiler::Impl::EventNames() const {
+  std::vector<std::string> names = options_.events;
+  if (options_.off_cpu) names.push_back(std::string(profile::kOffCpuEvent));
+  return names;
+}
+
+absl::Status Profiler::Impl::Init(Sampler sampler) {
+  absl::StatusOr<std::unique_ptr<stackdepot::Depot>> depot = stackdepot::Depot::Create({});
+  if (!depot.ok()) return depot.status();
+  depot_ = *std::move(depot);
+  absl::StatusOr<std::unique_ptr<unwind::DeferredUnwinder>> engine =
+      unwind::DeferredUnwinder::Create(
+          {.unwinder = unwind::MakeDwarfUnwinder(), .queue_capacity = 1024, .depot = depot_.get()});
+  if (!engine.ok()) return engine.status();
+  engine_ = *std::move(engine);
+  for (const unwind::UnwindCallback& consumer : options_.unwind_consumers) {
+    absl::StatusOr<unwind::UnwindWork> work = engine_->Register(consumer);
+    if (!work.ok()) return work.status();
+    consumers_.push_back(*work);
+  }
+  reader_ = std::thread([this] { ReaderLoop(); });
+  {
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [this] { return reader_tid_ != 0; });
+  }
+  const bool self = IsSelf(options_.target);
+  std::vector<pid_t> own = OwnThreads();
+  if (sampler == Sampler::kTimerSignal) {
+    absl::StatusOr<std::unique_ptr<tracer::TimerSampler>> sampler_made =
+        tracer::TimerSampler::Create({.frequency = options_.frequency,
+                                      .period = options_.period,
+                                      .stack_size = options_.stack_size,
+                                      .signal = options_.signal,
+                                      .exclude_tids = own,
+                                      .depot = depot_.get(),
+                                      .engine = engine_.get(),
+                                      .shared_works = consumers_},
+                                     &sink_);
+    if (!sampler_made.ok()) return sampler_made.status();
+    source_ = *std::move(sampler_made);
+  } else {
+    tracer::TracerOptions o{.target = options_.target,
+                            .events = options_.events,
+                            .frequency = options_.frequency,
+                            .period = options_.period,
+                            .call_graph = options_.call_graph,
+                            .stack_size = options_.stack_size,
+                            .off_cpu = options_.off_cpu,
+                            .depot = depot_.get(),
+                            .engine = engine_.get(),
+                            .shared_works = consumers_};
+    if (self) {
+      o.target.pids = {getpid()};
+      o.target.exclude_tids.insert(o.target.exclude_tids.end(), own.begin(), own.end());
+    }
+    absl::StatusOr<std::unique_ptr<tracer::Tracer>> tracer =
+        tracer::Tracer::Create(std::move(o), &sink_);
+    if (!tracer.ok()) return tracer.status();
+    tracer_ = tracer->get();
+    source_ = *std::move(tracer);
+  }
+  return absl::OkStatus();
+}
+
+std::map<std::string, std::string> Profiler::Impl::Metadata(Sampler sampler) const {
+  std::map<std::string, std::string> m;
+  m["command"] = DescribeTarget(options_.target);
+  m["sampler"] = std::string(SamplerName(sampler));
+  tracer::CallGraph mode =
+      sampler == Sampler::kTimerSignal ? tracer::CallGraph::kDwarf : options_.call_graph;
+  m["call_graph"] = std::string(tracer::CallGraphName(mode));
+  if (mode == tracer::CallGraph::kAuto) {
+    m["call_graph"] +=
+        tracer_ != nullptr && tracer_->native_deferred() ? " (native deferred)" : " (dwarf)";
+  }
+  m["stack_size"] = absl::StrCat(options_.stack_size & ~7u);  // as the samplers round it
+  if (options_.period != 0) {
+    m["period"] = absl::StrCat(options_.period);
+  } else {
+    m["frequency"] = absl::StrCat(options_.frequency);
+  }
+  if (options_.wall) m["wall"] = "1";
+  m["dprof_version"] = DPROF_VERSION;
+  utsname u = {};
+  if (uname(&u) == 0) {
+    m["kernel"] = absl::StrCat(u.sysname, " ", u.release);
+    m["hostname"] = u.nodename;
+    m["machine"] = u.machine;
+  }
+  for (const auto& [key, value] : options_.metadata) m[key] = value;
+  return m;
+}
+
+absl::Status Profiler::Impl::Start(const std::map<std::string, std::string>& metadata) {
+  {
+    std::lock_guard lock(mu_);
+    if (go_) return absl::FailedPreconditionError("the profiler was already started");
+  }
+  absl::StatusOr<std::unique_ptr<profile::Recorder>> recorder =
+      options_.output.empty()
+          ? profile::Recorder::CreateInMemory(depot_.get(), metadata, EventNames(), {})
+          : profile::Recorder::Create(options_.output, depot_.get(), metadata, EventNames());
+  if (!recorder.ok()) return recorder.status();
+  recorder_ = *std::move(recorder);
+  sink_.Attach(recorder_.get(), source_.get());
+  std::unique_lock lock(mu_);
+  go_ = true;
+  changed_.notify_all();
+  changed_.wait(lock, [this] { return started_; });
+  if (!start_status_.ok()) {
+    lock.unlock();
+    reader_.join();
+    finished_ = true;
+    finish_status_ = start_status_;
+  }
+  return start_status_;
+}
+
+void Profiler::Impl::Wait(std::chrono::nanoseconds timeout) {
+  std::unique_lock lock(mu_);
+  if (!started_ || !start_status_.ok()) return;
+  if (timeout.count() > 0 && !changed_.wait_for(lock, timeout, [this] { return done_; })) {
+    source_->RequestStop();
+  }
+  changed_.wait(lock, [this] { return done_; });
+}
+
+absl::Status Profiler::Impl::Finish() {
+  if (finished_) return finish_status_;
+  {
+    std::lock_guard lock(mu_);
+    if (!started_) return absl::FailedPreconditionError("the profiler was never started");
+  }
+  source_->RequestStop();
+  Wait(std::chrono::nanoseconds(0));
+  reader_.join();
+  finished_ = true;
+  profile::Symbolizer symbolizer({}, source_->binaries());
+  finish_status_ = recorder_->Finish(profile::CountersOf(source_->Stats()), &symbolizer);
+  if (finish_status_.ok()) finish_status_ = run_status_;
+  return finish_status_;
+}
+
+absl::StatusOr<Profile> Profiler::Impl::Stop() {
+  if (absl::Status s = Finish(); !s.ok()) return s;
+  profile::ReadReport report;
+  absl::StatusOr<profile::Recording> recording = recorder_->ReadBack(&report);
+  if (!recording.ok()) return recording.status();
+  return Profile(*std::move(recording));
+}
+
+absl::StatusOr<std::unique_ptr<Profiler>> Profiler::Create(ProfilerOptions options) {
+  if (options.wall) options.off_cpu = true;
+  Sampler sampler = options.sampler;
+  const bool self = IsSelf(options.target);
+  if (sampler == Sampler::kTimerSignal && !self) {
+    return absl::InvalidArgumentError(
+        "timer signals sample the calling process only; profile other processes with "
+        "perf_event (Sampler::kAuto)");
+  }
+  std::string fallback_reason;
+  if (sampler == Sampler::kAuto && self) {
+    if (absl::Status blocked = PerfEventBlocked(); !blocked.ok()) {
+      fallback_reason = std::string(blocked.message());
+      sampler = Sampler::kTimerSignal;
+    }
+  }
+  if (sampler == Sampler::kAuto) sampler = Sampler::kPerfEvent;
+  if (sampler == Sampler::kTimerSignal) {
+    for (const std::string& e : options.events) {
+      if (e != "cpu-clock" && e != "task-clock") {
+        return absl::FailedPreconditionError(
+            absl::StrCat(fallback_reason.empty() ? "" : absl::StrCat(fallback_reason, "; "),
+                         "timer signals sample CPU time only, not '", e, "'; record cpu-clock"));
+      }
+    }
+    if (options.off_cpu) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(fallback_reason.empty() ? "" : absl::StrCat(fallback_reason, "; "),
+                       "timer signals cannot see off-CPU time; leave out off_cpu and wall"));
+    }
+    if (!fallback_reason.empty() && options.notice) {
+      options.notice(absl::StrCat("perf_event is not available (", fallback_reason,
+                                  "); sampling this process with CPU-time timer signals "
+                                  "instead: user stacks only"));
+    }
+  }
+  auto impl = std::make_unique<Impl>(std::move(options));
+  if (absl::Status s = impl->Init(sampler); !s.ok()) return s;
+  return std::unique_ptr<Profiler>(new Profiler(std::move(impl), sampler));
+}
+
+Profiler::Profiler(std::unique_ptr<Impl> impl, Sampler sampler)
+    : impl_(std::move(impl)), sampler_(sampler), metadata_(impl_->Metadata(sampler)) {}
+Profiler::~Profiler() = default;
+
+absl::Status Profiler::Start() {
+  metadata_["start_time"] = absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::LocalTimeZone());
+  return impl_->Start(metadata_);
+}
+void Profiler::RequestStop() { impl_->RequestStop(); }
+void Profiler::Wait(std::chrono::nanoseconds timeout) { impl_->Wait(timeout); }
+absl::Status Profiler::Finish() { return impl_->Finish(); }
+absl::StatusOr<Profile> Profiler::Stop() { return impl_->Stop(); }
+tracer::TracerStats Profiler::Stats() const { return impl_->Stats(); }
+uint64_t Profiler::bytes_written() const { return impl_->bytes_written(); }
+pid_t Profiler::command_pid() const { return impl_->command_pid(); }
+tracer::CommandExit Profiler::ExitStatus() const { return impl_->ExitStatus(); }
+std::vector<pid_t> Profiler::own_threads() const { return impl_->OwnThreads(); }
+
+}  // namespace dprof

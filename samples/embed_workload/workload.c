@@ -1,0 +1,33 @@
+#include "samples/embed_workload/workload.h"
+
+#include <stdint.h>
+#include <time.h>
+
+enum { kUnit = 200000 }; /* loop iterations of hot_b per round */
+static volatile uint64_t sink;
+
+static double monotonic_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The same dependent chain in both: neither vectorizes nor folds into a closed form. */
+__attribute__((noinline)) uint64_t hot_a(uint64_t x) {
+  for (uint64_t i = 0; i < 2 * kUnit; ++i) x = x * 6364136223846793005ull + (x >> 29) + i;
+  return x;
+}
+
+__attribute__((noinline)) uint64_t hot_b(uint64_t x) {
+  for (uint64_t i = 0; i < kUnit; ++i) x = x * 6364136223846793005ull + (x >> 29) + i;
+  return x;
+}
+
+__attribute__((noinline)) uint64_t one_round(uint64_t x) { return hot_b(hot_a(x)); }
+
+void workload_run(double seconds) {
+  const double end = monotonic_seconds() + seconds;
+  uint64_t x = 1;
+  while (monotonic_seconds() < end) x = one_round(x);
+  sink = x;
+}

@@ -1,0 +1,48 @@
+// The stack depot and the deferred unwind engine a sampler saves stacks in and asks for user
+// stacks: the caller's, or its own. Shared by Tracer and TimerSampler.
+#ifndef DPROF_TRACER_INTERNAL_STACK_SERVICES_H_
+#define DPROF_TRACER_INTERNAL_STACK_SERVICES_H_
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "dprof/stackdepot/depot.h"
+#include "dprof/tracer/tracer.h"
+#include "dprof/unwind/deferred_unwinder.h"
+
+namespace dprof::tracer::internal {
+
+class StackServices {
+ public:
+  StackServices() = default;
+  // Cancels the sink's work: no user stack reaches the sink after this.
+  ~StackServices();
+  StackServices(const StackServices&) = delete;
+  StackServices& operator=(const StackServices&) = delete;
+
+  // `depot`, or a depot of its own when null.
+  absl::Status InitDepot(stackdepot::Depot* depot);
+  // `engine` (or its own DWARF engine with `workers` threads when null), with a work that passes
+  // every trace to `sink` (tagged kUserStackTag), requested together with `shared` works, which
+  // must be registered on the given `engine`.
+  absl::Status InitEngine(unwind::DeferredUnwinder* engine, int workers,
+                          std::span<const unwind::UnwindWork> shared, TraceSink* sink);
+
+  stackdepot::Depot* depot() const { return depot_; }
+  unwind::DeferredUnwinder* engine() const { return engine_; }
+  // The sink's work first, then the shared ones: what every request names.
+  std::span<const unwind::UnwindWork> works() const { return works_; }
+
+ private:
+  stackdepot::Depot* depot_ = nullptr;
+  std::unique_ptr<stackdepot::Depot> own_depot_;
+  unwind::DeferredUnwinder* engine_ = nullptr;
+  std::unique_ptr<unwind::DeferredUnwinder> own_engine_;
+  std::vector<unwind::UnwindWork> works_;
+};
+
+}  // namespace dprof::tracer::internal
+
+#endif  // DPROF_TRACER_INTERNAL_STACK_SERVICES_H_

@@ -1,0 +1,36 @@
+#include "tracer/internal/source_counters.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+namespace dprof::tracer::internal {
+
+TracerStats SourceCounters::Stats(const unwind::DeferredUnwinder* engine) const {
+  TracerStats out;
+  for (int i = 0; i < kNumTracerStats; ++i) {
+    out.values[i] = values_[i].load(std::memory_order_relaxed);
+  }
+  {
+    std::lock_guard lock(threads_mu_);
+    out.threads = threads_;
+  }
+  if (engine != nullptr) out.engine = engine->Stats();
+  return out;
+}
+
+StopRequest::StopRequest() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+StopRequest::~StopRequest() {
+  if (fd_ >= 0) close(fd_);
+}
+
+void StopRequest::Request() {
+  // Release; pairs with the acquire load in requested().
+  stop_.store(true, std::memory_order_release);
+  if (fd_ >= 0) {
+    const uint64_t one = 1;
+    (void)!write(fd_, &one, sizeof(one));
+  }
+}
+
+}  // namespace dprof::tracer::internal
