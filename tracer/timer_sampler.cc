@@ -251,8 +251,20 @@ void TimerSampler::Impl::DrainSamples() {
       c.state.store(internal::CapturedSample::kFree, std::memory_order_release);
     }
     if (const uint64_t dropped = slot->dropped.exchange(0, std::memory_order_relaxed)) {
+      // The CPU time they stand for stays in the profile, under "[user stack dropped]".
       Count(TracerStat::kDroppedSnapshots, dropped);
-      CountThread(slot->tid, [&](ThreadStats& t) { t.dropped_snapshots += dropped; });
+      Count(TracerStat::kSamples);
+      CountThread(slot->tid, [&](ThreadStats& t) {
+        t.dropped_snapshots += dropped;
+        ++t.samples;
+      });
+      round_.push_back({.kind = EventKind::kSample,
+                        .pid = static_cast<uint32_t>(pid_),
+                        .tid = static_cast<uint32_t>(slot->tid),
+                        .time_ns = MonotonicNs(),
+                        .weight = period_ns_ * dropped,
+                        .user_mode = true,
+                        .user = UserStack::kDropped});
     }
   }
   std::sort(round_.begin(), round_.end(),

@@ -15,9 +15,11 @@
 //
 // The thread that calls Run() then hands each captured snapshot, with the cookie the handler took,
 // to the same DeferredUnwinder the perf_event path uses, and emits a kSample event (weight: the
-// CPU time it stands for, overruns included) with a kDeferred user stack. Threads that start later
-// are found by scanning /proc/self/task (Options::thread_scan_interval); threads that exit have
-// their timer deleted and their buffers reused.
+// CPU time it stands for, overruns included) with a kDeferred user stack. Samples a thread took
+// while all its buffers waited become one event per drain, weighted by their CPU time, with a
+// kDropped user stack: the time stays in the profile. Threads that start later are found by
+// scanning /proc/self/task (Options::thread_scan_interval); threads that exit have their timer
+// deleted and their buffers reused.
 //
 // What it cannot do, compared with perf_event: kernel stacks (the signal arrives on return to user
 // space), other processes, tracepoints and off-CPU time. Threads that live shorter than a scan are
