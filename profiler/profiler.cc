@@ -220,7 +220,7 @@ absl::Status Profiler::Impl::Init(Sampler sampler) {
   depot_ = *std::move(depot);
   absl::StatusOr<std::unique_ptr<unwind::DeferredUnwinder>> engine =
       unwind::DeferredUnwinder::Create(
-          {.unwinder = unwind::MakeDwarfUnwinder(), .queue_capacity = 1024, .depot = depot_.get()});
+          {.unwinder = unwind::MakeDwarfUnwinder(), .depot = depot_.get()});
   if (!engine.ok()) return engine.status();
   engine_ = *std::move(engine);
   for (const unwind::UnwindCallback& consumer : options_.unwind_consumers) {

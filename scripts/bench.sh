@@ -6,19 +6,21 @@
 #   tracer  bench/record_vs_perf.sh: target slowdown and profiler CPU, dprof against perf record
 #   views   bench/views_vs_perf_script.sh: a 100k-sample recording to folded stacks and to HTML,
 #           against perf script over as many dwarf samples
-# usage: scripts/bench.sh [depot|unwind|tracer|views|all] [extra benchmark arguments...]
+#   self    bench/self_profile_bench: a program profiling itself (dprof::Profiler) with perf_event
+#           and with timer signals, against the same work unprofiled
+# usage: scripts/bench.sh [depot|unwind|tracer|views|self|all] [extra benchmark arguments...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 which=${1:-all}
 [[ $# -gt 0 ]] && shift
-case $which in depot|unwind|tracer|views|all) ;; *) echo "usage: $0 [depot|unwind|tracer|views|all] [benchmark args]" >&2; exit 2;; esac
+case $which in depot|unwind|tracer|views|self|all) ;; *) echo "usage: $0 [depot|unwind|tracer|views|self|all] [benchmark args]" >&2; exit 2;; esac
 
 scripts/deps.sh
 configure build
 ensure_tracefs
 cmake --build build -j "$jobs" --target stackdepot_bench unwind_bench record_command recording_views \
-  cpu_bound_nofp >&2
+  self_profile_bench cpu_bound_nofp >&2
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
@@ -96,4 +98,27 @@ fi
 if [[ $which == views || $which == all ]]; then
   section "views: 100k-sample recordings of samples/cpu_bound to folded and HTML, against perf script"
   bench/views_vs_perf_script.sh build 5
+fi
+
+if [[ $which == self || $which == all ]]; then
+  run build/bench/self_profile_bench "$@"
+  section "self-profiling at 999 Hz: median microseconds per round, slowdown, other threads' CPU"
+  awk '
+    function value(s) {  # a counter with its SI suffix: 4.2m -> 0.0042
+      if (s ~ /u$/) return s * 1e-6; if (s ~ /m$/) return s * 1e-3; if (s ~ /k$/) return s * 1e3
+      return s + 0
+    }
+    /^BM_Rounds/ && /_median/ {
+      split($1, p, "/"); name = p[2]
+      t[name] = $2
+      for (i = 4; i <= NF; i++) if ($i ~ /^profiler_cpu=/) { c = $i; sub(/.*=/, "", c); cpu[name] = value(c) }
+      order[++n] = name
+    }
+    END {
+      printf "%-14s %12s %10s %14s\n", "sampler", "us/round", "slowdown", "profiler CPU"
+      for (k = 1; k <= n; k++) {
+        s = order[k]
+        printf "%-14s %12.1f %9.3fx %13.1f%%\n", s, t[s], t[s] / t["none"], 100 * cpu[s]
+      }
+    }' "$out"
 fi

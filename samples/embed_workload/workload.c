@@ -23,11 +23,13 @@ __attribute__((noinline)) uint64_t hot_b(uint64_t x) {
   return x;
 }
 
-__attribute__((noinline)) uint64_t one_round(uint64_t x) { return hot_b(hot_a(x)); }
+__attribute__((noinline)) unsigned long long one_round(unsigned long long x) {
+  return hot_b(hot_a(x));
+}
 
 void workload_run(double seconds) {
   const double end = monotonic_seconds() + seconds;
-  uint64_t x = 1;
+  unsigned long long x = 1;
   while (monotonic_seconds() < end) x = one_round(x);
   sink = x;
 }
