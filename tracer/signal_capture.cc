@@ -81,12 +81,13 @@ clockid_t ThreadCpuClock(pid_t tid) {
 }
 
 CaptureSession::CaptureSession(size_t max_slots, uint32_t stack_size, size_t buffers_per_slot,
-                               int wake_fd)
+                               int wake_fd, cookie::CookieAllocator* cookies)
     : generation_(g_generations.fetch_add(1, std::memory_order_relaxed) + 1),
       stack_size_(stack_size),
       buffers_per_slot_(std::max<size_t>(buffers_per_slot, 2)),
       pid_(getpid()),
       wake_fd_(wake_fd),
+      cookies_(cookies),
       table_(new std::atomic<ThreadSlot*>[max_slots]),
       max_slots_(max_slots) {
   for (size_t i = 0; i < max_slots; ++i) table_[i].store(nullptr, std::memory_order_relaxed);
@@ -120,7 +121,9 @@ absl::Status CaptureSession::Install(int signo) {
   struct sigaction action = {};
   action.sa_sigaction = &CaptureSession::Handler;
   action.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigemptyset(&action.sa_mask);
+  // Nothing interrupts the handler: a handler of another signal that never returned (siglongjmp,
+  // thread cancellation) would leave it counted as running, and Uninstall() waiting.
+  sigfillset(&action.sa_mask);
   if (sigaction(signo, &action, &previous_) != 0) {
     g_session.store(nullptr, std::memory_order_seq_cst);
     return absl::InternalError(
@@ -145,11 +148,20 @@ void CaptureSession::Uninstall() {
   sigaction(signo_, &ignore, nullptr);
   g_session.store(nullptr, std::memory_order_seq_cst);
   while (g_running.load(std::memory_order_seq_cst) != 0) sched_yield();
-  sigaction(signo_, &previous_, nullptr);
+  // Ours (now ignoring) is replaced; a handler the program installed meanwhile is left alone.
+  struct sigaction current = {};
+  sigaction(signo_, nullptr, &current);
+  if ((current.sa_flags & SA_SIGINFO) == 0 && current.sa_handler == SIG_IGN) {
+    sigaction(signo_, &previous_, nullptr);
+  }
 }
 
 ThreadSlot* CaptureSession::AddSlot(pid_t tid, uint64_t period_ns, int* error) {
   *error = 0;
+  if (!installed_) {
+    *error = EPERM;
+    return nullptr;
+  }
   if (free_indices_.empty()) {
     *error = ENOSPC;
     return nullptr;
@@ -169,6 +181,9 @@ ThreadSlot* CaptureSession::AddSlot(pid_t tid, uint64_t period_ns, int* error) {
   }
   slot->tid = tid;
   slot->next = 0;
+  for (size_t i = 0; i < slot->buffers; ++i) {
+    slot->samples[i].state.store(CapturedSample::kFree, std::memory_order_relaxed);
+  }
   slot->dropped.store(0, std::memory_order_relaxed);
 
   sigevent event = {};
@@ -243,7 +258,7 @@ void CaptureSession::Capture(ThreadSlot& slot, const void* ucontext) {
   c.time_ns = MonotonicNs();
   const int cpu = sched_getcpu();
   c.cpu = cpu < 0 ? 0 : static_cast<uint32_t>(cpu);
-  c.cookie = cookies_.NextOn(c.cpu);
+  c.cookie = cookies_->NextOn(c.cpu);
   const int overruns = timer_getoverrun(slot.timer);
   c.overruns = overruns > 0 ? static_cast<uint32_t>(overruns) : 0;
   c.regs = {};

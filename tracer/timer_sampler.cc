@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "dprof/rcu/grace_period.h"
 #include "tracer/internal/callchain.h"
 #include "tracer/internal/process.h"
 #include "tracer/internal/signal_capture.h"
@@ -66,8 +67,8 @@ class TimerSampler::Impl {
   TraceSink* sink_;
   uint64_t period_ns_ = 0;
   pid_t pid_ = getpid();
+  unwind::BinaryCache binaries_;  // before stacks_: the engine's jobs use it until it stops
   internal::StackServices stacks_;
-  unwind::BinaryCache binaries_;
   std::shared_ptr<const unwind::AddressSpace> space_;
   uint64_t maps_read_ns_ = 0;
   std::unique_ptr<internal::CaptureSession> session_;
@@ -124,29 +125,39 @@ absl::Status TimerSampler::Impl::Start() {
   started_ = true;
   excluded_.insert(gettid());  // the thread that drains: never sampled
   session_ = std::make_unique<internal::CaptureSession>(options_.max_threads, options_.stack_size,
-                                                        options_.buffers_per_thread, stop_.fd());
+                                                        options_.buffers_per_thread, stop_.fd(),
+                                                        stacks_.engine()->cookies());
   if (absl::Status s = session_->Install(options_.signal); !s.ok()) return s;
   absl::StatusOr<unwind::AddressSpace> space = unwind::AddressSpace::FromProc(pid_, &binaries_);
-  if (!space.ok()) return space.status();
-  maps_read_ns_ = MonotonicNs();
-  internal::AnnounceMappings(pid_, *space, maps_read_ns_, sink_);
-  space_ = std::make_shared<unwind::AddressSpace>(*std::move(space));
-  return ScanThreads(/*starting=*/true);
+  absl::Status status = space.status();
+  if (status.ok()) {
+    maps_read_ns_ = MonotonicNs();
+    internal::AnnounceMappings(pid_, *space, maps_read_ns_, sink_);
+    space_ = std::make_shared<unwind::AddressSpace>(*std::move(space));
+    status = ScanThreads(/*starting=*/true);
+  }
+  // Not sampling after all: no timer stays armed, and the signal's action is restored.
+  if (!status.ok()) session_->Uninstall();
+  return status;
 }
 
 absl::Status TimerSampler::Impl::ScanThreads(bool starting) {
+  // liburcu's callback thread starts when first needed: left out once it exists.
+  if (const pid_t rcu_thread = rcu::CallbackThread(); rcu_thread != 0) {
+    excluded_.insert(rcu_thread);
+  }
   const std::vector<pid_t> tids = internal::ListThreads(pid_);
   std::vector<pid_t> fresh;
   for (pid_t tid : tids) {
-    if (excluded_.contains(tid) || slots_.contains(tid) || not_sampled_.contains(tid)) continue;
+    if (excluded_.contains(tid) || slots_.contains(tid)) continue;
     int error = 0;
     internal::ThreadSlot* slot = session_->AddSlot(tid, period_ns_, &error);
     if (slot != nullptr) {
       slots_[tid] = slot;
+      not_sampled_.erase(tid);  // refused earlier, a slot has come free since
       fresh.push_back(tid);
     } else if (error == ENOSPC) {
-      not_sampled_.insert(tid);
-      Count(TracerStat::kThreadsNotSampled);
+      if (not_sampled_.insert(tid).second) Count(TracerStat::kThreadsNotSampled);
     } else if (error != EINVAL && error != ESRCH && starting) {
       // EINVAL/ESRCH: the thread exited meanwhile. Anything else at the start is the system
       // refusing timers altogether.
@@ -155,18 +166,16 @@ absl::Status TimerSampler::Impl::ScanThreads(bool starting) {
                        error == EAGAIN ? "; raise the pending-signal limit (ulimit -i)" : ""));
     }
   }
-  // Threads gone: drained already (Run() drains before it scans), so their slots are free.
-  const absl::flat_hash_set<pid_t> listed(tids.begin(), tids.end());
+  // Threads gone, as their own timers say (a listing of /proc can miss a live thread): nothing
+  // runs their handler any more, so once drained their slots are free.
   for (auto it = slots_.begin(); it != slots_.end();) {
     auto current = it++;
-    if (listed.contains(current->first) &&
-        internal::CaptureSession::ThreadAlive(*current->second)) {
-      continue;
-    }
+    if (internal::CaptureSession::ThreadAlive(*current->second)) continue;
     DrainSamples();  // anything it published before it died
     session_->RemoveSlot(current->second);
     slots_.erase(current);
   }
+  const absl::flat_hash_set<pid_t> listed(tids.begin(), tids.end());
   for (auto it = not_sampled_.begin(); it != not_sampled_.end();) {
     auto current = it++;
     if (!listed.contains(*current)) not_sampled_.erase(current);
@@ -246,7 +255,7 @@ void TimerSampler::Impl::DrainSamples() {
       internal::CapturedSample& c = slot->samples[i];
       // Acquire; pairs with the handler's release store of kReady.
       if (c.state.load(std::memory_order_acquire) != internal::CapturedSample::kReady) continue;
-      TakeSample(*slot, c);
+      if (!excluded_.contains(slot->tid)) TakeSample(*slot, c);
       // Release; pairs with the handler's acquire load: the buffer is read before it is reused.
       c.state.store(internal::CapturedSample::kFree, std::memory_order_release);
     }
@@ -273,8 +282,9 @@ void TimerSampler::Impl::DrainSamples() {
 }
 
 absl::Status TimerSampler::Impl::Run(std::chrono::nanoseconds duration) {
-  if (!started_ || session_ == nullptr) {
-    return absl::FailedPreconditionError("Start() the sampler before Run()");
+  if (!started_ || session_ == nullptr || !session_->installed()) {
+    return absl::FailedPreconditionError(
+        "Run() needs a sampler that Start() started, and runs once");
   }
   const uint64_t deadline = duration.count() > 0 ? MonotonicNs() + duration.count() : 0;
   const uint64_t scan_ns = static_cast<uint64_t>(

@@ -177,7 +177,6 @@ class Tracer::Impl {
   TraceSink* sink_;
   PerfBackend* backend_ = nullptr;
   std::unique_ptr<PerfBackend> own_backend_;
-  internal::StackServices stacks_;
   stackdepot::Depot* depot_ = nullptr;
   unwind::DeferredUnwinder* engine_ = nullptr;  // dwarf mode
 
@@ -196,6 +195,7 @@ class Tracer::Impl {
   EventQueue queue_;
 
   unwind::BinaryCache binaries_;
+  internal::StackServices stacks_;  // after binaries_: the engine's jobs use them until it stops
   absl::flat_hash_map<uint32_t, std::shared_ptr<const unwind::AddressSpace>> spaces_;
   absl::flat_hash_set<uint32_t> synced_;  // processes whose maps were read from /proc
   absl::flat_hash_set<uint32_t> named_;   // processes whose thread names were announced

@@ -99,5 +99,22 @@ TEST(TimerSamplerConcurrencyTest, ThreadsComeAndGoWhileSampled) {
   EXPECT_EQ(now.sa_handler, SIG_DFL);
 }
 
+TEST(TimerSamplerConcurrencyTest, RunsOnceAndLeavesNothingArmed) {
+  CollectingSink sink;
+  absl::StatusOr<std::unique_ptr<TimerSampler>> created = TimerSampler::Create({}, &sink);
+  ASSERT_TRUE(created.ok()) << created.status();
+  std::thread busy(Spin, 100);  // a thread to sample
+  ASSERT_TRUE((*created)->Start().ok());
+  EXPECT_TRUE((*created)->Run(std::chrono::milliseconds(50)).ok());
+  // The timers are gone and the signal's default action is back: a second Run() is refused
+  // rather than arm timers whose signal would now end the process.
+  EXPECT_EQ((*created)->Run(std::chrono::milliseconds(10)).code(),
+            absl::StatusCode::kFailedPrecondition);
+  busy.join();
+  struct sigaction now = {};
+  sigaction(SIGPROF, nullptr, &now);
+  EXPECT_EQ(now.sa_handler, SIG_DFL);
+}
+
 }  // namespace
 }  // namespace dprof::tracer

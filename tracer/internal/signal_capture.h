@@ -62,20 +62,25 @@ struct ThreadSlot {
 
 class CaptureSession {
  public:
-  // Up to `max_slots` threads, `buffers_per_slot` buffers of `stack_size` bytes each. The handler
-  // writes to `wake_fd` (an eventfd; -1: none) when a thread has half its buffers waiting.
-  CaptureSession(size_t max_slots, uint32_t stack_size, size_t buffers_per_slot, int wake_fd);
+  // Up to `max_slots` threads, `buffers_per_slot` buffers of `stack_size` bytes each; cookies
+  // from `cookies` (the unwind engine's, which must outlive the session). The handler writes to
+  // `wake_fd` (an eventfd; -1: none) when a thread has half its buffers waiting.
+  CaptureSession(size_t max_slots, uint32_t stack_size, size_t buffers_per_slot, int wake_fd,
+                 cookie::CookieAllocator* cookies);
   ~CaptureSession();
 
   // Installs the handler for `signo` and makes this the session it serves. FailedPrecondition
   // when the signal has a handler of someone else's or a session is installed already.
   absl::Status Install(int signo);
   // Stops serving: deletes every timer, discards pending signals, waits for running handlers,
-  // restores the signal's previous action. Idempotent.
+  // restores the signal's previous action (unless the program installed another meanwhile).
+  // Idempotent; a session is installed once.
   void Uninstall();
+  bool installed() const { return installed_; }
 
   // A slot for thread `tid`, with a timer armed every `period_ns` of its CPU time; nullptr with
-  // *error set when the timer could not be made (the thread exited: ESRCH/EINVAL).
+  // *error set when the timer could not be made (the thread exited: ESRCH/EINVAL; no free slot:
+  // ENOSPC; the session is not installed: EPERM).
   ThreadSlot* AddSlot(pid_t tid, uint64_t period_ns, int* error);
   // The thread exited and its published buffers were given back: deletes its timer; a later
   // AddSlot() reuses the slot.
@@ -99,7 +104,7 @@ class CaptureSession {
   int signo_ = 0;
   struct sigaction previous_ = {};
   bool installed_ = false;
-  cookie::CookieAllocator cookies_;  // wait-free, async-signal-safe
+  cookie::CookieAllocator* cookies_;  // wait-free, async-signal-safe
   // Published slot pointers by index (release store, acquire load in the handler).
   std::unique_ptr<std::atomic<ThreadSlot*>[]> table_;
   size_t max_slots_;

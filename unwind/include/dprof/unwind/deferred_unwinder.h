@@ -190,6 +190,11 @@ class DeferredUnwinder {
   // leaves them out. Context: any thread.
   std::vector<pid_t> worker_tids() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The allocator the engine names kernel entries with. A sampler that names entries itself
+  // (TaskContext::cookie, taken in a signal handler) takes its cookies here, so that they never
+  // collide with the engine's. Context: NextOn() from any thread or signal handler.
+  cookie::CookieAllocator* cookies() { return &cookies_; }
+
  private:
   struct Job;
   struct Work {
