@@ -87,6 +87,7 @@ class TimerSampler : public EventSource {
   absl::Status Start() override;
   // Emits the captured samples until RequestStop() or `duration` (0: no limit); then stops the
   // timers, restores the signal's action, emits what was left and waits for every user stack.
+  // Once: a second call (or one after a failed Start()) is FailedPrecondition.
   absl::Status Run(std::chrono::nanoseconds duration = std::chrono::nanoseconds(0)) override;
   // Context: any thread; async-signal-safe.
   void RequestStop() override;
