@@ -32,6 +32,7 @@ enum Tag : uint8_t {
   kTaskChange = 2,
   kSymbol = 1,
   kLookup = 2,
+  kMappedLookup = 3,
   kCounter = 1,
   kThreadCounter = 2,
 };
@@ -187,7 +188,7 @@ bool DecodeThreads(Decoder& d, Recording* out) {
 
 bool DecodeSymbols(Decoder& d, Recording* out) {
   std::vector<Symbol> symbols;
-  std::vector<std::pair<std::pair<uint32_t, uint64_t>, uint32_t>> lookups;
+  std::vector<Lookup> lookups, mapped_lookups;
   while (!d.done()) {
     uint8_t tag;
     if (!d.U8(&tag)) return false;
@@ -210,20 +211,23 @@ bool DecodeSymbols(Decoder& d, Recording* out) {
         f.inlined = inlined != 0;
       }
       symbols.push_back(std::move(s));
-    } else if (tag == kLookup) {
-      uint32_t pid, index;
+    } else if (tag == kLookup || tag == kMappedLookup) {
+      // (pid, address) or (mapping index, address). A mapping index need not name a mapping
+      // read: such a lookup never matches.
+      uint32_t key, index;
       uint64_t address;
-      if (!d.Uint(&pid) || !d.Varint(&address) || !d.Uint(&index) ||
+      if (!d.Uint(&key) || !d.Varint(&address) || !d.Uint(&index) ||
           index >= out->symbols.size() + symbols.size()) {
         return false;
       }
-      lookups.push_back({{pid, address}, index});
+      (tag == kLookup ? lookups : mapped_lookups).push_back({{key, address}, index});
     } else {
       return false;
     }
   }
   for (Symbol& s : symbols) out->symbols.push_back(std::move(s));
   for (const auto& [key, index] : lookups) out->symbol_of[key] = index;
+  for (const auto& [key, index] : mapped_lookups) out->mapped_symbol_of[key] = index;
   return true;
 }
 
@@ -367,9 +371,8 @@ Payloads EncodeThreads(std::span<const ThreadName> names, std::span<const TaskCh
   return c.Take();
 }
 
-Payloads EncodeSymbols(
-    std::span<const Symbol> symbols,
-    std::span<const std::pair<std::pair<uint32_t, uint64_t>, uint32_t>> lookups) {
+Payloads EncodeSymbols(std::span<const Symbol> symbols, std::span<const Lookup> lookups,
+                       std::span<const Lookup> mapped_lookups) {
   Chunker c(ChunkType::kSymbols);
   for (const Symbol& s : symbols) {
     Encoder& e = c.encoder();
@@ -386,13 +389,15 @@ Payloads EncodeSymbols(
     }
     c.Next();
   }
-  for (const auto& [key, index] : lookups) {
-    Encoder& e = c.encoder();
-    e.U8(kLookup);
-    e.Varint(key.first);
-    e.Varint(key.second);
-    e.Varint(index);
-    c.Next();
+  for (const auto& [tag, list] : {std::pair(kLookup, lookups), {kMappedLookup, mapped_lookups}}) {
+    for (const auto& [key, index] : list) {
+      Encoder& e = c.encoder();
+      e.U8(tag);
+      e.Varint(key.first);
+      e.Varint(key.second);
+      e.Varint(index);
+      c.Next();
+    }
   }
   return c.Take();
 }

@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <array>
 #include <filesystem>
+#include <optional>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_format.h"
+#include "dprof/profile/process_history.h"
 
 namespace dprof::profile {
 
@@ -17,7 +20,41 @@ std::string UnknownFrame(const Symbol* symbol, uint64_t address) {
                          std::filesystem::path(symbol->module).filename().string(), symbol->offset);
 }
 
+std::string_view UnnamedReason(Unnamed reason) {
+  switch (reason) {
+    case Unnamed::kUnmapped:
+      return "no mapping";
+    case Unnamed::kAnonymous:
+      return "anonymous executable memory";
+    case Unnamed::kDeleted:
+      return "deleted file";
+    case Unnamed::kNoSymbols:
+      return "no symbols";
+    case Unnamed::kCount:
+      break;
+  }
+  return "?";
+}
+
+uint64_t UnnamedCounts::unnamed() const {
+  uint64_t n = 0;
+  for (uint64_t f : frames) n += f;
+  return n;
+}
+
 namespace {
+
+// Why the user address `symbol` names (in `mapping`) has no function, or nullopt when it has one.
+std::optional<Unnamed> UnnamedFrame(const Symbol* symbol, uint32_t mapping) {
+  if (symbol != nullptr && !symbol->frames.empty()) return std::nullopt;
+  if (symbol == nullptr) return mapping == kNoMapping ? Unnamed::kUnmapped : Unnamed::kNoSymbols;
+  const std::string& m = symbol->module;
+  if (m.empty()) return Unnamed::kUnmapped;
+  if (m == "//anon" || m.starts_with("[anon") || m == "[heap]" || m == "[stack]") {
+    return Unnamed::kAnonymous;
+  }
+  return symbol->deleted ? Unnamed::kDeleted : Unnamed::kNoSymbols;
+}
 
 class Builder {
  public:
@@ -36,16 +73,23 @@ class Builder {
     const uint32_t id = Intern(std::move(frame));
     auto [it, inserted] =
         pseudo_locations_.try_emplace(id, static_cast<uint32_t>(locations_.size()));
-    if (inserted) locations_.push_back(Profile::Location{.frames = {id}});
+    if (inserted) {
+      locations_.push_back(Profile::Location{.frames = {id}});
+      unnamed_.push_back(std::nullopt);
+    }
     return it->second;
   }
 
-  // The location of one address of `pid` (kKernelPid for the kernel's).
-  uint32_t LocationAt(uint32_t pid, uint64_t address, Profile::FrameKind kind) {
-    auto [it, inserted] = location_ids_.try_emplace(std::pair(pid, address),
-                                                    static_cast<uint32_t>(locations_.size()));
+  // The location of one address of `pid` (kKernelPid for the kernel's) in recorded mapping
+  // `mapping` (kNoMapping: none held it). Processes share the locations of a mapping.
+  uint32_t LocationAt(uint32_t pid, uint32_t mapping, uint64_t address, Profile::FrameKind kind) {
+    auto [it, inserted] =
+        location_ids_.try_emplace(std::tuple(mapping, mapping == kNoMapping ? pid : 0, address),
+                                  static_cast<uint32_t>(locations_.size()));
     if (!inserted) return it->second;
-    const Symbol* symbol = r_.SymbolAt(pid, address);
+    const Symbol* symbol = r_.SymbolAt(pid, mapping, address);
+    unnamed_.push_back(kind == Profile::FrameKind::kUser ? UnnamedFrame(symbol, mapping)
+                                                         : std::nullopt);
     Profile::Location location{.module = symbol ? symbol->module : "",
                                .offset = symbol ? symbol->offset : address};
     if (symbol == nullptr || symbol->frames.empty()) {
@@ -69,13 +113,18 @@ class Builder {
     return it->second;
   }
 
+  // Why location `id` (a user address) is unnamed, if it is.
+  std::optional<Unnamed> unnamed(uint32_t id) const { return unnamed_[id]; }
+
  private:
   const Recording& r_;
   std::vector<Profile::Frame>& frames_;
   std::vector<Profile::Location>& locations_;
   absl::flat_hash_map<Profile::Frame, uint32_t> frame_ids_;
   absl::flat_hash_map<uint32_t, uint32_t> pseudo_locations_;  // by frame
-  absl::flat_hash_map<std::pair<uint32_t, uint64_t>, uint32_t> location_ids_;
+  // By (mapping, pid when no mapping, address).
+  absl::flat_hash_map<std::tuple<uint32_t, uint32_t, uint64_t>, uint32_t> location_ids_;
+  std::vector<std::optional<Unnamed>> unnamed_;  // by location
 };
 
 }  // namespace
@@ -97,28 +146,23 @@ bool WeighsTime(std::string_view event) {
 }
 
 absl::flat_hash_map<uint32_t, std::string> ThreadNames(const Recording& r) {
-  absl::flat_hash_map<uint32_t, std::string> names;
-  for (const ThreadName& t : r.threads) names[t.tid] = t.comm;
-  for (const TaskChange& t : r.tasks) {  // in time order: a parent is named before its children
-    if (t.exit || names.contains(t.tid)) continue;
-    if (auto parent = names.find(t.ptid); parent != names.end()) {
-      names.emplace(t.tid, std::string(parent->second));
-    }
-  }
+  absl::flat_hash_map<uint32_t, std::string> names = ProcessHistory(r).LatestNames();
   for (const Event& e : r.events) {
     if (names.contains(e.tid)) continue;
     if (auto process = names.find(e.pid); process != names.end()) {
       names.emplace(e.tid, std::string(process->second));
     }
   }
-  names.try_emplace(0, "swapper");  // the idle task, as the kernel and perf call it
   return names;
 }
 
 Profile Profile::Build(const Recording& r, const ProfileOptions& options) {
   Profile p;
   Builder builder(r, &p.frames_, &p.locations_);
-  const absl::flat_hash_map<uint32_t, std::string> names = ThreadNames(r);
+  const ProcessHistory history(r);
+  // Recordings written before symbols were keyed by mapping name each user address per process:
+  // their locations stay per process too.
+  const bool by_mapping = !r.mapped_symbol_of.empty();
   absl::flat_hash_map<std::vector<uint32_t>, uint32_t> stack_ids;  // by locations
   // The unit: time when every event is a clock sample or off-CPU time.
   bool all_off_cpu = true, all_time = true;
@@ -128,7 +172,7 @@ Profile Profile::Build(const Recording& r, const ProfileOptions& options) {
   constexpr uint32_t kNone = ~uint32_t{0};
   std::array<uint32_t, kNumOrphans> orphan_location;
   orphan_location.fill(kNone);
-  absl::flat_hash_map<uint32_t, uint32_t> thread_root;
+  absl::flat_hash_map<std::pair<uint32_t, const std::string*>, uint32_t> thread_root;
   std::vector<uint32_t> locations;
   for (const Event& e : r.events) {
     if ((!options.events.empty() && !options.events.contains(e.event)) ||
@@ -136,9 +180,8 @@ Profile Profile::Build(const Recording& r, const ProfileOptions& options) {
         (!options.tids.empty() && !options.tids.contains(e.tid))) {
       continue;
     }
-    auto name = names.find(e.tid);
-    const std::string* comm = name == names.end() ? nullptr : &name->second;
-    if (!options.comms.empty() && !options.comms.contains(comm ? *comm : "")) continue;
+    const std::string& comm = history.NameAt(e.pid, e.tid, e.time_ns);
+    if (!options.comms.empty() && !options.comms.contains(comm)) continue;
 
     const StitchedStack s = Stitch(r, e);
     locations.clear();
@@ -152,21 +195,36 @@ Profile Profile::Build(const Recording& r, const ProfileOptions& options) {
         locations.push_back(location);
       }
       for (auto pc = s.user.rbegin(); pc != s.user.rend(); ++pc) {
-        locations.push_back(builder.LocationAt(e.pid, *pc, FrameKind::kUser));
+        const uint32_t mapping = by_mapping ? history.MappingAt(e.pid, e.time_ns, *pc) : kNoMapping;
+        const uint32_t location = builder.LocationAt(e.pid, mapping, *pc, FrameKind::kUser);
+        locations.push_back(location);
+        UnnamedCounts& u = p.unnamed_counts_;
+        ++u.user_frames;
+        if (const std::optional<Unnamed> why = builder.unnamed(location)) {
+          if (*why == Unnamed::kUnmapped && u[Unnamed::kUnmapped] == 0) {
+            u.first_pid = e.pid;
+            u.first_time_ns = e.time_ns;
+          }
+          ++u.frames[static_cast<int>(*why)];
+          if (*why == Unnamed::kNoSymbols || *why == Unnamed::kDeleted) {
+            ++u.modules[static_cast<int>(*why)][p.locations_[location].module];
+          }
+        }
       }
     }
     if (options.kernel) {
       for (auto pc = s.kernel.rbegin(); pc != s.kernel.rend(); ++pc) {
-        locations.push_back(builder.LocationAt(kKernelPid, *pc, FrameKind::kKernel));
+        locations.push_back(builder.LocationAt(kKernelPid, kNoMapping, *pc, FrameKind::kKernel));
       }
     }
     if (locations.empty()) continue;
     if (options.thread_root) {
-      auto [root, inserted] = thread_root.try_emplace(e.tid);
+      // By thread and name: a thread that execs changes its name.
+      auto [root, inserted] = thread_root.try_emplace(std::pair(e.tid, &comm));
       if (inserted) {
-        root->second = builder.PseudoLocation(Frame{
-            .name = comm != nullptr && !comm->empty() ? *comm : absl::StrFormat("[tid %u]", e.tid),
-            .kind = FrameKind::kThread});
+        root->second = builder.PseudoLocation(
+            Frame{.name = !comm.empty() ? comm : absl::StrFormat("[tid %u]", e.tid),
+                  .kind = FrameKind::kThread});
       }
       locations.insert(locations.begin(), root->second);
     }

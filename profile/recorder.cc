@@ -220,10 +220,7 @@ absl::Status Recorder::WriteSymbols(Symbolizer& symbolizer) {
   absl::StatusOr<Recording> written = ReadBack(&report);
   if (!written.ok()) return written.status();
   SymbolizeRecording(*written, symbolizer);
-  std::vector<std::pair<std::pair<uint32_t, uint64_t>, uint32_t>> lookups(
-      written->symbol_of.begin(), written->symbol_of.end());
-  std::sort(lookups.begin(), lookups.end());
-  return writer_->WriteSymbols(written->symbols, lookups);
+  return writer_->WriteSymbols(written->symbols, written->symbol_of, written->mapped_symbol_of);
 }
 
 absl::Status Recorder::Finish(const RunCounters& counters, Symbolizer* symbolizer) {

@@ -163,10 +163,18 @@ absl::Status RecordingWriter::WriteThreads(std::span<const ThreadName> names,
   return Append(internal::EncodeThreads(names, tasks));
 }
 
-absl::Status RecordingWriter::WriteSymbols(
-    std::span<const Symbol> symbols,
-    std::span<const std::pair<std::pair<uint32_t, uint64_t>, uint32_t>> lookups) {
-  absl::Status s = Append(internal::EncodeSymbols(symbols, lookups));
+absl::Status RecordingWriter::WriteSymbols(std::span<const Symbol> symbols,
+                                           const SymbolLookups& symbol_of,
+                                           const SymbolLookups& mapped_symbol_of) {
+  // In key order: the same recording always makes the same file.
+  auto sorted = [](const SymbolLookups& lookups) {
+    std::vector<std::pair<std::pair<uint32_t, uint64_t>, uint32_t>> v(lookups.begin(),
+                                                                      lookups.end());
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  absl::Status s =
+      Append(internal::EncodeSymbols(symbols, sorted(symbol_of), sorted(mapped_symbol_of)));
   if (s.ok()) symbols_written_ += static_cast<uint32_t>(symbols.size());
   return s;
 }
@@ -198,12 +206,10 @@ absl::Status WriteRecording(const std::string& path, const Recording& r) {
   for (const auto& [id, pcs] : r.stacks) stacks.emplace_back(id, pcs);
   const std::vector<std::pair<cookie::Cookie, UserStackEntry>> user_stacks(r.user_stacks.begin(),
                                                                            r.user_stacks.end());
-  const std::vector<std::pair<std::pair<uint32_t, uint64_t>, uint32_t>> lookups(r.symbol_of.begin(),
-                                                                                r.symbol_of.end());
   for (absl::Status s : {w.WriteMetadata(r.metadata, r.event_names), w.WriteStacks(stacks),
                          w.WriteMappings(r.mappings), w.WriteThreads(r.threads, r.tasks),
                          w.WriteEvents(r.events, r.raw), w.WriteUserStacks(user_stacks),
-                         w.WriteSymbols(r.symbols, lookups),
+                         w.WriteSymbols(r.symbols, r.symbol_of, r.mapped_symbol_of),
                          w.WriteCounters(r.counters, r.thread_counters), w.Finish()}) {
     if (!s.ok()) return s;
   }

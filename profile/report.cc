@@ -23,6 +23,35 @@ double Percent(uint64_t part, uint64_t whole) {
   return whole == 0 ? 0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
 }
 
+// The user frames nothing names, by reason, each with where to look.
+void WriteUnnamed(const Recording& r, const UnnamedCounts& u, std::ostream& out) {
+  out << absl::StrFormat("#   unnamed user frames %u of %u (%.2f%%)\n", u.unnamed(), u.user_frames,
+                         Percent(u.unnamed(), u.user_frames));
+  uint64_t start_ns = ~uint64_t{0};
+  for (const Event& e : r.events) start_ns = std::min(start_ns, e.time_ns);
+  for (int i = 0; i < kNumUnnamed; ++i) {
+    const auto reason = static_cast<Unnamed>(i);
+    if (u[reason] == 0) continue;
+    std::string where;
+    if (reason == Unnamed::kUnmapped) {
+      where = absl::StrFormat(" (first: pid %u at %.3f s)", u.first_pid,
+                              static_cast<double>(u.first_time_ns - start_ns) / 1e9);
+    } else if (!u.modules[i].empty()) {
+      // The three modules with the most such frames.
+      std::vector<std::pair<uint64_t, std::string>> modules;
+      for (const auto& [module, n] : u.modules[i]) {
+        modules.emplace_back(n, std::filesystem::path(module).filename().string());
+      }
+      std::sort(modules.rbegin(), modules.rend());
+      if (modules.size() > 3) modules.resize(3);
+      std::vector<std::string> names;
+      for (const auto& [n, name] : modules) names.push_back(absl::StrFormat("%s %u", name, n));
+      where = " (" + absl::StrJoin(names, ", ") + ")";
+    }
+    out << absl::StrFormat("#     %u %s%s\n", u[reason], UnnamedReason(reason), where);
+  }
+}
+
 void WriteStats(const Recording& r, const Profile& p, std::ostream& out) {
   out << "# stats\n";
   out << absl::StrFormat(
@@ -49,6 +78,7 @@ void WriteStats(const Recording& r, const Profile& p, std::ostream& out) {
     if (c.orphans[i] == 0) continue;
     out << absl::StrFormat("#     %u %s\n", c.orphans[i], OrphanFrame(static_cast<Orphan>(i)));
   }
+  WriteUnnamed(r, p.unnamed_counts(), out);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "dprof/profile/process_history.h"
 #include "profile/internal/binary_symbols.h"
 #include "profile/internal/kernel_symbols.h"
 #include "profile/internal/perf_map.h"
@@ -193,63 +194,84 @@ Symbol Symbolizer::Kernel(uint64_t address, bool return_address) {
 }
 
 void SymbolizeRecording(Recording& recording, Symbolizer& symbolizer) {
-  // Every (pid, stack) an event references; kernel stacks under kKernelPid.
-  absl::flat_hash_set<std::pair<uint32_t, StackId>> stacks;
+  const ProcessHistory history(recording);
+  // Every address a stack of an event references, and whether it is ever a return address (not
+  // a stack's innermost frame): user addresses under the mapping that held them at the event
+  // (else under their process), kernel addresses under kKernelPid.
+  absl::flat_hash_map<std::pair<uint32_t, uint64_t>, bool> mapped, unmapped;
+  absl::flat_hash_set<StackId> kernel_stacks;
   for (const Event& e : recording.events) {
-    if (e.kernel_stack != kNoStack) stacks.insert({kKernelPid, e.kernel_stack});
+    const std::vector<uint64_t>* kernel = recording.Stack(e.kernel_stack);
+    if (kernel != nullptr && kernel_stacks.insert(e.kernel_stack).second) {
+      for (size_t i = 0; i < kernel->size(); ++i) unmapped[{kKernelPid, (*kernel)[i]}] |= i > 0;
+    }
     StackId user = e.user == tracer::UserStack::kInline ? e.user_stack : kNoStack;
     if (e.user == tracer::UserStack::kDeferred) {
       auto it = recording.user_stacks.find(e.cookie);
       if (it != recording.user_stacks.end()) user = it->second.stack;
     }
-    if (user != kNoStack) stacks.insert({e.pid, user});
-  }
-  // Every address, and whether it is ever a return address (not a stack's innermost frame).
-  absl::flat_hash_map<std::pair<uint32_t, uint64_t>, bool> return_address_at;
-  for (const auto& [pid, id] : stacks) {
-    const std::vector<uint64_t>* pcs = recording.Stack(id);
+    const std::vector<uint64_t>* pcs = recording.Stack(user);
     if (pcs == nullptr) continue;
-    for (size_t i = 0; i < pcs->size(); ++i) return_address_at[{pid, (*pcs)[i]}] |= i > 0;
-  }
-  // In address order, so the same recording always gets the same symbol table.
-  std::vector<std::pair<std::pair<uint32_t, uint64_t>, bool>> sites(return_address_at.begin(),
-                                                                    return_address_at.end());
-  std::sort(sites.begin(), sites.end());
-
-  // Each process's address space, from its recorded mappings in time order.
-  absl::flat_hash_map<uint32_t, std::unique_ptr<unwind::AddressSpace>> spaces;
-  auto space_of = [&](uint32_t pid) -> const unwind::AddressSpace& {
-    auto [it, inserted] = spaces.try_emplace(pid);
-    if (inserted) {
-      it->second = std::make_unique<unwind::AddressSpace>(symbolizer.binaries(),
-                                                          symbolizer.RootOf(pid), pid);
-      for (const Mapping& m : recording.mappings) {
-        if (m.pid != pid) continue;
-        it->second->Map(unwind::Mapping{.start = m.start,
-                                        .end = m.end,
-                                        .pgoff = m.pgoff,
-                                        .prot = m.prot,
-                                        .path = m.path,
-                                        .build_id = m.build_id});
-      }
+    for (size_t i = 0; i < pcs->size(); ++i) {
+      const uint64_t pc = (*pcs)[i];
+      const uint32_t m = history.MappingAt(e.pid, e.time_ns, pc);
+      (m == kNoMapping ? unmapped[{e.pid, pc}] : mapped[{m, pc}]) |= i > 0;
     }
-    return *it->second;
+  }
+
+  // Each recorded mapping bound to its file once, through its process's root.
+  absl::flat_hash_map<uint32_t, std::unique_ptr<unwind::AddressSpace>> binders;  // by pid
+  absl::flat_hash_map<uint32_t, unwind::Mapping> bound;                          // by mapping
+  auto mapping_at = [&](uint32_t index) -> const unwind::Mapping& {
+    auto [it, inserted] = bound.try_emplace(index);
+    if (inserted) {
+      const Mapping& m = recording.mappings[index];
+      it->second = unwind::Mapping{.start = m.start,
+                                   .end = m.end,
+                                   .pgoff = m.pgoff,
+                                   .prot = m.prot,
+                                   .path = m.path,
+                                   .build_id = m.build_id};
+      auto [binder, fresh] = binders.try_emplace(m.pid);
+      if (fresh) {
+        binder->second = std::make_unique<unwind::AddressSpace>(symbolizer.binaries(),
+                                                                symbolizer.RootOf(m.pid), m.pid);
+      }
+      binder->second->ResolveBinary(it->second);
+    }
+    return it->second;
   };
 
   recording.symbols.clear();
   recording.symbol_of.clear();
+  recording.mapped_symbol_of.clear();
   // Identical symbols (a shared library's code in many processes) are stored once.
   absl::flat_hash_map<std::tuple<std::string, uint64_t, bool, bool>, uint32_t> index_of;
-  for (const auto& [site, return_address] : sites) {
-    const auto [pid, address] = site;
-    Symbol symbol = pid == kKernelPid ? symbolizer.Kernel(address, return_address)
-                                      : symbolizer.User(pid, space_of(pid).Find(address), address,
-                                                        return_address);
+  auto add = [&](Symbol symbol, bool return_address) {
     auto [it, inserted] = index_of.try_emplace(
         std::tuple(symbol.module, symbol.offset, return_address, symbol.deleted),
         static_cast<uint32_t>(recording.symbols.size()));
     if (inserted) recording.symbols.push_back(std::move(symbol));
-    recording.symbol_of[site] = it->second;
+    return it->second;
+  };
+  // In key order, so the same recording always gets the same symbol table.
+  auto sorted = [](const absl::flat_hash_map<std::pair<uint32_t, uint64_t>, bool>& sites) {
+    std::vector<std::pair<std::pair<uint32_t, uint64_t>, bool>> v(sites.begin(), sites.end());
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  for (const auto& [site, return_address] : sorted(mapped)) {
+    const auto [index, address] = site;
+    recording.mapped_symbol_of[site] = add(
+        symbolizer.User(recording.mappings[index].pid, &mapping_at(index), address, return_address),
+        return_address);
+  }
+  for (const auto& [site, return_address] : sorted(unmapped)) {
+    const auto [pid, address] = site;
+    recording.symbol_of[site] =
+        add(pid == kKernelPid ? symbolizer.Kernel(address, return_address)
+                              : symbolizer.User(pid, nullptr, address, return_address),
+            return_address);
   }
 }
 

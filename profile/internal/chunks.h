@@ -31,10 +31,11 @@ Payloads EncodeEvents(std::span<const Event> events, std::span<const uint8_t> ra
 Payloads EncodeUserStacks(std::span<const std::pair<cookie::Cookie, UserStackEntry>> stacks);
 Payloads EncodeMappings(std::span<const Mapping> mappings);
 Payloads EncodeThreads(std::span<const ThreadName> names, std::span<const TaskChange> tasks);
-// `first_index` is the index the first of `symbols` gets in the recording; `lookups` name global
-// indices, all below first_index + symbols.size().
-Payloads EncodeSymbols(std::span<const Symbol> symbols,
-                       std::span<const std::pair<std::pair<uint32_t, uint64_t>, uint32_t>> lookups);
+// The lookups ((pid, address) and (mapping, address) -> symbol index) name indices in the
+// recording: of symbols written before, or of `symbols`.
+using Lookup = std::pair<std::pair<uint32_t, uint64_t>, uint32_t>;
+Payloads EncodeSymbols(std::span<const Symbol> symbols, std::span<const Lookup> lookups,
+                       std::span<const Lookup> mapped_lookups);
 Payloads EncodeCounters(const std::map<std::string, uint64_t>& counters,
                         const std::map<uint32_t, std::map<std::string, uint64_t>>& threads);
 

@@ -60,6 +60,7 @@ void ExpectSame(const Recording& a, const Recording& b) {
   EXPECT_EQ(a.tasks, b.tasks);
   EXPECT_EQ(a.symbols, b.symbols);
   EXPECT_EQ(a.symbol_of, b.symbol_of);
+  EXPECT_EQ(a.mapped_symbol_of, b.mapped_symbol_of);
   EXPECT_EQ(a.counters, b.counters);
   EXPECT_EQ(a.thread_counters, b.thread_counters);
 }

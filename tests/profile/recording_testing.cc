@@ -86,6 +86,8 @@ Recording MakeRecording(int events) {
   r.symbol_of[{101, 0x401136}] = 0;
   r.symbol_of[{kKernelPid, 0xffffffff81000010}] = 1;
   r.symbol_of[{102, 0x7f12a0029d90}] = 2;
+  r.mapped_symbol_of[{0, 0x401136}] = 0;  // (mapping, address)
+  r.mapped_symbol_of[{1, 0x7f12a0029d90}] = 2;
   r.counters = {{"samples", static_cast<uint64_t>(events)}, {"lost", 0}, {"engine.unwinds", 12}};
   r.thread_counters[100] = {{"samples", 7}, {"lost", 1}};
   return r;

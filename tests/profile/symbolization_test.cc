@@ -5,13 +5,17 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
 
 #include "dprof/profile/folded.h"
+#include "dprof/profile/process_history.h"
 #include "dprof/profile/profile.h"
 #include "dprof/profile/recorder.h"
 #include "dprof/profile/recording_reader.h"
+#include "dprof/profile/report.h"
 #include "dprof/profile/symbolizer.h"
 #include "dprof/tracer/tracer.h"
 #include "gmock/gmock.h"
@@ -236,6 +240,50 @@ TEST_F(SymbolizationTest, KernelFramesAreNamed) {
   }
   EXPECT_GT(kernel, 0u);
   EXPECT_EQ(named, kernel);
+}
+
+// Every way one process makes another (samples/forker all): pre-fork workers that never exec, a
+// grandchild, orphans, vfork, posix_spawn, clone with and without CLONE_VM, exec. Each process's
+// code is named as the parent's is, and names follow exec.
+TEST_F(SymbolizationTest, EveryProcessOfATreeIsNamed) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  constexpr double kSeconds = 0.3;
+  const Recording r = RecordAndRead({SampleFile("forker"), "all", std::to_string(kSeconds)});
+  const Profile p = Profile::Build(r, {.kernel = false});
+  ASSERT_GT(p.total_count(), 1000u);
+  EXPECT_GT(LeafShare(p, [](const Profile::Frame& f) { return !f.name.starts_with("[unknown]"); }),
+            0.97)
+      << Top(p);
+  // Each burns kSeconds of wall time per process; on a loaded machine it gets less of the CPU.
+  const std::map<std::string, int> processes = {{"worker_burn", 5}, {"grandchild_burn", 1},
+                                                {"exec_burn", 3},   {"pre_exec_burn", 1},
+                                                {"clone_burn", 1},  {"clone_vm_burn", 1}};
+  std::map<std::string, uint64_t> total;
+  for (const FunctionWeight& w : FunctionWeights(p, ReportOptions::Sort::kTotal)) {
+    if (processes.contains(w.name)) total[w.name] = w.total;
+  }
+  for (const auto& [function, count] : processes) {
+    EXPECT_GT(total[function], count * kSeconds * 0.25e9) << function << "\n" << Top(p);
+  }
+
+  // The process that execs: "forker" before, "exe" (it execs /proc/self/exe) after.
+  const ProcessHistory history(r);
+  std::map<std::string, std::set<std::string>> comms_of;  // by function
+  for (const Event& e : r.events) {
+    const StitchedStack s = Stitch(r, e);
+    for (uint64_t pc : s.user) {
+      const Symbol* symbol = r.SymbolAt(e.pid, history.MappingAt(e.pid, e.time_ns, pc), pc);
+      if (symbol == nullptr) continue;
+      for (const SymbolFrame& f : symbol->frames) {
+        if (f.function == "pre_exec_burn" || f.function == "exec_burn") {
+          comms_of[f.function].insert(history.NameAt(e.pid, e.tid, e.time_ns));
+        }
+      }
+    }
+  }
+  EXPECT_EQ(comms_of["pre_exec_burn"], std::set<std::string>{"forker"});
+  EXPECT_EQ(comms_of["exec_burn"], (std::set<std::string>{"forker", "exe"}))
+      << "vfork and posix_spawn exec the program by its path, exec mode by /proc/self/exe";
 }
 
 }  // namespace

@@ -89,6 +89,49 @@ TEST(ReportTest, TopFunctionsAndStats) {
   EXPECT_THAT(text, HasSubstr("1 [user stack never arrived"));
 }
 
+// Every user frame nothing names is counted by why: the report says where to look.
+TEST(ReportTest, UnnamedFramesByReason) {
+  Recording r;
+  r.event_names = {"cpu-clock"};
+  r.mappings = {{.pid = 10, .start = 0x1000, .end = 0x2000, .prot = 5, .path = "/app/work"},
+                {.pid = 10, .start = 0x5000, .end = 0x6000, .prot = 7, .path = "//anon"},
+                {.pid = 10, .start = 0x7000, .end = 0x8000, .prot = 5, .path = "/lib/libz.so.1"},
+                {.pid = 10, .start = 0x9000, .end = 0xa000, .prot = 5, .path = "/tmp/gone.so"}};
+  r.symbols = {{.module = "/app/work", .offset = 0x10, .frames = {{.function = "main"}}},
+               {.module = "//anon", .offset = 0x5010},
+               {.module = "/lib/libz.so.1", .offset = 0x10},
+               {.module = "/tmp/gone.so", .offset = 0x10, .deleted = true}};
+  r.mapped_symbol_of = {{{0, 0x1010}, 0}, {{1, 0x5010}, 1}, {{2, 0x7010}, 2}, {{3, 0x9010}, 3}};
+  // main, then each kind of unnamed frame once; 0x3010 is in no mapping.
+  r.stacks[1] = {0x3010, 0x9010, 0x7010, 0x5010, 0x1010};
+  r.user_stacks[1] = {.stack = 1};
+  for (uint64_t t : {1'000'000'000, 1'500'000'000}) {
+    r.events.push_back({.pid = 10,
+                        .tid = 10,
+                        .time_ns = t,
+                        .weight = 1,
+                        .user = tracer::UserStack::kDeferred,
+                        .cookie = 1});
+  }
+  const Profile p = Profile::Build(r);
+  const UnnamedCounts& u = p.unnamed_counts();
+  EXPECT_EQ(u.user_frames, 10u);
+  EXPECT_EQ(u.unnamed(), 8u);
+  for (Unnamed why :
+       {Unnamed::kUnmapped, Unnamed::kAnonymous, Unnamed::kNoSymbols, Unnamed::kDeleted}) {
+    EXPECT_EQ(u[why], 2u) << UnnamedReason(why);
+  }
+  EXPECT_EQ(u.first_pid, 10u);
+  EXPECT_EQ(u.first_time_ns, 1'000'000'000u);
+  std::ostringstream out;
+  WriteReport(r, p, {.functions = false}, out);
+  EXPECT_THAT(out.str(), HasSubstr("unnamed user frames 8 of 10 (80.00%)"));
+  EXPECT_THAT(out.str(), HasSubstr("2 no mapping (first: pid 10 at 0.000 s)"));
+  EXPECT_THAT(out.str(), HasSubstr("2 anonymous executable memory\n"));
+  EXPECT_THAT(out.str(), HasSubstr("2 no symbols (libz.so.1 2)"));
+  EXPECT_THAT(out.str(), HasSubstr("2 deleted file (gone.so 2)"));
+}
+
 TEST(SpeedscopeTest, FramesSamplesAndWeights) {
   const Recording r = testing::SymbolizedRecording();
   std::ostringstream out;

@@ -16,6 +16,7 @@
 #ifndef DPROF_PROFILE_PROFILE_H_
 #define DPROF_PROFILE_PROFILE_H_
 
+#include <array>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -38,6 +39,33 @@ struct ProfileOptions {
   bool thread_root = false;          // a root frame naming the thread (comm), as perf's collapse
 };
 
+// Why a user frame has no function name.
+enum class Unnamed : uint8_t {
+  kUnmapped,   // no recorded mapping held the address at the event's moment
+  kAnonymous,  // anonymous executable memory: generated code no perf map names
+  kDeleted,    // a file deleted after it was mapped, which could not be read any more
+  kNoSymbols,  // a file with no symbol covering the address (stripped, or unreadable)
+  kCount,
+};
+inline constexpr int kNumUnnamed = static_cast<int>(Unnamed::kCount);
+// "no mapping", "anonymous executable memory", "deleted file", "no symbols".
+std::string_view UnnamedReason(Unnamed reason);
+
+// The user frames of a profile's events that nothing names, by reason: the next naming bug shows
+// in the report's stats instead of hiding in the tail.
+struct UnnamedCounts {
+  uint64_t user_frames = 0;  // all user frames of the events
+  std::array<uint64_t, kNumUnnamed> frames{};
+  // The first event with a frame in no mapping.
+  uint32_t first_pid = 0;
+  uint64_t first_time_ns = 0;
+  // By reason, the frames of each module (files: kNoSymbols, kDeleted).
+  std::array<absl::flat_hash_map<std::string, uint64_t>, kNumUnnamed> modules{};
+
+  uint64_t unnamed() const;
+  uint64_t operator[](Unnamed reason) const { return frames[static_cast<int>(reason)]; }
+};
+
 // What a profile's weights count.
 enum class WeightUnit : uint8_t { kNanoseconds, kOffCpuNanoseconds, kCount };
 
@@ -51,9 +79,8 @@ std::set<uint32_t> DefaultEvents(const Recording& recording);
 // The name of the off-CPU intervals among a recording's event names.
 inline constexpr std::string_view kOffCpuEvent = "off-cpu";
 
-// Each thread's name: the last one recorded for it. A thread never named on its own has the name
-// of the thread that made it, as the kernel copies it at clone; failing that, its process's. The
-// idle task (tid 0) is "swapper".
+// Each thread's latest name (ProcessHistory::LatestNames); a thread never named, its process's.
+// Views name each event's thread as it was at the event (ProcessHistory::NameAt).
 absl::flat_hash_map<uint32_t, std::string> ThreadNames(const Recording& recording);
 
 class Profile {
@@ -105,6 +132,7 @@ class Profile {
   uint64_t total_count() const { return total_count_; }
   // Of the events in the profile (after its filters).
   const StitchCounts& stitch_counts() const { return stitch_counts_; }
+  const UnnamedCounts& unnamed_counts() const { return unnamed_counts_; }
   // Nanoseconds when every event in it is a clock or off-CPU time, else counts.
   WeightUnit unit() const { return unit_; }
 
@@ -115,6 +143,7 @@ class Profile {
   uint64_t total_weight_ = 0;
   uint64_t total_count_ = 0;
   StitchCounts stitch_counts_;
+  UnnamedCounts unnamed_counts_;
   WeightUnit unit_ = WeightUnit::kCount;
 };
 

@@ -32,6 +32,8 @@ inline constexpr StackId kNoStack = 0;
 
 // The pid under which kernel addresses are symbolized.
 inline constexpr uint32_t kKernelPid = ~uint32_t{0};
+// No recorded mapping (an index into Recording::mappings) held the address.
+inline constexpr uint32_t kNoMapping = ~uint32_t{0};
 
 struct Event {
   tracer::EventKind kind = tracer::EventKind::kSample;
@@ -120,6 +122,9 @@ struct Symbol {
   bool operator==(const Symbol&) const = default;
 };
 
+// (pid or mapping, address) -> index into Recording::symbols.
+using SymbolLookups = absl::flat_hash_map<std::pair<uint32_t, uint64_t>, uint32_t>;
+
 struct Recording {
   // Run metadata: "command", "kernel", "frequency", "call_graph", "start_time", ...
   std::map<std::string, std::string> metadata;
@@ -133,8 +138,14 @@ struct Recording {
   std::vector<ThreadName> threads;
   std::vector<TaskChange> tasks;
   std::vector<Symbol> symbols;
-  // (pid, address) -> index into symbols; kernel addresses under kKernelPid.
-  absl::flat_hash_map<std::pair<uint32_t, uint64_t>, uint32_t> symbol_of;
+  // (mapping, address) -> index into symbols: user addresses, under the recorded mapping (index
+  // into mappings) that held them when the event happened (ProcessHistory::MappingAt), so that a
+  // forked child shares its parent's symbols and an address means what it meant at that moment.
+  SymbolLookups mapped_symbol_of;
+  // (pid, address) -> index into symbols: kernel addresses under kKernelPid, and user addresses
+  // that no recorded mapping held. Recordings written before mapped_symbol_of existed (it is
+  // empty in them) hold every user address here.
+  SymbolLookups symbol_of;
   // Counters of the run, by name ("samples", "lost", "engine.unwinds", ...), and per thread.
   std::map<std::string, uint64_t> counters;
   std::map<uint32_t, std::map<std::string, uint64_t>> thread_counters;
@@ -146,7 +157,14 @@ struct Recording {
     auto it = stacks.find(id);
     return it == stacks.end() ? nullptr : &it->second;
   }
-  const Symbol* SymbolAt(uint32_t pid, uint64_t address) const {
+  // The symbol of `address` of process `pid`, which `mapping` held (kNoMapping: none did; kernel
+  // addresses under kKernelPid).
+  const Symbol* SymbolAt(uint32_t pid, uint32_t mapping, uint64_t address) const {
+    if (mapping != kNoMapping) {
+      if (auto it = mapped_symbol_of.find({mapping, address}); it != mapped_symbol_of.end()) {
+        return &symbols[it->second];
+      }
+    }
     auto it = symbol_of.find({pid, address});
     return it == symbol_of.end() ? nullptr : &symbols[it->second];
   }

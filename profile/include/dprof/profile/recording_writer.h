@@ -67,10 +67,10 @@ class RecordingWriter {
   absl::Status WriteUserStacks(std::span<const std::pair<cookie::Cookie, UserStackEntry>> stacks);
   absl::Status WriteMappings(std::span<const Mapping> mappings);
   absl::Status WriteThreads(std::span<const ThreadName> names, std::span<const TaskChange> tasks);
-  // `symbols` get the indices symbols_written() onwards; `lookups` may name any written symbol.
-  absl::Status WriteSymbols(
-      std::span<const Symbol> symbols,
-      std::span<const std::pair<std::pair<uint32_t, uint64_t>, uint32_t>> lookups);
+  // `symbols` get the indices symbols_written() onwards; the lookups (Recording::symbol_of and
+  // mapped_symbol_of) may name any written symbol. Lookups are written in key order.
+  absl::Status WriteSymbols(std::span<const Symbol> symbols, const SymbolLookups& symbol_of,
+                            const SymbolLookups& mapped_symbol_of);
   // Later counters replace earlier ones of the same name when read.
   absl::Status WriteCounters(const std::map<std::string, uint64_t>& counters,
                              const std::map<uint32_t, std::map<std::string, uint64_t>>& threads);

@@ -97,9 +97,10 @@ class Symbolizer {
   std::vector<std::string> notes_;
 };
 
-// Symbolizes every address the recording's stacks reference, its user addresses through the
-// address space its mappings describe: fills `recording.symbols` and `symbol_of` (replacing what
-// they held). Identical symbols are stored once.
+// Symbolizes every address the recording's stacks reference: user addresses through the mapping
+// that held them when their event happened (ProcessHistory: forks, execs and mappings replayed in
+// time order), filling `recording.mapped_symbol_of` (and `symbol_of` for addresses no mapping
+// held, and kernel addresses), replacing what they held. Identical symbols are stored once.
 void SymbolizeRecording(Recording& recording, Symbolizer& symbolizer);
 
 }  // namespace dprof::profile

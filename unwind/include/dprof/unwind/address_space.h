@@ -89,6 +89,10 @@ class AddressSpace {
   void Map(Mapping mapping);
   // Removes [start, end), cutting partially covered mappings.
   void Unmap(uint64_t start, uint64_t end);
+  // Opens `mapping`'s file as Map() does (through this space's root and /proc/PID/map_files) and
+  // binds it (BindBinary), when its Binary is not set: for callers that keep mappings of their
+  // own. Leaves it unbound when no file fits.
+  void ResolveBinary(Mapping& mapping) const;
 
   // The mapping containing `address`, or nullptr.
   const Mapping* Find(uint64_t address) const;
@@ -101,8 +105,6 @@ class AddressSpace {
 
  private:
   static uint64_t NewId();
-
-  void ResolveBinary(Mapping& mapping) const;
 
   BinaryCache* binaries_;
   std::string root_;
