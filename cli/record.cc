@@ -1,5 +1,6 @@
 // dprof record: profiles a command, processes, threads or the whole system into a recording
 // file; with --flamegraph, writes the flame graph as soon as it ends.
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,8 +30,12 @@
 namespace dprof::cli {
 namespace {
 
+// dprof's own threads outrank busy targets by this much (see ProfilerOptions::collector_nice).
+constexpr int kCollectorNice = -10;
+
 struct RecordFlags {
   std::vector<std::string> pids;
+  bool children = false;
   std::vector<std::string> tids;
   bool system_wide = false;
   std::string cgroup;
@@ -42,20 +47,37 @@ struct RecordFlags {
   uint32_t stack_size = 0;      // 0: the tracer's default, or the one --call-graph dwarf,SIZE names
   bool off_cpu = false;
   bool wall = false;
+  int collector_nice = kCollectorNice;
+  size_t mmap_pages = 0;    // 0: the tracer's default
+  size_t unwind_queue = 0;  // 0: the profiler's default
   double duration = 0;
   std::string output = kDefaultRecording;
   std::string flamegraph;
   std::vector<std::string> command;
 };
 
-// Draws the status line on the reader's ticks.
+// Draws the status line on the reader's ticks, and says when a command exited but the processes
+// it started are still recorded.
 class StatusSink : public tracer::TraceSink {
  public:
   explicit StatusSink(StatusLine* status) : status_(status) {}
-  void set_profiler(const Profiler* profiler) { profiler_ = profiler; }
+  void set_profiler(const Profiler* profiler, std::string command) {
+    profiler_ = profiler;
+    command_ = std::move(command);
+  }
   void OnEvent(const tracer::TraceEvent&) override {}
   void OnUserStack(cookie::Cookie, const tracer::UserStackTrace&) override {}
   void OnTick(uint64_t now_ns) override {
+    // A tick after the command exited: the recording goes on for what it left running.
+    if (!command_.empty() && !told_exit_ && profiler_->ExitStatus().exited &&
+        profiler_->processes_followed() > 0) {
+      told_exit_ = true;
+      status_->Clear();
+      std::fprintf(stderr,
+                   "dprof: %s exited; recording the processes it started until they exit "
+                   "(Ctrl-C stops)\n",
+                   command_.c_str());
+    }
     if (status_->Due(now_ns)) {
       status_->Update(now_ns, profiler_->Stats(), profiler_->bytes_written());
     }
@@ -64,6 +86,8 @@ class StatusSink : public tracer::TraceSink {
  private:
   StatusLine* status_;
   const Profiler* profiler_ = nullptr;
+  std::string command_;  // a launched command's name
+  bool told_exit_ = false;
 };
 
 uint64_t MonotonicNs() {
@@ -95,10 +119,15 @@ absl::StatusOr<ProfilerOptions> ProfilerOptionsOf(const RecordFlags& f) {
   absl::StatusOr<std::vector<pid_t>> tids = ParseIds(f.tids, "-t");
   if (!tids.ok()) return tids.status();
   o.target = {.pids = *pids,
+              .children = f.children,
               .tids = *tids,
               .command = f.command,
               .system_wide = f.system_wide,
               .cgroup = f.cgroup};
+  if (f.children && (o.target.pids.empty() || f.system_wide)) {
+    return absl::InvalidArgumentError(
+        "--children follows the processes that -p names: give -p PID (without -a)");
+  }
   if (o.target.pids.empty() && o.target.tids.empty() && o.target.command.empty() &&
       !o.target.system_wide) {
     return absl::InvalidArgumentError(
@@ -121,6 +150,9 @@ absl::StatusOr<ProfilerOptions> ProfilerOptionsOf(const RecordFlags& f) {
   if (f.stack_size != 0) o.stack_size = f.stack_size;
   o.off_cpu = f.off_cpu;
   o.wall = f.wall;
+  o.collector_nice = f.collector_nice;
+  o.buffer_pages = f.mmap_pages;
+  o.unwind_queue = f.unwind_queue;
   o.output = f.output;
   o.sampler = Sampler::kPerfEvent;  // another process: perf_event or nothing
   return o;
@@ -139,6 +171,40 @@ void PrintSummary(const RecordFlags& f, const tracer::TracerStats& stats, uint64
                static_cast<unsigned long long>(stats[tracer::TracerStat::kDroppedSnapshots]));
   std::fprintf(stderr, "dprof: wrote %s (%s, %llu events)\n", f.output.c_str(),
                FormatBytes(bytes).c_str(), static_cast<unsigned long long>(stats.events()));
+}
+
+// One line for each kind of sample that had to be given up, saying why and which flag helps.
+void ExplainLosses(const Profiler& profiler, const tracer::TracerStats& stats) {
+  const uint64_t lost = stats.lost();
+  const uint64_t dropped = stats[tracer::TracerStat::kDroppedSnapshots];
+  if (lost == 0 && dropped == 0) return;
+  auto meta = [&](const char* key) {
+    auto it = profiler.metadata().find(key);
+    return it == profiler.metadata().end() ? std::string("?") : it->second;
+  };
+  // Busy targets leave dprof's own threads a fair share of the CPU only, unless they outrank them.
+  const std::string priority =
+      profiler.collector_nice() < 0
+          ? ""
+          : (profiler.collector_nice_refused().empty()
+                 ? "; or --collector-nice -10, so that dprof's threads outrank a busy target"
+                 : "; or run as root (or give dprof CAP_SYS_NICE), so that dprof's threads "
+                   "outrank a busy target");
+  const double total = static_cast<double>(stats.events() + lost);
+  if (lost > 0) {
+    std::fprintf(stderr,
+                 "dprof: lost %llu samples (%.1f%%): the ring buffers filled before dprof read "
+                 "them; raise -m (now %s pages per CPU), or lower -F or --stack-size%s\n",
+                 static_cast<unsigned long long>(lost), 100.0 * lost / total,
+                 meta("buffer_pages").c_str(), priority.c_str());
+  }
+  if (dropped > 0) {
+    std::fprintf(stderr,
+                 "dprof: dropped %llu user stacks (%.1f%%): the unwind queue was full; raise "
+                 "--unwind-queue (now %s), or lower -F%s\n",
+                 static_cast<unsigned long long>(dropped), 100.0 * dropped / total,
+                 meta("unwind_queue").c_str(), priority.c_str());
+  }
 }
 
 // Reports how a launched command ended, when it did not end well; `stopped`: the recording was
@@ -181,7 +247,7 @@ int Record(const RecordFlags& flags) {
                : Fail(created.status());
   }
   Profiler& profiler = **created;
-  status_sink.set_profiler(&profiler);
+  status_sink.set_profiler(&profiler, flags.command.empty() ? "" : flags.command[0]);
 
   if (!flags.flamegraph.empty()) {
     absl::Status s = CheckNotInput(flags.flamegraph, flags.output, "--flamegraph");
@@ -192,20 +258,24 @@ int Record(const RecordFlags& flags) {
   if (!kept_previous.ok()) return Fail(kept_previous.status());
 
   InstallStopSignals(&profiler);
-  const uint64_t start_ns = MonotonicNs();
+  const uint64_t attach_ns = MonotonicNs();
   if (absl::Status s = profiler.Start(); !s.ok()) {
     UninstallStopSignals();
     // Nothing was recorded: the previous recording goes back where it was.
     RestorePrevious(flags.output, *kept_previous);
     return Fail(s);
   }
+  // -d counts from here: however long attaching to many threads took.
+  const uint64_t start_ns = MonotonicNs();
+  // The command is forked: this thread, which finishes the recording, may outrank it now.
+  if (profiler.collector_nice() != 0) setpriority(PRIO_PROCESS, 0, profiler.collector_nice());
   SetStopSignalCommand(profiler.command_pid());
   if (!flags.command.empty()) {
     std::fprintf(stderr, "dprof: recording %s (pid %d); Ctrl-C stops\n", flags.command[0].c_str(),
                  profiler.command_pid());
   } else {
-    std::fprintf(stderr, "dprof: recording %s; Ctrl-C stops\n",
-                 profiler.metadata().at("command").c_str());
+    std::fprintf(stderr, "dprof: recording %s (attached in %.2f s); Ctrl-C stops\n",
+                 profiler.metadata().at("command").c_str(), (start_ns - attach_ns) / 1e9);
   }
   profiler.Wait(std::chrono::nanoseconds(static_cast<int64_t>(flags.duration * 1e9)));
   SetStopSignalCommand(0);  // reaped: its pid may be reused
@@ -218,6 +288,7 @@ int Record(const RecordFlags& flags) {
   ReportCommandExit(profiler.ExitStatus(), flags.command, stopped);
   if (!finished.ok()) return Fail(finished);
   PrintSummary(flags, profiler.Stats(), profiler.bytes_written(), seconds);
+  ExplainLosses(profiler, profiler.Stats());
   if (!flags.flamegraph.empty()) {
     if (absl::Status s = WriteOneShotFlameGraph(flags.output, flags.flamegraph); !s.ok()) {
       return Fail(s);
@@ -242,6 +313,9 @@ Runner AddRecord(CLI::App& app, const std::vector<std::string>* after_dashes) {
                 "Processes to record, with every thread they have and make")
       ->type_name("PID[,PID]")
       ->allow_extra_args(false);
+  c->add_flag("--children", flags->children,
+              "With -p: also the processes they started before recording (a pre-fork server's "
+              "workers); those they start while recorded are always followed");
   c->add_option("-t,--tid", flags->tids, "Threads to record")
       ->type_name("TID[,TID]")
       ->allow_extra_args(false);
@@ -272,6 +346,20 @@ Runner AddRecord(CLI::App& app, const std::vector<std::string>* after_dashes) {
                 "Bytes of user stack copied per sample for dwarf (8 to 65528; default 32768)")
       ->type_name("BYTES")
       ->check(CLI::Range(8, 65528));
+  c->add_option("-m,--mmap-pages", flags->mmap_pages,
+                "Ring buffer pages per CPU, a power of two (default: 1024 with dwarf, else 128)")
+      ->type_name("PAGES");
+  c->add_option("--unwind-queue", flags->unwind_queue,
+                "User stacks that may wait for an unwind (default: half a second of samples on "
+                "every CPU, at least 1024)")
+      ->type_name("JOBS")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 22));
+  c->add_option("--collector-nice", flags->collector_nice,
+                "Nice value of dprof's own threads while recording, so that they keep up with "
+                "busy targets (below 0 needs root or CAP_SYS_NICE; 0 leaves them as they are)")
+      ->type_name("NICE")
+      ->check(CLI::Range(-20, 19))
+      ->capture_default_str();
   c->add_flag("--off-cpu", flags->off_cpu,
               "Also record off-CPU time: where threads blocked, and for how long");
   c->add_flag("--wall", flags->wall,

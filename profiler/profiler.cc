@@ -1,10 +1,14 @@
 #include "dprof/profiler.h"
 
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -70,6 +74,7 @@ std::string DescribeTarget(const tracer::Target& t) {
   std::string out = t.system_wide ? "system-wide" : "";
   auto add = [&out](const std::string& part) { out += (out.empty() ? "" : " ") + part; };
   if (!t.pids.empty()) add(absl::StrCat("pid ", absl::StrJoin(t.pids, ",")));
+  if (t.children) add("with children");
   if (!t.tids.empty()) add(absl::StrCat("tid ", absl::StrJoin(t.tids, ",")));
   if (!t.cgroup.empty()) add(absl::StrCat("cgroup ", t.cgroup));
   return out;
@@ -126,7 +131,10 @@ class Profiler::Impl {
   tracer::CommandExit ExitStatus() const {
     return tracer_ ? tracer_->ExitStatus() : tracer::CommandExit{};
   }
+  size_t processes_followed() const { return tracer_ ? tracer_->followed() : 0; }
   std::vector<pid_t> OwnThreads() const;
+  int collector_nice() const { return nice_; }
+  const std::string& collector_nice_refused() const { return nice_refused_; }
 
  private:
   void ReaderLoop();
@@ -152,6 +160,9 @@ class Profiler::Impl {
   bool done_ = false;     // the source's Run() returned: run_status_
   absl::Status start_status_;
   absl::Status run_status_;
+  size_t unwind_queue_ = 0;   // the engine's queue capacity
+  int nice_ = 0;              // of the workers, and of the reader once the source started
+  std::string nice_refused_;  // why collector_nice could not be applied
   bool finished_ = false;
   absl::Status finish_status_;
 };
@@ -184,7 +195,13 @@ void Profiler::Impl::ReaderLoop() {
   changed_.wait(lock, [this] { return go_ || quit_; });
   if (quit_ && !go_) return;
   lock.unlock();
+  // A command the source launches is forked from this thread and keeps its priority: raised once
+  // the command is forked. Attaching to many running threads takes long on a busy machine:
+  // raised before, then.
+  const bool launches = !options_.target.command.empty();
+  if (!launches && nice_ != 0) setpriority(PRIO_PROCESS, 0, nice_);
   absl::Status started = source_->Start();
+  if (launches && started.ok() && nice_ != 0) setpriority(PRIO_PROCESS, 0, nice_);
   lock.lock();
   start_status_ = started;
   started_ = true;
@@ -218,9 +235,17 @@ absl::Status Profiler::Impl::Init(Sampler sampler) {
   absl::StatusOr<std::unique_ptr<stackdepot::Depot>> depot = stackdepot::Depot::Create({});
   if (!depot.ok()) return depot.status();
   depot_ = *std::move(depot);
+  size_t queue = options_.unwind_queue;
+  if (queue == 0) {
+    const size_t cpus = std::max(1u, std::thread::hardware_concurrency());
+    const size_t rate = options_.period == 0 ? options_.frequency * cpus : 0;
+    queue = std::max<size_t>(1024, rate / 2);
+  }
+  unwind_queue_ = queue;
   absl::StatusOr<std::unique_ptr<unwind::DeferredUnwinder>> engine =
-      unwind::DeferredUnwinder::Create(
-          {.unwinder = unwind::MakeDwarfUnwinder(), .depot = depot_.get()});
+      unwind::DeferredUnwinder::Create({.unwinder = unwind::MakeDwarfUnwinder(),
+                                        .queue_capacity = queue,
+                                        .depot = depot_.get()});
   if (!engine.ok()) return engine.status();
   engine_ = *std::move(engine);
   for (const unwind::UnwindCallback& consumer : options_.unwind_consumers) {
@@ -232,6 +257,18 @@ absl::Status Profiler::Impl::Init(Sampler sampler) {
   {
     std::unique_lock lock(mu_);
     changed_.wait(lock, [this] { return reader_tid_ != 0; });
+  }
+  if (options_.collector_nice != 0) {
+    // Per thread: Linux keeps a nice value for each. The reader takes it when it starts its source.
+    // The workers run nothing yet; the first refusal is every thread's (the same permission).
+    nice_ = options_.collector_nice;
+    for (pid_t tid : engine_->worker_tids()) {
+      if (setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice_) != 0) {
+        nice_refused_ = absl::StrCat("setpriority(", nice_, "): ", strerror(errno));
+        nice_ = 0;
+        break;
+      }
+    }
   }
   const bool self = IsSelf(options_.target);
   std::vector<pid_t> own = OwnThreads();
@@ -256,6 +293,7 @@ absl::Status Profiler::Impl::Init(Sampler sampler) {
                             .call_graph = options_.call_graph,
                             .stack_size = options_.stack_size,
                             .off_cpu = options_.off_cpu,
+                            .buffer_pages = options_.buffer_pages,
                             .depot = depot_.get(),
                             .engine = engine_.get(),
                             .shared_works = consumers_};
@@ -279,10 +317,9 @@ std::map<std::string, std::string> Profiler::Impl::Metadata(Sampler sampler) con
   tracer::CallGraph mode =
       sampler == Sampler::kTimerSignal ? tracer::CallGraph::kDwarf : options_.call_graph;
   m["call_graph"] = std::string(tracer::CallGraphName(mode));
-  if (mode == tracer::CallGraph::kAuto) {
-    m["call_graph"] +=
-        tracer_ != nullptr && tracer_->native_deferred() ? " (native deferred)" : " (dwarf)";
-  }
+  const bool native = tracer_ != nullptr && tracer_->native_deferred();
+  if (mode == tracer::CallGraph::kAuto)
+    m["call_graph"] += native ? " (native deferred)" : " (dwarf)";
   m["stack_size"] = absl::StrCat(options_.stack_size & ~7u);  // as the samplers round it
   if (options_.period != 0) {
     m["period"] = absl::StrCat(options_.period);
@@ -290,6 +327,14 @@ std::map<std::string, std::string> Profiler::Impl::Metadata(Sampler sampler) con
     m["frequency"] = absl::StrCat(options_.frequency);
   }
   if (options_.wall) m["wall"] = "1";
+  if (tracer_ != nullptr) m["buffer_pages"] = absl::StrCat(tracer_->buffer_pages());
+  if (mode == tracer::CallGraph::kDwarf || (mode == tracer::CallGraph::kAuto && !native)) {
+    m["unwind_queue"] = absl::StrCat(unwind_queue_);  // dprof unwinds
+  }
+  if (options_.collector_nice != 0) {
+    m["collector_nice"] =
+        nice_refused_.empty() ? absl::StrCat(nice_) : absl::StrCat("0 (", nice_refused_, ")");
+  }
   m["dprof_version"] = DPROF_VERSION;
   utsname u = {};
   if (uname(&u) == 0) {
@@ -416,6 +461,11 @@ tracer::TracerStats Profiler::Stats() const { return impl_->Stats(); }
 uint64_t Profiler::bytes_written() const { return impl_->bytes_written(); }
 pid_t Profiler::command_pid() const { return impl_->command_pid(); }
 tracer::CommandExit Profiler::ExitStatus() const { return impl_->ExitStatus(); }
+size_t Profiler::processes_followed() const { return impl_->processes_followed(); }
 std::vector<pid_t> Profiler::own_threads() const { return impl_->OwnThreads(); }
+int Profiler::collector_nice() const { return impl_->collector_nice(); }
+const std::string& Profiler::collector_nice_refused() const {
+  return impl_->collector_nice_refused();
+}
 
 }  // namespace dprof

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -88,6 +89,40 @@ std::vector<int> OnlineCpus() {
 bool ProcessExists(pid_t pid) {
   struct stat st;
   return pid > 0 && stat(absl::StrCat("/proc/", pid).c_str(), &st) == 0;
+}
+
+std::vector<pid_t> Descendants(const std::vector<pid_t>& roots) {
+  absl::flat_hash_map<pid_t, std::vector<pid_t>> children;
+  DIR* dir = opendir("/proc");
+  if (dir == nullptr) return {};
+  while (dirent* e = readdir(dir)) {
+    pid_t pid;
+    if (!absl::SimpleAtoi(e->d_name, &pid)) continue;
+    std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+    std::string stat;
+    if (!std::getline(in, stat)) continue;  // exited meanwhile
+    // "pid (comm) state ppid ...": the name may hold spaces and parentheses; the last ')' ends it.
+    const size_t end = stat.rfind(')');
+    if (end == std::string::npos) continue;
+    std::vector<absl::string_view> fields =
+        absl::StrSplit(absl::string_view(stat).substr(end + 1), ' ', absl::SkipEmpty());
+    pid_t ppid;
+    if (fields.size() > 1 && absl::SimpleAtoi(fields[1], &ppid)) children[ppid].push_back(pid);
+  }
+  closedir(dir);
+  std::vector<pid_t> out;
+  std::vector<pid_t> next = roots;
+  while (!next.empty()) {
+    const pid_t parent = next.back();
+    next.pop_back();
+    auto it = children.find(parent);
+    if (it == children.end()) continue;
+    for (pid_t child : it->second) {
+      out.push_back(child);
+      next.push_back(child);
+    }
+  }
+  return out;
 }
 
 int OpenPidfd(pid_t pid, bool thread) {

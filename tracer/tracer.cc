@@ -23,6 +23,7 @@
 #include "tracer/internal/callchain.h"
 #include "tracer/internal/cgroup.h"
 #include "tracer/internal/event_spec.h"
+#include "tracer/internal/exit_watch.h"
 #include "tracer/internal/off_cpu.h"
 #include "tracer/internal/perf_errors.h"
 #include "tracer/internal/process.h"
@@ -38,6 +39,8 @@ namespace {
 constexpr uint64_t kBaseSampleType = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP | PERF_SAMPLE_TID |
                                      PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD;
 constexpr int kWaitMs = 100;
+// Once the targets look gone: the rounds that make sure they are come quickly.
+constexpr int kGoneWaitMs = 5;
 // How long a command stopped early may take to exit after SIGTERM before it is killed.
 constexpr std::chrono::milliseconds kStopGrace{2000};
 constexpr size_t kMaxKernelFrames = 512;
@@ -128,8 +131,10 @@ class Tracer::Impl {
   TracerStats Stats() const;
 
   CommandExit exit_status() const { return exit_; }
+  size_t followed() const { return exits_->size(); }
   pid_t command_pid() const { return child_ ? child_->pid() : 0; }
   bool native() const { return native_; }
+  size_t buffer_pages() const { return data_bytes_ / PageSize(); }
   std::shared_ptr<const unwind::AddressSpace> AddressSpaceOf(pid_t pid) const {
     auto it = spaces_.find(pid);
     return it == spaces_.end() ? nullptr : it->second;
@@ -153,10 +158,13 @@ class Tracer::Impl {
   // Opens every event on (pid, cpu). *gone when the task vanished first.
   absl::Status OpenOn(pid_t pid, int cpu, bool inherit, unsigned long flags, bool* gone);
   absl::Status OpenThreadsOf(pid_t pid, bool whole_process);
+  // Reads a running process's mappings and opens the events on all its threads. NotFound when it
+  // exited first.
+  absl::Status AttachProcess(pid_t pid);
   absl::Status OpenSystemWide();
   absl::Status AttachBuffer(int fd, int cpu);
-  // Wakes Run() when the process (or thread) exits; TargetsGone() asks its pidfd.
-  void WatchExit(pid_t pid, bool thread);
+  // Whether the targets, and every process they forked while recorded, have exited (the command
+  // is reaped then).
   bool TargetsGone();
   void Drain();
   void Process(std::span<const uint8_t> record);
@@ -202,7 +210,7 @@ class Tracer::Impl {
 
   std::optional<internal::ChildProcess> child_;
   CommandExit exit_;
-  std::vector<int> pidfds_;  // target processes and threads
+  std::optional<internal::ExitWatch> exits_;  // target processes and threads, and their forks
   absl::flat_hash_set<uint32_t> filter_pids_, filter_tids_;
   absl::flat_hash_set<uint32_t> excluded_;  // Target::exclude_tids
 
@@ -234,6 +242,11 @@ absl::Status Tracer::Impl::Init() {
   } else if (!t.cgroup.empty()) {
     return absl::InvalidArgumentError("a cgroup filter needs system-wide recording");
   }
+  if (t.children && (t.pids.empty() || t.system_wide)) {
+    return absl::InvalidArgumentError(
+        "children are followed from the processes given (Target::pids), not from a command, "
+        "threads or the whole system");
+  }
   excluded_.insert(t.exclude_tids.begin(), t.exclude_tids.end());
   if (options_.events.empty()) return absl::InvalidArgumentError("no events to record");
   if (options_.period == 0) {
@@ -250,6 +263,7 @@ absl::Status Tracer::Impl::Init() {
     options_.backend = own_backend_.get();
   }
   backend_ = options_.backend;
+  exits_.emplace(backend_);
 
   for (const std::string& name : options_.events) {
     absl::StatusOr<EventSpec> spec = internal::ResolveEvent(name, options_.tracefs_root);
@@ -304,7 +318,6 @@ absl::Status Tracer::Impl::Init() {
 Tracer::Impl::~Impl() {
   for (auto& [cpu, b] : buffers_) backend_->Unmap(b.base, b.bytes);
   for (int fd : fds_) backend_->Close(fd);
-  for (int fd : pidfds_) close(fd);
 }
 
 perf_event_attr Tracer::Impl::MakeAttr(const EventSpec& spec, bool lead) const {
@@ -443,6 +456,17 @@ absl::Status Tracer::Impl::OpenThreadsOf(pid_t pid, bool whole_process) {
   return absl::OkStatus();
 }
 
+absl::Status Tracer::Impl::AttachProcess(pid_t pid) {
+  absl::StatusOr<unwind::AddressSpace> space = unwind::AddressSpace::FromProc(pid, &binaries_);
+  if (space.ok()) {
+    internal::AnnounceMappings(pid, *space, backend_->NowNs(), sink_);
+    spaces_[pid] = std::make_shared<unwind::AddressSpace>(*std::move(space));
+    synced_.insert(pid);
+  }
+  exits_->Watch(pid, false);
+  return OpenThreadsOf(pid, true);
+}
+
 absl::Status Tracer::Impl::OpenSystemWide() {
   int cgroup_fd = -1;
   unsigned long flags = 0;
@@ -493,17 +517,17 @@ absl::Status Tracer::Impl::Start() {
       }
     }
     for (pid_t pid : t.pids) {
-      absl::StatusOr<unwind::AddressSpace> space = unwind::AddressSpace::FromProc(pid, &binaries_);
-      if (space.ok()) {
-        internal::AnnounceMappings(pid, *space, backend_->NowNs(), sink_);
-        spaces_[pid] = std::make_shared<unwind::AddressSpace>(*std::move(space));
-        synced_.insert(pid);
+      if (absl::Status s = AttachProcess(pid); !s.ok()) return s;
+    }
+    if (t.children) {
+      // Processes forked after their parent's events were opened inherit them; those running
+      // before were not told. (One forked while this runs may be missed.)
+      for (pid_t pid : internal::Descendants(t.pids)) {
+        if (absl::Status s = AttachProcess(pid); !s.ok() && !absl::IsNotFound(s)) return s;
       }
-      WatchExit(pid, false);
-      if (absl::Status s = OpenThreadsOf(pid, true); !s.ok()) return s;
     }
     for (pid_t tid : t.tids) {
-      WatchExit(tid, true);
+      exits_->Watch(tid, true);
       if (absl::Status s = OpenThreadsOf(tid, false); !s.ok()) return s;
     }
   }
@@ -511,7 +535,7 @@ absl::Status Tracer::Impl::Start() {
   if (child_) {
     // enable_on_exec: counting starts when the command execs, not before.
     if (absl::Status s = child_->Go(); !s.ok()) return s;
-    WatchExit(child_->pid(), false);
+    exits_->Watch(child_->pid(), false);
   } else {
     for (int fd : fds_) {
       if (const int r = backend_->Ioctl(fd, PERF_EVENT_IOC_ENABLE, 0); r < 0) {
@@ -522,20 +546,11 @@ absl::Status Tracer::Impl::Start() {
   return absl::OkStatus();
 }
 
-void Tracer::Impl::WatchExit(pid_t pid, bool thread) {
-  const int pidfd = internal::OpenPidfd(pid, thread);
-  // Without a pidfd (before Linux 5.3) only RequestStop() or the duration ends a recording of
-  // processes and threads; a command is still reaped by TargetsGone().
-  if (pidfd < 0) return;
-  pidfds_.push_back(pidfd);
-  backend_->Watch(pidfd);
-}
-
 bool Tracer::Impl::TargetsGone() {
   if (options_.target.system_wide) return false;
-  if (child_) return child_->TryWait(&exit_);
-  if (pidfds_.empty()) return false;
-  return std::all_of(pidfds_.begin(), pidfds_.end(), internal::PidfdExited);
+  // The command is reaped for its exit status; what it left running is still recorded.
+  if (child_ && !exit_.exited && !child_->TryWait(&exit_)) return false;
+  return exits_->AllExited();
 }
 
 void Tracer::Impl::Drain() {
@@ -553,17 +568,28 @@ absl::Status Tracer::Impl::Run(std::chrono::nanoseconds duration) {
   const uint64_t deadline = duration.count() > 0 ? backend_->NowNs() + duration.count() : 0;
   auto process = [this](uint64_t, std::span<const uint8_t> record) { Process(record); };
   uint64_t horizon = 0;
+  uint64_t processed = 0;  // every record up to here went through Process()
+  uint64_t gone_at = 0;    // when the targets last looked gone, or 0
   for (;;) {
-    const bool finishing =
-        stop_.requested() || TargetsGone() || (deadline != 0 && backend_->NowNs() >= deadline);
     const uint64_t round_start = backend_->NowNs();
+    bool finishing = stop_.requested() || (deadline != 0 && round_start >= deadline);
+    if (!finishing && TargetsGone()) {
+      // Gone as far as the records processed so far tell: a process forked before the last exit
+      // (an orphan, a daemon) may still be in the buffers. Once everything up to the moment they
+      // looked gone is processed and they still do, they are.
+      if (gone_at == 0) gone_at = round_start;
+      finishing = processed >= gone_at;
+    } else {
+      gone_at = 0;
+    }
     Drain();
     if (finishing) break;
     // Every buffer was read dry after `horizon`: nothing older can still arrive.
     queue_.PopUntil(horizon, process);
+    processed = horizon;
     horizon = round_start;
     sink_->OnTick(backend_->NowNs());
-    const int r = backend_->Wait(kWaitMs);
+    const int r = backend_->Wait(gone_at != 0 ? kGoneWaitMs : kWaitMs);
     if (r < 0 && r != -EINTR) {
       return absl::InternalError(absl::StrCat("waiting for events failed: ", strerror(-r)));
     }
@@ -638,7 +664,10 @@ void Tracer::Impl::Process(std::span<const uint8_t> bytes) {
       if (engine_ != nullptr) engine_->TaskExited(t->tid);
       tracker_.TaskExited(t->tid);
       off_cpu_.Exited(t->tid);
+      if (t->pid == t->tid) exits_->Forget(t->pid);
     } else if (t->pid != t->ppid) {
+      // A new process of the recorded tree: followed until it exits, past its parent's exit.
+      if (!options_.target.system_wide) exits_->Watch(t->pid, false);
       // fork(): the child starts with its parent's mappings.
       auto parent = spaces_.find(t->ppid);
       if (parent != spaces_.end()) {
@@ -822,8 +851,10 @@ absl::Status Tracer::Run(std::chrono::nanoseconds duration) { return impl_->Run(
 void Tracer::RequestStop() { impl_->RequestStop(); }
 TracerStats Tracer::Stats() const { return impl_->Stats(); }
 CommandExit Tracer::ExitStatus() const { return impl_->exit_status(); }
+size_t Tracer::followed() const { return impl_->followed(); }
 pid_t Tracer::command_pid() const { return impl_->command_pid(); }
 bool Tracer::native_deferred() const { return impl_->native(); }
+size_t Tracer::buffer_pages() const { return impl_->buffer_pages(); }
 std::shared_ptr<const unwind::AddressSpace> Tracer::AddressSpaceOf(pid_t pid) const {
   return impl_->AddressSpaceOf(pid);
 }

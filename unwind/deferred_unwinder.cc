@@ -92,17 +92,14 @@ DeferredUnwinder::DeferredUnwinder(Options options)
     : options_(std::move(options)),
       tracker_(&cookies_, cookie::ContextTracker::Options{.max_tasks = options_.max_tasks}) {
   // Every job that can be queued or running needs a stack buffer; finished ones keep only their
-  // result. Buffers grow to their size on first use and are reused after.
+  // result. Buffers grow to their size on first use and are reused after; jobs are made when
+  // first needed, up to max_jobs_ (so a queue sized for a burst costs memory only in one).
   const size_t in_flight = options_.queue_capacity + static_cast<size_t>(options_.workers);
+  max_jobs_ = in_flight + options_.result_cache;
   std::unique_lock lock(mu_);
   for (size_t i = 0; i < in_flight; ++i) {
     all_stacks_.push_back(std::make_unique<std::vector<uint8_t>>());
     free_stacks_.push_back(all_stacks_.back().get());
-  }
-  for (size_t i = 0; i < in_flight + options_.result_cache; ++i) {
-    all_jobs_.push_back(std::make_unique<Job>());
-    all_jobs_.back()->pcs.resize(options_.max_frames);
-    free_jobs_.push_back(all_jobs_.back().get());
   }
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
   // worker_tids() is complete once Create() returns: a self-profiler excludes these threads
@@ -291,6 +288,11 @@ DeferredUnwinder::Job* DeferredUnwinder::TakeJobLocked() {
     Job* job = free_jobs_.back();
     free_jobs_.pop_back();
     return job;
+  }
+  if (all_jobs_.size() < max_jobs_) {
+    all_jobs_.push_back(std::make_unique<Job>());
+    all_jobs_.back()->pcs.resize(options_.max_frames);
+    return all_jobs_.back().get();
   }
   // Reuse the oldest finished job; one being re-delivered is skipped and files itself again
   // when it is done.

@@ -122,20 +122,34 @@ std::string ScratchDir(const std::string& name) {
   return dir.string();
 }
 
-double SelfShare(const std::string& report, const std::string& function) {
+namespace {
+
+// Column `column` (0: self, 1: total) of the report row naming `function`.
+double Share(const std::string& report, const std::string& function, int column) {
   std::istringstream in(report);
   std::string line;
   while (std::getline(in, line)) {
     // "  65.97%   66.12%      1.286 s  (anonymous namespace)::hot_a   cpu_bound_nofp"
     std::istringstream fields(line);
-    double self = 0;
-    if (!(fields >> self) || line.find('%') == std::string::npos) continue;
+    double self = 0, total = 0;
+    char percent = 0;
+    if (!(fields >> self >> percent >> total) || percent != '%') continue;
     std::string word;
     while (fields >> word) {
-      if (word == function || word.ends_with("::" + function)) return self;
+      if (word == function || word.ends_with("::" + function)) return column == 0 ? self : total;
     }
   }
   return -1;
+}
+
+}  // namespace
+
+double SelfShare(const std::string& report, const std::string& function) {
+  return Share(report, function, 0);
+}
+
+double TotalShare(const std::string& report, const std::string& function) {
+  return Share(report, function, 1);
 }
 
 }  // namespace dprof::testing

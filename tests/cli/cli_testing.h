@@ -57,6 +57,8 @@ std::string ScratchDir(const std::string& name);
 
 // The share (percent) of the report row naming `function`'s self weight; -1 when absent.
 double SelfShare(const std::string& report, const std::string& function);
+// The same of its total weight (the second column).
+double TotalShare(const std::string& report, const std::string& function);
 
 }  // namespace dprof::testing
 

@@ -39,6 +39,13 @@ TEST(ErrorsTest, UnknownPid) {
   ExpectOneLine(r);
 }
 
+TEST(ErrorsTest, ChildrenNeedAPid) {
+  const CliResult r = RunDprof({"record", "--children", "--", "/bin/true"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--children follows the processes that -p names: give -p PID"));
+  ExpectOneLine(r);
+}
+
 TEST(ErrorsTest, ProcessExitedBeforeRecordingStarted) {
   const pid_t zombie = fork();  // exits at once and stays unreaped: no thread left to record
   if (zombie == 0) _exit(0);

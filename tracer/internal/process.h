@@ -22,6 +22,9 @@ std::vector<pid_t> ListThreads(pid_t pid);
 // /sys/devices/system/cpu/online, parsed ("0-3,6").
 std::vector<int> OnlineCpus();
 bool ProcessExists(pid_t pid);
+// The processes descended from `roots` (their children, the children's children, ...) as /proc
+// shows them now, parents before their children; the roots themselves are not included.
+std::vector<pid_t> Descendants(const std::vector<pid_t>& roots);
 
 // Tells `sink` about the executable mappings of `space` (read from /proc: perf's synthesized
 // MMAP2 records), so that a recording knows what was mapped before it began.

@@ -72,7 +72,12 @@ struct ProfilerOptions {
   tracer::CallGraph call_graph = tracer::CallGraph::kDwarf;
   uint32_t stack_size = 32768;  // bytes of user stack copied per sample (dwarf); 8..65528
   bool off_cpu = false;         // also where threads blocked, and for how long (perf_event only)
-  bool wall = false;            // off_cpu, and the profile's default view is wall-clock time
+  size_t buffer_pages = 0;      // ring buffer data pages per CPU (perf_event); 0: by call graph
+  // User stacks that may wait for an unwind worker (each holds its stack copy); beyond it they
+  // are dropped and counted. 0: half a second of samples at `frequency` on every CPU, at least
+  // 1024.
+  size_t unwind_queue = 0;
+  bool wall = false;  // off_cpu, and the profile's default view is wall-clock time
   // The recording file written while recording (readable up to its last chunk whatever happens);
   // empty: the recording is kept in memory only.
   std::string output = {};
@@ -84,6 +89,13 @@ struct ProfilerOptions {
   // They need call_graph kDwarf (the default), where dprof itself unwinds.
   std::vector<unwind::UnwindCallback> unwind_consumers = {};
   Sampler sampler = Sampler::kAuto;
+  // The nice value of the profiler's own threads (the reader and the unwind workers) while it
+  // records; 0 leaves them as they are. A busy target (many threads that want every CPU) gets
+  // each of them a fair share only, too little to keep up with the samples it makes: the ring
+  // buffers overflow and the unwind queue drops. Below 0 needs CAP_SYS_NICE (root) or an
+  // RLIMIT_NICE that allows it; where refused the threads keep their priority, and
+  // collector_nice() says so. A launched command keeps the caller's priority.
+  int collector_nice = 0;
   int signal = SIGPROF;  // the timer signals' (must have no handler of the program's)
   // Added to the recording's metadata ("command", "call_graph", "start_time", ... are set).
   std::map<std::string, std::string> metadata = {};
@@ -162,10 +174,18 @@ class Profiler {
   // The launched command (perf_event with Target::command): its pid, and how it ended.
   pid_t command_pid() const;
   tracer::CommandExit ExitStatus() const;
+  // Processes (and threads) of the targets still followed: a command's exit ends a recording
+  // only once what it started has exited too (perf_event; 0 otherwise). Context: a sink's OnTick
+  // (the reader thread), or after Finish().
+  size_t processes_followed() const;
   // The recording's metadata as written.
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   // Threads of the profiler in this process (left out of a self-profile).
   std::vector<pid_t> own_threads() const;
+  // The nice value the profiler's threads record with: ProfilerOptions::collector_nice, or 0 when
+  // it was 0 or the system refused it (collector_nice_refused() then says why).
+  int collector_nice() const;
+  const std::string& collector_nice_refused() const;
 
  private:
   class Impl;

@@ -34,7 +34,8 @@
 //   s = sampler->Run();                  // until RequestStop()
 //
 // Context: Create on any thread; Start and Run on one thread (the one never sampled);
-// RequestStop() from any thread or a signal handler; Stats() from any thread. One TimerSampler samples a process at a time.
+// RequestStop() from any thread or a signal handler; Stats() from any thread. One TimerSampler
+// samples a process at a time.
 #ifndef DPROF_TRACER_TIMER_SAMPLER_H_
 #define DPROF_TRACER_TIMER_SAMPLER_H_
 

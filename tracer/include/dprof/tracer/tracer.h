@@ -56,6 +56,8 @@ namespace dprof::tracer {
 struct Target {
   std::vector<pid_t> pids = {};           // processes: every thread, and every thread or child they
                                           // create while recorded (perf -p)
+  bool children = false;                  // with pids: also the processes they started before
+                                          // (their descendants): a pre-fork server's workers
   std::vector<pid_t> tids = {};           // single threads (perf -t)
   std::vector<std::string> command = {};  // a command to launch (perf record -- CMD)
   bool system_wide = false;               // every CPU (perf -a); pids and tids then filter
@@ -293,10 +295,15 @@ class Tracer : public EventSource {
   // the reader thread changes: call them after Run() returned, or from the sink's OnEvent().
   TracerStats Stats() const override;
   CommandExit ExitStatus() const;
+  // Processes and threads still followed: the targets and what they forked while recorded, as
+  // far as the records read so far tell (a recording ends when none is left).
+  size_t followed() const;
   // The launched command's pid (0 when none).
   pid_t command_pid() const;
   // Whether user stacks come from native deferred callchains (kAuto on Linux 6.19+).
   bool native_deferred() const;
+  // Data pages of each ring buffer (TracerOptions::buffer_pages, or the default for the mode).
+  size_t buffer_pages() const;
   // The last address space seen for `pid` (kept after it exits), or nullptr.
   std::shared_ptr<const unwind::AddressSpace> AddressSpaceOf(pid_t pid) const;
   // The format of options.events[i] when it is a tracepoint, else nullptr.

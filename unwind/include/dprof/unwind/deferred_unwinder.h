@@ -12,7 +12,7 @@
 //
 // Guarantees:
 //  - Request() never waits for an unwind, and memory stays bounded: jobs and stack buffers come
-//    from pools sized by Options (a buffer is allocated the first time it is used, then reused);
+//    from pools sized by Options (each is allocated the first time it is needed, then reused);
 //    when the queue is full the snapshot is dropped and counted.
 //  - After Cancel(work) returns, work's callback is not running anywhere and is never called
 //    again; requests with it fail. Register() and Cancel() never block unwinding: the callback
@@ -249,7 +249,8 @@ class DeferredUnwinder {
   std::deque<Job*> done_ ABSL_GUARDED_BY(mu_);  // finished jobs, oldest first, for eviction
   std::vector<Job*> free_jobs_ ABSL_GUARDED_BY(mu_);
   std::vector<std::vector<uint8_t>*> free_stacks_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::unique_ptr<Job>> all_jobs_;
+  size_t max_jobs_ = 0;  // queued, running and kept for late requests
+  std::vector<std::unique_ptr<Job>> all_jobs_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<std::vector<uint8_t>>> all_stacks_;
   size_t busy_ ABSL_GUARDED_BY(mu_) = 0;           // jobs queued or being processed
   size_t filling_ ABSL_GUARDED_BY(mu_) = 0;        // new jobs whose snapshot is being copied in
