@@ -81,12 +81,17 @@ std::string QualifiedName(Dwarf_Die* die) {
 }
 
 // A function's name as people read it: its demangled linkage name (qualified, with parameters),
-// else its name qualified by the namespaces and classes around it.
-std::string FunctionName(Dwarf_Die* die) {
+// else its name qualified by the namespaces and classes around it. `mangled`: whether it came
+// from a C++ linkage name (a C function has none, or its assembler name: "__GI___libc_malloc").
+std::string FunctionName(Dwarf_Die* die, bool* mangled) {
   Dwarf_Attribute attr;
+  *mangled = false;
   for (int name : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name}) {
     if (dwarf_attr_integrate(die, name, &attr) != nullptr) {
-      if (const char* s = dwarf_formstring(&attr)) return Demangle(s);
+      if (const char* s = dwarf_formstring(&attr)) {
+        *mangled = std::string_view(s).starts_with("_Z");
+        return Demangle(s);
+      }
     }
   }
   return QualifiedName(die);
@@ -151,7 +156,12 @@ const std::vector<SymbolFrame>& BinarySymbols::Lookup(uint64_t vaddr) {
   return it->second;
 }
 
-std::vector<SymbolFrame> BinarySymbols::Resolve(uint64_t vaddr) const {
+const std::string* BinarySymbols::SymbolName(uint64_t address) {
+  if (!table_.has_value()) table_ = SymbolTable::Read(session_->module);
+  return table_->Find(address);
+}
+
+std::vector<SymbolFrame> BinarySymbols::Resolve(uint64_t vaddr) {
   Dwfl_Module* module = session_->module;
   const Dwarf_Addr address = vaddr + session_->bias;
   std::vector<SymbolFrame> frames;
@@ -191,11 +201,19 @@ std::vector<SymbolFrame> BinarySymbols::Resolve(uint64_t vaddr) const {
     for (int i = 0; i < depth; ++i) {
       const int tag = dwarf_tag(&chain[i]);
       if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
-      frames.push_back(SymbolFrame{.function = FunctionName(&chain[i]),
+      bool mangled = false;
+      frames.push_back(SymbolFrame{.function = FunctionName(&chain[i], &mangled),
                                    .file = file,
                                    .line = line,
                                    .inlined = tag == DW_TAG_inlined_subroutine});
-      if (tag == DW_TAG_subprogram) break;
+      if (tag == DW_TAG_subprogram) {
+        // A C function may have several names (aliases) of which DWARF knows one: the one the
+        // symbol table ranks first, as perf shows it (SymbolTable). (A C++ function keeps
+        // DWARF's: a mangled symbol of a template demangles with its return type.)
+        const std::string* name = mangled ? nullptr : SymbolName(address);
+        if (name != nullptr && !name->starts_with("_Z")) frames.back().function = *name;
+        break;
+      }
       CallSite(&chain[i], cu, &file, &line);
     }
     free(chain);
@@ -204,15 +222,11 @@ std::vector<SymbolFrame> BinarySymbols::Resolve(uint64_t vaddr) const {
   // No DWARF function (none at all, or code without it): the symbol table's name, with the
   // source line where there is one.
   if (frames.empty() || frames.back().inlined || frames.back().function.empty()) {
-    GElf_Off offset = 0;
-    GElf_Sym sym;
-    const char* name =
-        dwfl_module_addrinfo(module, address, &offset, &sym, nullptr, nullptr, nullptr);
-    if (name != nullptr) {
+    if (const std::string* name = SymbolName(address)) {
       if (!frames.empty() && frames.back().function.empty()) {
-        frames.back().function = Demangle(name);
+        frames.back().function = Demangle(*name);
       } else {
-        frames.push_back(SymbolFrame{.function = Demangle(name), .file = file, .line = line});
+        frames.push_back(SymbolFrame{.function = Demangle(*name), .file = file, .line = line});
       }
     }
   }

@@ -15,6 +15,9 @@ packages=(
   # the HTML flame graph test drives the page in headless Chromium; the reader's fuzz target
   # is built with clang and libFuzzer
   chromium clang libclang-rt-14-dev
+  # the real-program tier (tests/realworld) records programs nobody here wrote, with dprof and
+  # with perf: a pre-fork server under load, a database, compression, an interpreter
+  nginx-light apache2-utils sqlite3 xz-utils python3
 )
 
 missing=()

@@ -584,8 +584,13 @@ absl::Status Tracer::Impl::Run(std::chrono::nanoseconds duration) {
     }
     Drain();
     if (finishing) break;
-    // Every buffer was read dry after `horizon`: nothing older can still arrive.
-    queue_.PopUntil(horizon, process);
+    // Every buffer was read dry after `horizon`: nothing older can still arrive. The unwind
+    // workers wake once for the round's snapshots, not once each.
+    {
+      std::optional<unwind::DeferredUnwinder::Batch> batch;
+      if (engine_ != nullptr) batch.emplace(engine_);
+      queue_.PopUntil(horizon, process);
+    }
     processed = horizon;
     horizon = round_start;
     sink_->OnTick(backend_->NowNs());

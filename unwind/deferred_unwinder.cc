@@ -235,7 +235,9 @@ RequestResult DeferredUnwinder::Request(std::span<const UnwindWork> works,
       job->state = Job::State::kQueued;
       queue_.push_back(job);
       ++busy_;
-      if (sleeping_workers_ > 0) work_ready_.notify_one();
+      if (sleeping_workers_ > 0 && batches_.load(std::memory_order_relaxed) == 0) {
+        work_ready_.notify_one();
+      }
       return {RequestStatus::kQueued, cookie};
     }
     if (queue_.size() + filling_ >= options_.queue_capacity || free_stacks_.empty() ||
@@ -276,8 +278,8 @@ RequestResult DeferredUnwinder::Request(std::span<const UnwindWork> works,
     queue_.push_back(fill);
     --filling_;
     // A worker that is awake takes the job when it is done with its own: waking one is a
-    // syscall, so only sleepers are woken.
-    wake = sleeping_workers_ > 0;
+    // syscall, so only sleepers are woken, and not during a batch (its end wakes them).
+    wake = sleeping_workers_ > 0 && batches_.load(std::memory_order_relaxed) == 0;
   }
   if (wake) work_ready_.notify_one();
   return {RequestStatus::kQueued, cookie};
@@ -466,6 +468,21 @@ void DeferredUnwinder::Deliver(Job* job, Cookie cookie) {
 void DeferredUnwinder::TaskExited(uint32_t tid) {
   std::lock_guard lock(mu_);
   tracker_.TaskExited(tid);
+}
+
+DeferredUnwinder::Batch::Batch(DeferredUnwinder* engine) : engine_(engine) {
+  engine_->batches_.fetch_add(1, std::memory_order_relaxed);
+}
+
+DeferredUnwinder::Batch::~Batch() {
+  if (engine_->batches_.fetch_sub(1, std::memory_order_relaxed) != 1) return;
+  size_t wake;
+  {
+    std::lock_guard lock(engine_->mu_);
+    wake = std::min(engine_->queue_.size(), static_cast<size_t>(engine_->sleeping_workers_));
+  }
+  // The jobs queued during the batch: as many sleepers as there are jobs for them.
+  for (size_t i = 0; i < wake; ++i) engine_->work_ready_.notify_one();
 }
 
 void DeferredUnwinder::Flush() {

@@ -307,9 +307,18 @@ class DwarfUnwinder final : public Unwinder {
       // The caller's registers.
       Registers caller;
       for (size_t i = 0; i < std::size(kTracked); ++i) {
-        if (ReadResult r = ApplyRegister(rule->regs[i], cfa, snapshot, regs, kTracked[i], &caller);
-            r != ReadResult::kOk) {
-          return {n, StopReasonForRead(r)};
+        const int reg = kTracked[i];
+        const ReadResult r = ApplyRegister(rule->regs[i], cfa, snapshot, regs, reg, &caller);
+        if (r == ReadResult::kOk) continue;
+        if (reg == kRip) return {n, StopReasonForRead(r)};
+        // A callee-saved register whose slot cannot be read need not end the walk (libdw's and
+        // perf's unwinders go on too): only a later frame that uses it can fail. A slot below the
+        // stack pointer, in an epilogue after its pops, held a value already restored: the
+        // register's own.
+        const RegRule& saved = rule->regs[i];
+        if (saved.kind == RuleKind::kOffset && cfa + saved.n < snapshot.stack_address &&
+            regs.Has(reg)) {
+          caller.Set(reg, regs.value[reg]);
         }
       }
       if (!caller.Has(kRip) || caller.ip() == 0) return {n, StopReason::kOutermost};

@@ -2,8 +2,10 @@
 //
 // DWARF first, from the file itself or a separate debug file libdw finds by build-id or
 // .gnu_debuglink under the debug directories: the function, its source file and line, and one
-// frame per inlined call (innermost first, each marked inlined). Without DWARF, the symbol tables
-// (.symtab, .dynsym, .gnu_debugdata). C++ names are demangled. Every address is looked up once.
+// frame per inlined call (innermost first, each marked inlined). Without DWARF, and for C functions
+// (whose aliases DWARF does not know), the symbol tables (.symtab, .dynsym, .gnu_debugdata; PLT
+// entries as "function@plt"): SymbolTable. C++ names are demangled. Every address is looked up
+// once.
 //
 // Context: not thread-safe (libdw's lookups fill caches); one per thread.
 #ifndef DPROF_PROFILE_INTERNAL_BINARY_SYMBOLS_H_
@@ -11,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "dprof/profile/recording.h"
 #include "dprof/unwind/binary.h"
+#include "profile/internal/symbol_table.h"
 
 namespace dprof::profile::internal {
 
@@ -38,9 +42,12 @@ class BinarySymbols {
  private:
   struct Session;  // libdw's state for the file
   explicit BinarySymbols(std::unique_ptr<Session> session);
-  std::vector<SymbolFrame> Resolve(uint64_t vaddr) const;
+  std::vector<SymbolFrame> Resolve(uint64_t vaddr);
+  // The symbol table's name of module address `address` (read on first use), or nullptr.
+  const std::string* SymbolName(uint64_t address);
 
   std::unique_ptr<Session> session_;
+  std::optional<SymbolTable> table_;
   absl::flat_hash_map<uint64_t, std::vector<SymbolFrame>> cache_;
 };
 

@@ -6,7 +6,7 @@ volatile uint64_t sink;
 }
 
 extern "C" __attribute__((noinline)) uint64_t plugin_hot(uint64_t x) {
-  for (uint64_t i = 0; i < 100000; ++i)
+  for (uint64_t i = 0; i < 100000; ++i)              // @plugin-loop
     x = x * 2862933555777941757ull + (x >> 31) + i;  // @plugin-hot
   return x;
 }

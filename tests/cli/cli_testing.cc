@@ -56,7 +56,7 @@ CliProcess::CliProcess(const std::vector<std::string>& args, const CliOptions& o
     }
     if (options.perf_errno != 0) DenyPerfEventOpen(options.perf_errno);
     for (const std::string& e : options.env) putenv(const_cast<char*>(e.c_str()));
-    execv(cargv[0], cargv.data());
+    execvp(cargv[0], cargv.data());
     _exit(127);
   }
   close(out[1]);

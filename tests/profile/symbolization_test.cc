@@ -182,9 +182,14 @@ TEST_F(SymbolizationTest, LibraryLoadedWithDlopen) {
                       }),
             0.8)
       << Top(p);
-  // Most of it on the loop's line (the rest on the function's entry and exit).
-  const uint32_t hot_line = MarkedLine("dlopen/plugin.cc", "plugin-hot");
-  EXPECT_GT(LeafShare(p, [&](const Profile::Frame& f) { return f.line == hot_line; }), 0.5)
+  // Most of it on the loop's two lines, its body and its control (the rest on the function's
+  // entry and exit); how the samples split between the two depends on the CPU.
+  const uint32_t body = MarkedLine("dlopen/plugin.cc", "plugin-hot");
+  const uint32_t control = MarkedLine("dlopen/plugin.cc", "plugin-loop");
+  EXPECT_GT(LeafShare(p, [&](const Profile::Frame& f) { return f.line == body; }), 0.1) << Top(p);
+  EXPECT_GT(
+      LeafShare(p, [&](const Profile::Frame& f) { return f.line == body || f.line == control; }),
+      0.8)
       << Top(p);
 }
 

@@ -184,6 +184,22 @@ class DeferredUnwinder {
   // Waits until every queued job has run and been delivered. Context: never from a callback.
   void Flush() ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Holds back the wake-ups of sleeping workers while it lives: the jobs queued meanwhile are
+  // handed out at once when it ends. A sampler that reads events in rounds opens one per round,
+  // so that workers wake a few times per round, not once per event: every wake-up of a thread on
+  // another CPU interrupts what runs there (the target) with an IPI.
+  // Context: the thread that makes most requests (other threads' jobs wait for its batch too).
+  class Batch {
+   public:
+    explicit Batch(DeferredUnwinder* engine);
+    ~Batch();
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+
+   private:
+    DeferredUnwinder* engine_;
+  };
+
   EngineStats Stats() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // The worker threads' ids (they are named "dprof-unwind"): a profiler of its own process
@@ -258,6 +274,9 @@ class DeferredUnwinder {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<pid_t> worker_tids_ ABSL_GUARDED_BY(mu_);
 
+  // Open batches (Batch). Relaxed: a request that misses a batch's start wakes a worker early, one
+  // that misses its end leaves its job to the end's wake-up, which takes mu_ after it.
+  std::atomic<int> batches_{0};
   std::array<std::atomic<uint64_t>, kNumEngineStats> stats_{};
   std::array<std::atomic<uint64_t>, kNumStopReasons> stop_reasons_{};
   std::vector<std::thread> workers_;

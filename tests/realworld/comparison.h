@@ -1,0 +1,81 @@
+// Support for the real-program tier: a program nobody here wrote, recorded by dprof and by
+// `perf record --call-graph dwarf,65528` in the same test, and the two compared on what a user
+// sees: the functions with the most self time, the share of samples whose leaf is named, and the
+// share of complete stacks (from _start, or a thread's clone3/start_thread).
+#ifndef DPROF_TESTS_REALWORLD_COMPARISON_H_
+#define DPROF_TESTS_REALWORLD_COMPARISON_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace dprof::testing {
+
+// What one tool's recording says. Shares are percent of the samples' weight (their period).
+struct Figures {
+  uint64_t samples = 0;
+  uint64_t lost = 0;                   // samples the tool says it lost
+  std::map<std::string, double> self;  // leaf function -> share (unnamed leaves left out)
+  double named_leaf = 0;               // share whose leaf frame is named
+  double complete = 0;                 // share whose outermost user frame is a root
+};
+
+// dprof's figures of the recording at `path` (its default view: kernel and user frames).
+Figures DprofFigures(const std::string& path);
+// perf's, from `perf script` of the perf.data at `path`.
+Figures PerfFigures(const std::string& path);
+
+// How one tool records a workload.
+class Recorder {
+ public:
+  enum class Tool { kDprof, kPerf };
+  Recorder(Tool tool, std::string output, std::vector<std::string> flags)
+      : tool_(tool), output_(std::move(output)), flags_(std::move(flags)) {}
+
+  Tool tool() const { return tool_; }
+  const char* name() const { return tool_ == Tool::kDprof ? "dprof" : "perf"; }
+  // The command line that launches `command` and records it (and what it starts).
+  std::vector<std::string> Launching(const std::vector<std::string>& command) const;
+  // The command line that records process `pid` and the processes it started, for `seconds`:
+  // dprof -p PID --children; perf, which cannot follow children started before, is given them
+  // all (-p PID,CHILD,...).
+  std::vector<std::string> Attaching(pid_t pid, double seconds) const;
+
+ private:
+  std::vector<std::string> Prefix() const;
+
+  Tool tool_;
+  std::string output_;
+  std::vector<std::string> flags_;
+};
+
+// Runs `argv` (argv[0] a path or a name on PATH) to its end, in `cwd` when given; its exit code
+// (128 + signal when killed). Its output goes to `out` and `err` when given.
+int RunProgram(const std::vector<std::string>& argv, std::string* out = nullptr,
+               std::string* err = nullptr, const std::string& cwd = "");
+
+struct Workload {
+  std::string name;
+  // Records the workload with `recorder`; returns the recorder's exit code.
+  std::function<int(const Recorder& recorder)> run;
+  double min_share = 3;        // function self shares below this (in both) are not compared
+  double share_tolerance = 3;  // percentage points
+};
+
+// Runs `w` under dprof (with `dprof_flags`) and then under perf (perf record -F 999
+// --call-graph dwarf,65528, and `perf_flags`), each recording in `dir`, and compares them as the
+// real-program tier demands: every function with a self share of at least min_share within
+// share_tolerance points of perf's; named leaves and complete stacks at least perf's minus 2
+// points; no more samples lost than perf lost (plus 1% of the samples). Prints both side by side
+// and appends a row to DPROF_ARTIFACTS_DIR/realworld.md.
+void RecordAndCompare(const Workload& w, const std::string& dir,
+                      const std::vector<std::string>& dprof_flags = {},
+                      const std::vector<std::string>& perf_flags = {});
+
+}  // namespace dprof::testing
+
+#endif  // DPROF_TESTS_REALWORLD_COMPARISON_H_
