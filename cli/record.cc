@@ -347,7 +347,8 @@ Runner AddRecord(CLI::App& app, const std::vector<std::string>* after_dashes) {
       ->type_name("BYTES")
       ->check(CLI::Range(8, 65528));
   c->add_option("-m,--mmap-pages", flags->mmap_pages,
-                "Ring buffer pages per CPU, a power of two (default: 1024 with dwarf, else 128)")
+                "Ring buffer pages per CPU, a power of two (default: an eighth of a second of "
+                "samples: 1024 at 999 Hz with dwarf stacks)")
       ->type_name("PAGES");
   c->add_option("--unwind-queue", flags->unwind_queue,
                 "User stacks that may wait for an unwind (default: half a second of samples on "

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -125,6 +126,8 @@ class Tracer::Impl {
   ~Impl();
 
   absl::Status Init();
+  // Ring buffer data pages for the rate and size of samples the options make.
+  size_t DefaultPages() const;
   absl::Status Start();
   absl::Status Run(std::chrono::nanoseconds duration);
   void RequestStop();
@@ -304,7 +307,7 @@ absl::Status Tracer::Impl::Init() {
   }
 
   size_t pages = options_.buffer_pages;
-  if (pages == 0) pages = mode_ == CallGraph::kDwarf ? 1024 : 128;
+  if (pages == 0) pages = DefaultPages();
   if ((pages & (pages - 1)) != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("ring buffer of ", pages, " pages: use a power of two"));
@@ -313,6 +316,20 @@ absl::Status Tracer::Impl::Init() {
   cpus_ = internal::OnlineCpus();
   frames_.resize(kMaxKernelFrames);
   return absl::OkStatus();
+}
+
+size_t Tracer::Impl::DefaultPages() const {
+  // An eighth of a second of samples at the frequency on one CPU (the most a CPU's clock event
+  // makes): room for the reader to be late by that much. Counter and tracepoint rates are not
+  // known in advance: the sizes for 999 Hz.
+  const bool dwarf = mode_ == CallGraph::kDwarf;
+  const uint64_t rate =
+      options_.period == 0 && options_.frequency > 0 ? options_.frequency : uint64_t{999};
+  // A sample's header, ids, registers and kernel call chain, and its stack copy (dwarf).
+  const uint64_t bytes = rate * ((dwarf ? options_.stack_size : 0) + 1024) / 8;
+  // The nearest power of two.
+  const uint64_t pages = std::max<uint64_t>(1, bytes / PageSize());
+  return std::clamp<size_t>(std::bit_floor(pages + pages / 2), 128, 4096);
 }
 
 Tracer::Impl::~Impl() {

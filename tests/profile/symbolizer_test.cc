@@ -7,9 +7,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
@@ -186,6 +189,8 @@ const void* PluginHot(void* handle) {
   return static_cast<const char*>(hot) + 8;
 }
 
+// The hot function is __plugin_hot_impl to DWARF, plugin_hot to its callers (an alias): named as
+// callers and perf name it.
 TEST(SymbolizerTest, LibraryWithDwarf) {
   void* handle = dlopen(testing::SampleFile("libdlopen_plugin.so").c_str(), RTLD_NOW);
   ASSERT_NE(handle, nullptr) << dlerror();
@@ -197,6 +202,38 @@ TEST(SymbolizerTest, LibraryWithDwarf) {
   EXPECT_EQ(s.frames.back().function, "plugin_hot");
   EXPECT_THAT(s.frames.back().file, EndsWith("samples/dlopen/plugin.cc"));
   EXPECT_GT(s.frames.back().line, 0u);
+  dlclose(handle);
+}
+
+// Calls through the procedure linkage table land in entries no symbol covers: each is named after
+// the function it calls, as objdump names them.
+TEST(SymbolizerTest, PltEntriesAreNamed) {
+  const std::string plugin = testing::SampleFile("libdlopen_plugin.so");
+  void* handle = dlopen(plugin.c_str(), RTLD_NOW);
+  ASSERT_NE(handle, nullptr) << dlerror();
+  Dl_info info;
+  ASSERT_NE(dladdr(dlsym(handle, "plugin_work"), &info), 0);
+  const auto* base = static_cast<const char*>(info.dli_fbase);
+  // "0000000000001030 <plugin_hot@plt>:"
+  FILE* objdump = popen(("objdump -d --section=.plt " + plugin).c_str(), "r");
+  ASSERT_NE(objdump, nullptr);
+  std::vector<std::pair<uint64_t, std::string>> entries;
+  char line[512];
+  while (fgets(line, sizeof(line), objdump) != nullptr) {
+    const std::string text(line);
+    const size_t open = text.find(" <"), close = text.find("@plt>:");
+    if (open == std::string::npos || close == std::string::npos || close < open) continue;
+    entries.emplace_back(std::stoull(text.substr(0, open), nullptr, 16),
+                         text.substr(open + 2, close - open - 2));
+  }
+  pclose(objdump);
+  ASSERT_FALSE(entries.empty()) << "objdump shows no PLT entry in " << plugin;
+  Symbolizer symbolizer({});
+  for (const auto& [offset, name] : entries) {
+    const Symbol s = SymbolizeHere(symbolizer, base + offset + 4);
+    ASSERT_EQ(s.frames.size(), 1u) << name;
+    EXPECT_EQ(s.frames[0].function, name + "@plt");
+  }
   dlclose(handle);
 }
 

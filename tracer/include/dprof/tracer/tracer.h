@@ -85,7 +85,9 @@ struct TracerOptions {
   CallGraph call_graph = CallGraph::kDwarf;
   uint32_t stack_size = 32768;  // bytes of user stack per snapshot (dwarf); 8..65528
   bool off_cpu = false;         // record off-CPU intervals (sched_switch in both directions)
-  size_t buffer_pages = 0;      // data pages per ring buffer (power of two); 0: by mode
+  // Data pages per ring buffer (a power of two); 0: room for an eighth of a second of samples
+  // at `frequency` (1024 at 999 Hz with 32 KiB stacks; 128 to 4096).
+  size_t buffer_pages = 0;
   // Not owned; nullptr: the system backend.
   PerfBackend* backend = nullptr;
   // Not owned; nullptr: the tracer makes its own. Holds kernel and user stacks.
