@@ -8,19 +8,21 @@
 #           against perf script over as many dwarf samples
 #   self    bench/self_profile_bench: a program profiling itself (dprof::Profiler) with perf_event
 #           and with timer signals, against the same work unprofiled
-# usage: scripts/bench.sh [depot|unwind|tracer|views|self|all] [extra benchmark arguments...]
+#   history bench/process_history_bench: what following forks and execs costs, against one
+#           process's address-space lookup
+# usage: scripts/bench.sh [depot|unwind|tracer|views|self|history|all] [extra benchmark args...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 which=${1:-all}
 [[ $# -gt 0 ]] && shift
-case $which in depot|unwind|tracer|views|self|all) ;; *) echo "usage: $0 [depot|unwind|tracer|views|self|all] [benchmark args]" >&2; exit 2;; esac
+case $which in depot|unwind|tracer|views|self|history|all) ;; *) echo "usage: $0 [depot|unwind|tracer|views|self|history|all] [benchmark args]" >&2; exit 2;; esac
 
 scripts/deps.sh
 configure build
 ensure_tracefs
 cmake --build build -j "$jobs" --target stackdepot_bench unwind_bench record_command recording_views \
-  self_profile_bench cpu_bound_nofp >&2
+  self_profile_bench process_history_bench cpu_bound_nofp >&2
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
@@ -119,6 +121,29 @@ if [[ $which == self || $which == all ]]; then
       for (k = 1; k <= n; k++) {
         s = order[k]
         printf "%-14s %12.1f %9.3fx %13.1f%%\n", s, t[s], t[s] / t["none"], 100 * cpu[s]
+      }
+    }' "$out"
+fi
+
+if [[ $which == history || $which == all ]]; then
+  run build/bench/process_history_bench "$@"
+  section "following processes: median ns per operation, and lookups against one address space's"
+  awk '
+    /_median/ {
+      name = $1; sub(/_median$/, "", name); ns[name] = $2; order[++n] = name
+    }
+    END {
+      base = ns["BM_AddressSpaceFind"]
+      for (k = 1; k <= n; k++) {
+        name = order[k]
+        if (name ~ /BM_HistoryBuild/) {
+          forks = name; sub(/.*forks:/, "", forks)
+          printf "%-32s %12.0f ns   %8.1f ns per fork\n", name, ns[name], ns[name] / forks
+        } else if (name ~ /BM_MappingAt/) {
+          printf "%-32s %12.1f ns   %8.2fx BM_AddressSpaceFind\n", name, ns[name], ns[name] / base
+        } else {
+          printf "%-32s %12.1f ns\n", name, ns[name]
+        }
       }
     }' "$out"
 fi
