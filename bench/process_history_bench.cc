@@ -49,11 +49,14 @@ Recording Tree(int forks) {
   uint64_t t = 10;
   for (int c = 0; c < forks; ++c) {
     const uint32_t child = 1000 + c;
-    r.tasks.push_back(TaskChange{.pid = child, .ppid = kParent, .tid = child, .ptid = kParent,
-                                 .time_ns = t++});
+    r.tasks.push_back(
+        TaskChange{.pid = child, .ppid = kParent, .tid = child, .ptid = kParent, .time_ns = t++});
     if (c % 10 == 0) {
-      r.tasks.push_back(TaskChange{.pid = child + 100000, .ppid = child, .tid = child + 100000,
-                                   .ptid = child, .time_ns = t++});
+      r.tasks.push_back(TaskChange{.pid = child + 100000,
+                                   .ppid = child,
+                                   .tid = child + 100000,
+                                   .ptid = child,
+                                   .time_ns = t++});
     }
     if (c % 4 == 3) {
       r.threads.push_back({.pid = child, .tid = child, .time_ns = t++, .exec = true, .comm = "x"});

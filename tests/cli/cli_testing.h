@@ -21,7 +21,7 @@ struct CliOptions {
   // When non-zero, perf_event_open fails with this errno in dprof (a seccomp filter), as in a
   // container or under kernel.perf_event_paranoid=3.
   int perf_errno = 0;
-  bool as_nobody = false;             // run as uid/gid 65534 (when this process is root)
+  bool as_nobody = false;    // run as uid/gid 65534 (when this process is root)
   std::string program = {};  // "": the dprof binary; else this program (a path, or on PATH)
   std::vector<std::string> env = {};  // "NAME=VALUE" added to the environment
 };
