@@ -11,18 +11,33 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dprof::testing {
 
-// What one tool's recording says. Shares are percent of the samples' weight (their period).
+// What one tool's recordings of a workload say. Weights are the samples' periods; shares are
+// percent of the total weight.
 struct Figures {
   uint64_t samples = 0;
-  uint64_t lost = 0;                   // samples the tool says it lost
-  std::map<std::string, double> self;  // leaf function -> share (unnamed leaves left out)
-  double named_leaf = 0;               // share whose leaf frame is named
-  double complete = 0;                 // share whose outermost user frame is a root
+  uint64_t lost = 0;  // samples the tool says it lost
+  double total = 0;
+  double named = 0;                    // of samples whose leaf frame is named
+  double complete = 0;                 // of samples whose outermost user frames reach a root
+  std::map<std::string, double> self;  // leaf function -> weight (unnamed leaves left out)
+  // By the leaf's module (file name; "[kernel.kallsyms]"): the weight, and that with a named leaf.
+  std::map<std::string, std::pair<double, double>> leaf_modules;
+
+  double Share(double weight) const { return total > 0 ? 100 * weight / total : 0; }
+  double SelfShare(const std::string& function) const;
+  // Another recording of the same workload: the figures of both together.
+  void Add(const Figures& other);
 };
+
+// The share of `f`'s samples with a named leaf had its samples been spread over modules as
+// `composition`'s are: how well `f` names code, apart from how the workload's time fell between
+// programs in its run (a fork/exec storm's does by several points from run to run).
+double NamedLeafAsIn(const Figures& f, const Figures& composition);
 
 // dprof's figures of the recording at `path` (its default view: kernel and user frames).
 Figures DprofFigures(const std::string& path);
@@ -69,9 +84,12 @@ struct Workload {
 // Runs `w` under dprof (with `dprof_flags`) and then under perf (perf record -F 999
 // --call-graph dwarf,65528, and `perf_flags`), each recording in `dir`, and compares them as the
 // real-program tier demands: every function with a self share of at least min_share within
-// share_tolerance points of perf's; named leaves and complete stacks at least perf's minus 2
-// points; no more samples lost than perf lost (plus 1% of the samples). Prints both side by side
-// and appends a row to DPROF_ARTIFACTS_DIR/realworld.md.
+// share_tolerance points of perf's; named leaves (as NamedLeafAsIn weighs them) and complete
+// stacks at least perf's minus 2 points; no more samples lost than perf lost (plus 1% of the
+// samples). Two runs of one program differ by a point or two (timing, address layout): where the
+// first pair differs beyond a threshold, both record the workload once more and the two runs of
+// each are compared together. Prints both side by side and appends a row to
+// DPROF_ARTIFACTS_DIR/realworld.md.
 void RecordAndCompare(const Workload& w, const std::string& dir,
                       const std::vector<std::string>& dprof_flags = {},
                       const std::vector<std::string>& perf_flags = {});
