@@ -1,11 +1,13 @@
 // dlopen: runs the hot loop of a library it loads at run time, for symbolizers to find code that
 // was not mapped when the process started.
 //
-//   dlopen LIBRARY [SECONDS] [--deleted]
+//   dlopen LIBRARY [SECONDS] [--deleted | --then LIBRARY2]
 //
 // Loads LIBRARY with dlopen() and calls its plugin_work() until SECONDS (default 1) have passed.
 // With --deleted it loads a copy of LIBRARY from a temporary directory and deletes the copy once
 // loaded: its code keeps running from a file that no longer exists (as after a package upgrade).
+// With --then it unloads LIBRARY (dlclose) and does the same with LIBRARY2, which the kernel maps
+// where LIBRARY was: one address, two functions, told apart by time.
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -18,7 +20,21 @@
 
 #include "samples/monotonic_seconds.h"
 
-namespace {}  // namespace
+namespace {
+
+// Calls the library's plugin_work() until `seconds` have passed.
+bool Work(void* handle, double seconds) {
+  auto work = reinterpret_cast<void (*)(uint64_t)>(dlsym(handle, "plugin_work"));
+  if (work == nullptr) {
+    std::fprintf(stderr, "dlsym plugin_work: %s\n", dlerror());
+    return false;
+  }
+  const double end = MonotonicSeconds() + seconds;
+  while (MonotonicSeconds() < end) work(20);
+  return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -28,6 +44,7 @@ int main(int argc, char** argv) {
   std::string library = argv[1];
   const double seconds = argc > 2 ? std::atof(argv[2]) : 1.0;
   const bool deleted = argc > 3 && std::strcmp(argv[3], "--deleted") == 0;
+  const char* then = argc > 4 && std::strcmp(argv[3], "--then") == 0 ? argv[4] : nullptr;
   std::filesystem::path copy;
   if (deleted) {
     char dir[] = "/tmp/dprof-dlopen-XXXXXX";
@@ -49,12 +66,13 @@ int main(int argc, char** argv) {
     usleep(200 * 1000);
     std::filesystem::remove_all(copy.parent_path());
   }
-  auto work = reinterpret_cast<void (*)(uint64_t)>(dlsym(handle, "plugin_work"));
-  if (work == nullptr) {
-    std::fprintf(stderr, "dlsym plugin_work: %s\n", dlerror());
+  if (!Work(handle, seconds)) return 1;
+  if (then == nullptr) return 0;
+  dlclose(handle);
+  handle = dlopen(then, RTLD_NOW);
+  if (handle == nullptr) {
+    std::fprintf(stderr, "dlopen: %s\n", dlerror());
     return 1;
   }
-  const double end = MonotonicSeconds() + seconds;
-  while (MonotonicSeconds() < end) work(20);
-  return 0;
+  return Work(handle, seconds) ? 0 : 1;
 }

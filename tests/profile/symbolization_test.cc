@@ -1,6 +1,7 @@
 // Symbolization end to end on real recordings of samples/ programs: recorded with perf_event,
 // symbolized when the recording finishes, read back from the file, and stitched into profiles
 // whose frames carry the expected names, inline markers and source lines.
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -208,6 +209,48 @@ TEST_F(SymbolizationTest, DeletedLibraryStaysNamed) {
                       }),
             0.8)
       << Top(p);
+}
+
+// A library unloaded, and another loaded where it was: samples before name the first, samples
+// after the second (one address, two files, told apart by the time of each sample).
+TEST_F(SymbolizationTest, LibraryReloadedAtTheSameAddress) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string first = SampleFile("libdlopen_plugin.so");
+  const std::string second = SampleFile("libdlopen_plugin_stripped.so");
+  const Recording r = RecordAndRead({SampleFile("dlopen"), first, "0.4", "--then", second});
+  // The kernel put the second where the first was.
+  const Mapping* a = nullptr;
+  const Mapping* b = nullptr;
+  for (const Mapping& m : r.mappings) {
+    if ((m.prot & PROT_EXEC) != 0 && m.path == first) a = &m;
+    if ((m.prot & PROT_EXEC) != 0 && m.path == second) b = &m;
+  }
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_TRUE(a->start < b->end && b->start < a->end) << "mapped apart: nothing to tell apart";
+  // plugin_hot's samples, by file, in time order: all of the first's before any of the second's.
+  const ProcessHistory history(r);
+  uint64_t in_first = 0, in_second = 0, last_first = 0, first_second = ~uint64_t{0};
+  for (const Event& e : r.events) {
+    const StitchedStack s = Stitch(r, e);
+    if (s.user.empty()) continue;
+    const uint64_t pc = s.user.front();
+    const Symbol* symbol = r.SymbolAt(e.pid, history.MappingAt(e.pid, e.time_ns, pc), pc);
+    if (symbol == nullptr || symbol->frames.empty() ||
+        symbol->frames.back().function != "plugin_hot") {
+      continue;
+    }
+    if (symbol->module == first) {
+      ++in_first;
+      last_first = std::max(last_first, e.time_ns);
+    } else if (symbol->module == second) {
+      ++in_second;
+      first_second = std::min(first_second, e.time_ns);
+    }
+  }
+  EXPECT_GT(in_first, 100u);
+  EXPECT_GT(in_second, 100u);
+  EXPECT_LT(last_first, first_second);
 }
 
 TEST_F(SymbolizationTest, JitCodeNamedByItsPerfMap) {
