@@ -22,6 +22,7 @@ struct ExportFlags {
   ViewFlags view;
   std::string format;
   std::string output;  // "": by format
+  std::string mode;
 };
 
 std::string DefaultOutput(const std::string& format) {
@@ -31,6 +32,8 @@ std::string DefaultOutput(const std::string& format) {
 }
 
 int Export(const ExportFlags& flags) {
+  absl::StatusOr<mode_t> mode = ParseMode(flags.mode);
+  if (!mode.ok()) return UsageError(mode.status().message());
   const std::string output = flags.output.empty() ? DefaultOutput(flags.format) : flags.output;
   if (absl::Status s = CheckNotInput(output, flags.input, "-o"); !s.ok()) {
     return UsageError(s.message());
@@ -40,15 +43,18 @@ int Export(const ExportFlags& flags) {
   absl::StatusOr<View> view = BuildView(flags.view, *recording, flags.format == "folded");
   if (!view.ok()) return UsageError(view.status().message());
   const profile::Profile& profile = view->profile;
-  absl::Status s = WriteOutput(output, [&](std::ostream& out) {
-    if (flags.format == "pprof") return profile::WritePprof(*recording, profile, out);
-    if (flags.format == "speedscope") {
-      profile::WriteSpeedscope(profile, flags.input, out);
-    } else {
-      profile::WriteFolded(profile, {.kernel_suffix = true}, out);
-    }
-    return absl::OkStatus();
-  });
+  absl::Status s = WriteOutput(
+      output,
+      [&](std::ostream& out) {
+        if (flags.format == "pprof") return profile::WritePprof(*recording, profile, out);
+        if (flags.format == "speedscope") {
+          profile::WriteSpeedscope(profile, flags.input, out);
+        } else {
+          profile::WriteFolded(profile, {.kernel_suffix = true}, out);
+        }
+        return absl::OkStatus();
+      },
+      *mode);
   if (!s.ok()) return Fail(s);
   if (output != "-") std::fprintf(stderr, "dprof: wrote %s\n", output.c_str());
   return kSuccess;
@@ -70,6 +76,7 @@ Runner AddExport(CLI::App& app) {
       ->check(CLI::IsMember({"folded", "pprof", "speedscope"}));
   c->add_option("-o,--output", flags->output, "The file to write (-: standard output)")
       ->type_name("FILE");
+  AddModeFlag(c, &flags->mode);
   AddViewFlags(c, &flags->view);
   return [flags] { return Export(*flags); };
 }

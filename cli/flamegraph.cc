@@ -23,9 +23,12 @@ struct FlameGraphFlags {
   std::string title;
   bool reverse = false;
   std::string diff;
+  std::string mode;
 };
 
 int FlameGraph(const FlameGraphFlags& flags) {
+  absl::StatusOr<mode_t> mode = ParseMode(flags.mode);
+  if (!mode.ok()) return UsageError(mode.status().message());
   for (const std::string* input : {&flags.input, &flags.diff}) {
     if (absl::Status s = CheckNotInput(flags.output, *input, "-o"); !s.ok()) {
       return UsageError(s.message());
@@ -48,7 +51,7 @@ int FlameGraph(const FlameGraphFlags& flags) {
       .title = flags.title.empty() ? profile::FlameGraphTitle(*recording) : flags.title,
       .reverse = flags.reverse,
       .base = base ? &base->profile : nullptr};
-  if (absl::Status s = WriteFlameGraphFile(view->profile, options, flags.output); !s.ok()) {
+  if (absl::Status s = WriteFlameGraphFile(view->profile, options, flags.output, *mode); !s.ok()) {
     return Fail(s);
   }
   if (flags.output != "-") {
@@ -61,12 +64,15 @@ int FlameGraph(const FlameGraphFlags& flags) {
 }  // namespace
 
 absl::Status WriteFlameGraphFile(const profile::Profile& profile,
-                                 const profile::FlameGraphOptions& options,
-                                 const std::string& path) {
-  return WriteOutput(path, [&](std::ostream& out) {
-    profile::WriteFlameGraphFor(path, profile, options, out);
-    return absl::OkStatus();
-  });
+                                 const profile::FlameGraphOptions& options, const std::string& path,
+                                 mode_t mode) {
+  return WriteOutput(
+      path,
+      [&](std::ostream& out) {
+        profile::WriteFlameGraphFor(path, profile, options, out);
+        return absl::OkStatus();
+      },
+      mode);
 }
 
 Runner AddFlameGraph(CLI::App& app) {
@@ -85,6 +91,7 @@ Runner AddFlameGraph(CLI::App& app) {
   c->add_option("--diff", flags->diff,
                 "Color by how each frame's share changed since this earlier recording")
       ->type_name("BASE_FILE");
+  AddModeFlag(c, &flags->mode);
   AddViewFlags(c, &flags->view);
   return [flags] { return FlameGraph(*flags); };
 }

@@ -2,6 +2,8 @@
 #ifndef DPROF_CLI_FLAMEGRAPH_H_
 #define DPROF_CLI_FLAMEGRAPH_H_
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "absl/status/status.h"
@@ -10,10 +12,10 @@
 
 namespace dprof::cli {
 
-// An SVG picture when `path` ends in .svg, else an HTML page.
+// An SVG picture when `path` ends in .svg, else an HTML page; the file gets mode `mode`.
 absl::Status WriteFlameGraphFile(const profile::Profile& profile,
-                                 const profile::FlameGraphOptions& options,
-                                 const std::string& path);
+                                 const profile::FlameGraphOptions& options, const std::string& path,
+                                 mode_t mode);
 
 }  // namespace dprof::cli
 

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -78,11 +79,11 @@ void RestorePrevious(const std::string& path, bool kept_previous) {
 }
 
 absl::Status WriteOutput(const std::string& path,
-                         const std::function<absl::Status(std::ostream&)>& write) {
+                         const std::function<absl::Status(std::ostream&)>& write, mode_t mode) {
   std::ostringstream out;
   if (absl::Status s = write(out); !s.ok()) return s;
   const std::string data = std::move(out).str();
-  if (path != "-") return profile::ReplaceFile(path, data);
+  if (path != "-") return profile::ReplaceFile(path, data, mode);
   // A closed pipe (dprof report | head) ends the output, not dprof.
   signal(SIGPIPE, SIG_IGN);
   std::fflush(stdout);
@@ -91,6 +92,30 @@ absl::Status WriteOutput(const std::string& path,
         absl::StrCat("writing to standard output failed: ", profile::DescribeWriteError(err)));
   }
   return absl::OkStatus();
+}
+
+void AddModeFlag(CLI::App* command, std::string* mode) {
+  command
+      ->add_option("--mode", *mode,
+                   "Permissions of the files written, octal (default 0600: private, as perf.data; "
+                   "they name the command line, paths and threads)")
+      ->type_name("MODE");
+}
+
+absl::StatusOr<mode_t> ParseMode(const std::string& mode) {
+  if (mode.empty()) return profile::kPrivateMode;
+  unsigned value = 0;
+  size_t used = 0;
+  try {
+    value = static_cast<unsigned>(std::stoul(mode, &used, 8));
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != mode.size() || value > 0777) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--mode takes an octal mode such as 0600 or 0644, not '", mode, "'"));
+  }
+  return static_cast<mode_t>(value);
 }
 
 }  // namespace dprof::cli

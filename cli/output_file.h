@@ -3,10 +3,13 @@
 #ifndef DPROF_CLI_OUTPUT_FILE_H_
 #define DPROF_CLI_OUTPUT_FILE_H_
 
+#include <sys/types.h>
+
 #include <functional>
 #include <ostream>
 #include <string>
 
+#include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -27,10 +30,16 @@ absl::StatusOr<bool> PrepareRecordingPath(const std::string& path);
 // moves `path`.old back.
 void RestorePrevious(const std::string& path, bool kept_previous);
 
-// Writes what `write` produces to `path` ("-": standard output), through `path`.partial renamed
-// into place: a failed write (a full disk) keeps any earlier file and names the problem.
+// Writes what `write` produces to `path` ("-": standard output), with mode `mode`, through a new
+// file renamed into place (profile::ReplaceFile): a failed write (a full disk) keeps any earlier
+// file and names the problem.
 absl::Status WriteOutput(const std::string& path,
-                         const std::function<absl::Status(std::ostream&)>& write);
+                         const std::function<absl::Status(std::ostream&)>& write, mode_t mode);
+
+// The --mode flag of the commands that write files: octal, private (0600) by default.
+void AddModeFlag(CLI::App* command, std::string* mode);
+// Its value: InvalidArgument naming the flag for anything but an octal mode up to 0777.
+absl::StatusOr<mode_t> ParseMode(const std::string& mode);
 
 }  // namespace dprof::cli
 

@@ -48,6 +48,8 @@ struct RecordFlags {
   bool off_cpu = false;
   bool wall = false;
   int collector_nice = kCollectorNice;
+  std::string mode;
+  bool no_cmdline_args = false;
   size_t mmap_pages = 0;    // 0: the tracer's default
   size_t unwind_queue = 0;  // 0: the profiler's default
   double duration = 0;
@@ -151,6 +153,10 @@ absl::StatusOr<ProfilerOptions> ProfilerOptionsOf(const RecordFlags& f) {
   o.off_cpu = f.off_cpu;
   o.wall = f.wall;
   o.collector_nice = f.collector_nice;
+  o.command_args = !f.no_cmdline_args;
+  absl::StatusOr<mode_t> file_mode = ParseMode(f.mode);
+  if (!file_mode.ok()) return file_mode.status();
+  o.output_mode = *file_mode;
   o.buffer_pages = f.mmap_pages;
   o.unwind_queue = f.unwind_queue;
   o.output = f.output;
@@ -223,17 +229,20 @@ void ReportCommandExit(const tracer::CommandExit& exit, const std::vector<std::s
   }
 }
 
-absl::Status WriteOneShotFlameGraph(const std::string& recording_path, const std::string& path) {
+absl::Status WriteOneShotFlameGraph(const std::string& recording_path, const std::string& path,
+                                    mode_t mode) {
   absl::StatusOr<profile::Recording> recording = LoadRecording(recording_path);
   if (!recording.ok()) return recording.status();
   absl::StatusOr<View> view = BuildView({}, *recording, /*thread_root=*/true);
   if (!view.ok()) return view.status();
-  return WriteFlameGraphFile(view->profile, {.title = profile::FlameGraphTitle(*recording)}, path);
+  return WriteFlameGraphFile(view->profile, {.title = profile::FlameGraphTitle(*recording)}, path,
+                             mode);
 }
 
 int Record(const RecordFlags& flags) {
   absl::StatusOr<ProfilerOptions> options = ProfilerOptionsOf(flags);
   if (!options.ok()) return UsageError(options.status().message());
+  const mode_t mode = options->output_mode;  // of the flame graph too
   StatusLine status_line(isatty(STDERR_FILENO) == 1, MonotonicNs());
   StatusSink status_sink(&status_line);
   options->sinks = {&status_sink};
@@ -287,10 +296,11 @@ int Record(const RecordFlags& flags) {
   UninstallStopSignals();
   ReportCommandExit(profiler.ExitStatus(), flags.command, stopped);
   if (!finished.ok()) return Fail(finished);
+  for (const std::string& note : profiler.notes()) Warn(note);
   PrintSummary(flags, profiler.Stats(), profiler.bytes_written(), seconds);
   ExplainLosses(profiler, profiler.Stats());
   if (!flags.flamegraph.empty()) {
-    if (absl::Status s = WriteOneShotFlameGraph(flags.output, flags.flamegraph); !s.ok()) {
+    if (absl::Status s = WriteOneShotFlameGraph(flags.output, flags.flamegraph, mode); !s.ok()) {
       return Fail(s);
     }
     std::fprintf(stderr, "dprof: wrote %s\n", flags.flamegraph.c_str());
@@ -372,6 +382,9 @@ Runner AddRecord(CLI::App& app, const std::vector<std::string>* after_dashes) {
                 "The recording to write; an existing one is kept as FILE.old")
       ->type_name("FILE")
       ->capture_default_str();
+  AddModeFlag(c, &flags->mode);
+  c->add_flag("--no-cmdline-args", flags->no_cmdline_args,
+              "Keep only the command's name in the recording, not its path and arguments");
   c->add_option("--flamegraph", flags->flamegraph,
                 "Also write the flame graph (.html or .svg) when recording ends")
       ->type_name("FILE");

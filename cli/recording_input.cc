@@ -19,6 +19,11 @@ absl::StatusOr<profile::Recording> LoadRecording(const std::string& path) {
   profile::ReadReport report;
   absl::StatusOr<profile::Recording> recording = profile::ReadRecording(path, &report);
   if (!recording.ok()) return recording.status();
+  if (report.trailing_bytes() > 0) {
+    Warn(absl::StrCat(path, ": ", report.trailing_bytes(),
+                      " bytes after the recording's end were ignored (appended to it, or the file "
+                      "was extended)"));
+  }
   if (!report.complete) {
     if (recording->events.empty()) {
       return absl::DataLossError(
@@ -33,6 +38,7 @@ absl::StatusOr<profile::Recording> LoadRecording(const std::string& path) {
                       "addresses from this machine's files now"));
     profile::Symbolizer symbolizer({});
     profile::SymbolizeRecording(*recording, symbolizer);
+    for (const std::string& note : symbolizer.notes()) Warn(note);
   }
   return recording;
 }

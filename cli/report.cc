@@ -13,6 +13,7 @@
 #include "cli/recording_input.h"
 #include "cli/view_flags.h"
 #include "dprof/profile/folded.h"
+#include "dprof/profile/output_file.h"
 #include "dprof/profile/profile.h"
 
 namespace dprof::cli {
@@ -34,24 +35,27 @@ int Report(const ReportFlags& flags) {
   absl::StatusOr<View> view = BuildView(flags.view, *recording, /*thread_root=*/flags.folded);
   if (!view.ok()) return UsageError(view.status().message());
   const profile::Profile& profile = view->profile;
-  absl::Status written = WriteOutput("-", [&](std::ostream& out) {
-    if (flags.folded) {
-      profile::WriteFolded(profile, {.kernel_suffix = true}, out);
-      return absl::OkStatus();
-    }
-    profile::WriteReport(*recording, profile,
-                         {.sort = flags.sort == "total" ? profile::ReportOptions::Sort::kTotal
-                                                        : profile::ReportOptions::Sort::kSelf,
-                          .top = flags.top,
-                          .functions = !flags.stats_only,
-                          .events = view->shown},
-                         out);
-    if (!flags.stats_only && !view->other.empty()) {
-      out << "# also recorded: " << absl::StrJoin(view->other, ", ")
-          << " (show them with --event NAME, --on-cpu or --off-cpu)\n";
-    }
-    return absl::OkStatus();
-  });
+  absl::Status written = WriteOutput(
+      "-",
+      [&](std::ostream& out) {
+        if (flags.folded) {
+          profile::WriteFolded(profile, {.kernel_suffix = true}, out);
+          return absl::OkStatus();
+        }
+        profile::WriteReport(*recording, profile,
+                             {.sort = flags.sort == "total" ? profile::ReportOptions::Sort::kTotal
+                                                            : profile::ReportOptions::Sort::kSelf,
+                              .top = flags.top,
+                              .functions = !flags.stats_only,
+                              .events = view->shown},
+                             out);
+        if (!flags.stats_only && !view->other.empty()) {
+          out << "# also recorded: " << absl::StrJoin(view->other, ", ")
+              << " (show them with --event NAME, --on-cpu or --off-cpu)\n";
+        }
+        return absl::OkStatus();
+      },
+      profile::kPrivateMode);
   return written.ok() ? kSuccess : Fail(written);
 }
 

@@ -15,6 +15,7 @@
 #include "cli/errors.h"
 #include "cli/output_file.h"
 #include "cli/recording_input.h"
+#include "dprof/profile/output_file.h"
 #include "dprof/profile/profile.h"
 #include "dprof/profile/recording.h"
 #include "dprof/profile/recording_reader.h"
@@ -87,10 +88,13 @@ int Stat(const StatFlags& flags) {
   absl::StatusOr<profile::Recording> recording = profile::ReadRecording(flags.input, &report);
   if (!recording.ok()) return Fail(recording.status());
   if (!report.complete) Warn(absl::StrCat(flags.input, " is incomplete: ", report.Summary()));
-  absl::Status s = WriteOutput("-", [&](std::ostream& out) {
-    WriteStat(flags.input, report, *recording, flags.threads, out);
-    return absl::OkStatus();
-  });
+  absl::Status s = WriteOutput(
+      "-",
+      [&](std::ostream& out) {
+        WriteStat(flags.input, report, *recording, flags.threads, out);
+        return absl::OkStatus();
+      },
+      profile::kPrivateMode);
   return s.ok() ? kSuccess : Fail(s);
 }
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -27,7 +28,7 @@ std::string DescribeWriteError(int err) {
   return err == ENOSPC || err == EDQUOT ? "the disk is full" : std::strerror(err);
 }
 
-absl::Status ReplaceFile(const std::string& path, std::string_view data) {
+absl::StatusOr<NewFile> CreateNextTo(const std::string& path, mode_t mode) {
   struct stat st = {};
   if (lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
     return absl::FailedPreconditionError(
@@ -35,17 +36,41 @@ absl::Status ReplaceFile(const std::string& path, std::string_view data) {
                      ": it is a symbolic link, which dprof does not write through; remove it or "
                      "write elsewhere"));
   }
-  const std::string partial = path + ".partial";
-  const int fd = open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot write ", path, ": ", std::strerror(errno), "; write elsewhere"));
+  // A device, a FIFO or a directory is never replaced by a file.
+  if (lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("refusing to write ", path, ": it is not a regular file; write elsewhere"));
   }
-  int err = WriteFully(fd, data);
-  if (close(fd) != 0 && err == 0) err = errno;
-  if (err == 0 && rename(partial.c_str(), path.c_str()) != 0) err = errno;
+  NewFile file{.path = path + ".XXXXXX"};
+  // mkostemp: O_CREAT|O_EXCL with a fresh random name, mode 0600 before the chmod.
+  file.fd = mkostemp(file.path.data(), O_CLOEXEC);
+  if (file.fd < 0) {
+    const int err = errno;
+    const std::string message =
+        absl::StrCat("cannot write ", path, ": ", std::strerror(err), "; write elsewhere");
+    if (err == ENOENT) return absl::NotFoundError(message);
+    if (err == EACCES || err == EPERM || err == EROFS) return absl::PermissionDeniedError(message);
+    return absl::FailedPreconditionError(message);
+  }
+  if (fchmod(file.fd, mode) != 0) {
+    const int err = errno;
+    close(file.fd);
+    unlink(file.path.c_str());
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot set the mode of ", path, ": ", std::strerror(err)));
+  }
+  return file;
+}
+
+absl::Status ReplaceFile(const std::string& path, std::string_view data, mode_t mode) {
+  absl::StatusOr<NewFile> file = CreateNextTo(path, mode);
+  if (!file.ok()) return file.status();
+  int err = WriteFully(file->fd, data);
+  if (err == 0 && fsync(file->fd) != 0) err = errno;
+  if (close(file->fd) != 0 && err == 0) err = errno;
+  if (err == 0 && rename(file->path.c_str(), path.c_str()) != 0) err = errno;
   if (err != 0) {
-    unlink(partial.c_str());
+    unlink(file->path.c_str());
     return absl::ResourceExhaustedError(
         absl::StrCat("writing ", path, " failed: ", DescribeWriteError(err), "; nothing was kept"));
   }

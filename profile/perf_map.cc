@@ -44,7 +44,7 @@ PerfMap PerfMap::Parse(std::string_view text_view) {
   return map;
 }
 
-absl::StatusOr<PerfMap> PerfMap::Load(const std::string& path, uid_t owner) {
+absl::StatusOr<PerfMap> PerfMap::Load(const std::string& path, uid_t owner, size_t max_bytes) {
   const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     const int error = errno;
@@ -66,15 +66,26 @@ absl::StatusOr<PerfMap> PerfMap::Load(const std::string& path, uid_t owner) {
                                                     ") or root; not read"));
   }
   std::string text;
+  text.reserve(std::min<size_t>(static_cast<size_t>(st.st_size), max_bytes));
   char buffer[1 << 16];
+  bool more = false;
   for (;;) {
     const ssize_t n = read(fd, buffer, sizeof(buffer));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    text.append(buffer, static_cast<size_t>(n));
+    const size_t room = max_bytes - text.size();
+    text.append(buffer, std::min(room, static_cast<size_t>(n)));
+    if (static_cast<size_t>(n) > room) {
+      more = true;
+      break;
+    }
   }
   close(fd);
-  return Parse(text);
+  // A line cut at the bound is not a line.
+  if (more) text.resize(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
+  PerfMap map = Parse(text);
+  map.truncated_ = more;
+  return map;
 }
 
 const PerfMap::Entry* PerfMap::Find(uint64_t address) const {

@@ -43,7 +43,8 @@ absl::StatusOr<std::unique_ptr<Recorder>> Recorder::Create(
     const std::string& path, const stackdepot::Depot* depot,
     const std::map<std::string, std::string>& metadata, const std::vector<std::string>& event_names,
     Options options) {
-  absl::StatusOr<std::unique_ptr<RecordingWriter>> writer = RecordingWriter::Create(path);
+  absl::StatusOr<std::unique_ptr<RecordingWriter>> writer =
+      RecordingWriter::Create(path, {.mode = options.mode});
   if (!writer.ok()) return writer.status();
   if (absl::Status s = (*writer)->WriteMetadata(metadata, event_names); !s.ok()) return s;
   return std::unique_ptr<Recorder>(new Recorder(path, -1, *std::move(writer), depot, options));

@@ -49,7 +49,12 @@ std::string Describe(std::span<const uint8_t> bytes) {
 }  // namespace
 
 std::string ReadReport::Summary() const {
-  if (complete) return absl::StrCat("complete: ", chunks, " chunks, ", bytes, " bytes");
+  if (complete) {
+    return absl::StrCat("complete: ", chunks, " chunks, ", bytes, " bytes",
+                        trailing_bytes() == 0 ? ""
+                                              : absl::StrCat("; ", trailing_bytes(),
+                                                             " bytes after the end were ignored"));
+  }
   return absl::StrCat("recovered ", chunks, " chunks (", bytes, " of ", file_size,
                       " bytes): ", problem);
 }
@@ -153,7 +158,8 @@ absl::StatusOr<Recording> ParseRecording(std::span<const uint8_t> bytes, const s
 
 absl::StatusOr<Recording> ReadRecording(const std::string& path, ReadReport* report,
                                         const ReadOptions& options) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO given as a recording is refused below, not waited on.
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     const int err = errno;
     const std::string message = absl::StrCat("cannot open ", path, ": ", std::strerror(err));

@@ -57,21 +57,17 @@ std::string WriteError(const std::string& path, int err, uint64_t good_bytes) {
 
 absl::StatusOr<std::unique_ptr<RecordingWriter>> RecordingWriter::Create(const std::string& path,
                                                                          Options options) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) {
+  absl::StatusOr<NewFile> file = CreateNextTo(path, options.mode);
+  if (!file.ok()) return file.status();
+  if (rename(file->path.c_str(), path.c_str()) != 0) {
     const int err = errno;
-    const std::string why = err == ELOOP
-                                ? "it is a symbolic link, which dprof does not write through"
-                                : std::strerror(err);
-    const std::string message = absl::StrCat("cannot create ", path, ": ", why);
-    if (err == EACCES || err == EROFS || err == EPERM) {
-      return absl::PermissionDeniedError(
-          absl::StrCat(message, "; choose a writable directory (-o DIR/FILE)"));
-    }
-    if (err == ENOENT) return absl::NotFoundError(message);
-    return absl::FailedPreconditionError(message);
+    close(file->fd);
+    unlink(file->path.c_str());
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create ", path, ": ", std::strerror(err)));
   }
-  return CreateOnFd(fd, path, options);
+  // Written in place from here on: a recording killed at any moment is readable at `path`.
+  return CreateOnFd(file->fd, path, options);
 }
 
 absl::StatusOr<std::unique_ptr<RecordingWriter>> RecordingWriter::CreateOnFd(int fd,

@@ -111,6 +111,11 @@ const internal::PerfMap* Symbolizer::PerfMapOf(uint32_t pid) {
   absl::StatusOr<internal::PerfMap> map =
       internal::PerfMap::Load(absl::StrCat(options_.perf_map_dir, "/perf-", pid, ".map"), owner);
   if (map.ok()) {
+    if (map->truncated()) {
+      Note(absl::StrCat(options_.perf_map_dir, "/perf-", pid, ".map is larger than ",
+                        internal::PerfMap::kMaxBytes >> 20, " MiB: only its first ",
+                        internal::PerfMap::kMaxBytes >> 20, " MiB name code"));
+    }
     it->second = std::make_unique<internal::PerfMap>(*std::move(map));
   } else if (!absl::IsNotFound(map.status())) {
     Note(std::string(map.status().message()));

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -134,6 +135,7 @@ class Profiler::Impl {
   size_t processes_followed() const { return tracer_ ? tracer_->followed() : 0; }
   std::vector<pid_t> OwnThreads() const;
   int collector_nice() const { return nice_; }
+  const std::vector<std::string>& notes() const { return notes_; }
   const std::string& collector_nice_refused() const { return nice_refused_; }
 
  private:
@@ -164,6 +166,7 @@ class Profiler::Impl {
   int nice_ = 0;              // of the workers, and of the reader once the source started
   std::string nice_refused_;  // why collector_nice could not be applied
   bool finished_ = false;
+  std::vector<std::string> notes_;  // the symbolizer's, from Finish()
   absl::Status finish_status_;
 };
 
@@ -313,6 +316,10 @@ absl::Status Profiler::Impl::Init(Sampler sampler) {
 std::map<std::string, std::string> Profiler::Impl::Metadata(Sampler sampler) const {
   std::map<std::string, std::string> m;
   m["command"] = DescribeTarget(options_.target);
+  if (!options_.command_args && !options_.target.command.empty()) {
+    // The program's name only: its path and arguments may say more than the user wants kept.
+    m["command"] = std::filesystem::path(options_.target.command[0]).filename().string();
+  }
   m["sampler"] = std::string(SamplerName(sampler));
   tracer::CallGraph mode =
       sampler == Sampler::kTimerSignal ? tracer::CallGraph::kDwarf : options_.call_graph;
@@ -354,7 +361,8 @@ absl::Status Profiler::Impl::Start(const std::map<std::string, std::string>& met
   absl::StatusOr<std::unique_ptr<profile::Recorder>> recorder =
       options_.output.empty()
           ? profile::Recorder::CreateInMemory(depot_.get(), metadata, EventNames(), {})
-          : profile::Recorder::Create(options_.output, depot_.get(), metadata, EventNames());
+          : profile::Recorder::Create(options_.output, depot_.get(), metadata, EventNames(),
+                                      {.mode = options_.output_mode});
   if (!recorder.ok()) return recorder.status();
   recorder_ = *std::move(recorder);
   sink_.Attach(recorder_.get(), source_.get());
@@ -392,6 +400,7 @@ absl::Status Profiler::Impl::Finish() {
   finished_ = true;
   profile::Symbolizer symbolizer({}, source_->binaries());
   finish_status_ = recorder_->Finish(profile::CountersOf(source_->Stats()), &symbolizer);
+  notes_ = symbolizer.notes();
   if (finish_status_.ok()) finish_status_ = run_status_;
   return finish_status_;
 }
@@ -464,6 +473,7 @@ tracer::CommandExit Profiler::ExitStatus() const { return impl_->ExitStatus(); }
 size_t Profiler::processes_followed() const { return impl_->processes_followed(); }
 std::vector<pid_t> Profiler::own_threads() const { return impl_->OwnThreads(); }
 int Profiler::collector_nice() const { return impl_->collector_nice(); }
+const std::vector<std::string>& Profiler::notes() const { return impl_->notes(); }
 const std::string& Profiler::collector_nice_refused() const {
   return impl_->collector_nice_refused();
 }

@@ -66,7 +66,9 @@ absl::StatusOr<std::unique_ptr<Binary>> Binary::Open(const std::string& path) {
   std::unique_ptr<Binary> binary(new Binary());
   binary->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
   binary->path_ = path;
-  binary->fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO at a recorded path (a stale or hostile recording) must not hang; anything
+  // but a regular file is refused below.
+  binary->fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (binary->fd_ < 0) {
     const int err = errno;
     const std::string message = absl::StrCat("cannot open ", path, ": ", std::strerror(err));

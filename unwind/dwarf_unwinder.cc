@@ -20,6 +20,7 @@
 #include <elfutils/libdw.h>
 #include <fcntl.h>
 #include <libelf.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -183,7 +184,12 @@ class BinaryCfi {
       const std::string hex = absl::BytesToHexString(binary.build_id());
       const std::string path =
           "/usr/lib/debug/.build-id/" + hex.substr(0, 2) + "/" + hex.substr(2) + ".debug";
-      debug_fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      debug_fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+      struct stat st = {};
+      if (debug_fd_ >= 0 && (fstat(debug_fd_, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(debug_fd_);
+        debug_fd_ = -1;
+      }
       if (debug_fd_ >= 0) {
         debug_dwarf_ = dwarf_begin(debug_fd_, DWARF_C_READ);
         if (debug_dwarf_ != nullptr) debug_ = dwarf_getcfi(debug_dwarf_);

@@ -21,21 +21,26 @@
 
 namespace {
 
-constexpr uint64_t kUnit = 200000;  // loop iterations of hot_b per round
+constexpr uint64_t kUnit = 200000;  // loop iterations of hot_b per round, on average
 volatile uint64_t sink;
 
 // The same dependent chain in both: neither vectorizes nor folds into a closed form.
-extern "C" __attribute__((noinline)) uint64_t hot_a(uint64_t x) {
-  for (uint64_t i = 0; i < 2 * kUnit; ++i) x = x * 6364136223846793005ull + (x >> 29) + i;
+extern "C" __attribute__((noinline)) uint64_t hot_a(uint64_t x, uint64_t n) {
+  for (uint64_t i = 0; i < 2 * n; ++i) x = x * 6364136223846793005ull + (x >> 29) + i;
   return x;
 }
 
-extern "C" __attribute__((noinline)) uint64_t hot_b(uint64_t x) {
-  for (uint64_t i = 0; i < kUnit; ++i) x = x * 6364136223846793005ull + (x >> 29) + i;
+extern "C" __attribute__((noinline)) uint64_t hot_b(uint64_t x, uint64_t n) {
+  for (uint64_t i = 0; i < n; ++i) x = x * 6364136223846793005ull + (x >> 29) + i;
   return x;
 }
 
-extern "C" __attribute__((noinline)) uint64_t one_round(uint64_t x) { return hot_b(hot_a(x)); }
+// A round's length varies (half to one and a half units, from x): rounds of one length would
+// repeat in step with a sampler's period and let it see one function more than its share.
+extern "C" __attribute__((noinline)) uint64_t one_round(uint64_t x) {
+  const uint64_t n = kUnit / 2 + (x >> 40) % kUnit;
+  return hot_b(hot_a(x, n), n);
+}
 
 extern "C" __attribute__((noinline)) void run(double seconds) {
   const double end = MonotonicSeconds() + seconds;

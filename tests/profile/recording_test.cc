@@ -1,7 +1,9 @@
 // The recording file: round trips, recovery from files cut short or damaged anywhere, and the
 // errors for files that are not recordings.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "dprof/profile/output_file.h"
 #include "dprof/profile/recorder.h"
 #include "dprof/profile/recording_reader.h"
 #include "dprof/profile/recording_writer.h"
@@ -202,9 +205,58 @@ TEST_F(RecordingTest, WritingThroughASymlinkIsRefused) {
 }
 
 TEST_F(RecordingTest, AFullDiskIsNamed) {
-  absl::StatusOr<std::unique_ptr<RecordingWriter>> w = RecordingWriter::Create("/dev/full");
+  absl::StatusOr<std::unique_ptr<RecordingWriter>> w =
+      RecordingWriter::CreateOnFd(open("/dev/full", O_WRONLY | O_CLOEXEC), "/dev/full", {});
   ASSERT_FALSE(w.ok());
   EXPECT_THAT(w.status().message(), HasSubstr("the disk is full"));
+  // A device is never replaced by a recording.
+  w = RecordingWriter::Create("/dev/full");
+  ASSERT_FALSE(w.ok());
+  EXPECT_THAT(w.status().message(), HasSubstr("not a regular file"));
+  struct stat st = {};
+  ASSERT_EQ(stat("/dev/full", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+}
+
+// Recordings and views are private (0600) unless asked otherwise, and a file someone else left
+// at the path does not decide the result's owner or mode: it is replaced by a new file.
+TEST_F(RecordingTest, FilesArePrivateAndNew) {
+  ASSERT_TRUE(WriteRecording(Path("r.dprof"), testing::MakeRecording(10)).ok());
+  struct stat st = {};
+  ASSERT_EQ(stat(Path("r.dprof").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  // Planted: world-writable, someone else's.
+  std::ofstream(Path("view.html")) << "planted";
+  ASSERT_EQ(chmod(Path("view.html").c_str(), 0666), 0);
+  ASSERT_EQ(chown(Path("view.html").c_str(), 4242, 4242), 0) << "the test runs as root";
+  ASSERT_TRUE(ReplaceFile(Path("view.html"), "mine").ok());
+  ASSERT_EQ(stat(Path("view.html").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(st.st_uid, geteuid());
+  std::ifstream in(Path("view.html"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "mine");
+  ASSERT_TRUE(ReplaceFile(Path("shared.html"), "x", 0644).ok());
+  ASSERT_EQ(stat(Path("shared.html").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  // Nothing left beside them.
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) files += e.is_regular_file();
+  EXPECT_EQ(files, 3u);
+}
+
+// Bytes after the end chunk (appended, or the file extended) are ignored and said.
+TEST_F(RecordingTest, BytesAfterTheEndAreSaid) {
+  ASSERT_TRUE(WriteRecording(Path("r.dprof"), testing::MakeRecording(10)).ok());
+  std::ofstream(Path("r.dprof"), std::ios::app | std::ios::binary) << "garbage";
+  ReadReport report;
+  ASSERT_TRUE(ReadRecording(Path("r.dprof"), &report).ok());
+  EXPECT_TRUE(report.complete);
+  EXPECT_EQ(report.trailing_bytes(), 7u);
+  EXPECT_THAT(report.Summary(), HasSubstr("7 bytes after the end were ignored"));
+  // A FIFO is not a recording, and is not waited on.
+  ASSERT_EQ(mkfifo(Path("fifo").c_str(), 0600), 0);
+  EXPECT_FALSE(ReadRecording(Path("fifo"), &report).ok());
 }
 
 // The file-size limit stands in for a full disk: the chunk that does not fit is cut off again, the

@@ -5,6 +5,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -153,6 +154,43 @@ TEST_F(PerfMapFileTest, RefusedWhenSomeoneElseOwnsIt) {
   ASSERT_FALSE(map.ok());
   EXPECT_TRUE(absl::IsPermissionDenied(map.status())) << map.status();
   EXPECT_THAT(map.status().message(), HasSubstr("owned by uid 4343"));
+}
+
+// A map past the bound is read up to its last whole line before it, and says so.
+TEST_F(PerfMapFileTest, ReadUpToABound) {
+  std::ofstream(path_) << "1000 10 first\n2000 10 second\n3000 10 third\n";
+  absl::StatusOr<PerfMap> map = PerfMap::Load(path_, 0, /*max_bytes=*/20);  // into "second"
+  ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_TRUE(map->truncated());
+  EXPECT_EQ(map->size(), 1u);
+  EXPECT_NE(map->Find(0x1004), nullptr);
+  EXPECT_EQ(map->Find(0x2004), nullptr) << "a line cut at the bound is not read";
+  map = PerfMap::Load(path_, 0);
+  ASSERT_TRUE(map.ok());
+  EXPECT_FALSE(map->truncated());
+  EXPECT_EQ(map->size(), 3u);
+}
+
+// A FIFO where a perf map or a binary is expected is refused at once, never waited on.
+TEST_F(PerfMapFileTest, FifoIsRefusedWithoutWaiting) {
+  const std::string fifo = (dir_ / "perf-5.map").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  absl::StatusOr<PerfMap> map = PerfMap::Load(fifo, 0);
+  ASSERT_FALSE(map.ok());
+  EXPECT_THAT(map.status().message(), HasSubstr("not a regular file"));
+  EXPECT_FALSE(unwind::Binary::Open(fifo).ok());
+}
+
+// Refused and truncated maps reach the symbolizer's notes, one line each naming the file.
+TEST_F(PerfMapFileTest, RefusalsAreNoted) {
+  ASSERT_EQ(chown(path_.c_str(), 4343, 4343), 0) << "the test runs as root";
+  Symbolizer symbolizer({.perf_map_dir = dir_.string()});
+  const unwind::Mapping anon{.start = 0x0, .end = 0x10000, .prot = 5};
+  symbolizer.User(1, &anon, 0x1004, false);  // pid 1's map is perf-1.map
+  symbolizer.User(1, &anon, 0x1008, false);
+  ASSERT_EQ(symbolizer.notes().size(), 1u);
+  EXPECT_THAT(symbolizer.notes()[0], HasSubstr(path_));
+  EXPECT_THAT(symbolizer.notes()[0], HasSubstr("owned by uid 4343"));
 }
 
 TEST_F(PerfMapFileTest, SymlinkIsNotFollowed) {

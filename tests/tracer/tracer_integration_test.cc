@@ -107,7 +107,8 @@ TEST_P(CpuBoundTest, DwarfStacksReachMainAndKeepTheRatio) {
   ASSERT_GT(p.samples, 1000);
   EXPECT_GE(p.reach_main, p.samples * 95 / 100) << "of " << p.samples;
   ASSERT_GT(p.b, 0);
-  EXPECT_NEAR(p.ratio(), 2.0, 0.2) << p.a << " hot_a, " << p.b << " hot_b";
+  EXPECT_NEAR(p.ratio(), 2.0, testing::RatioTolerance(p.a, p.b))
+      << p.a << " hot_a, " << p.b << " hot_b";
   const TracerStats stats = r.tracer->Stats();
   EXPECT_EQ(stats[TracerStat::kLost], 0u);
   EXPECT_EQ(stats[TracerStat::kDroppedSnapshots], 0u);
@@ -130,7 +131,8 @@ TEST(TracerTest, PeriodSampling) {
   EXPECT_LE(p.samples, 1050) << "more samples than 1 s of CPU time holds";
   EXPECT_GE(p.samples, 600) << "a busy second, even on a loaded machine";
   EXPECT_GE(p.reach_main, p.samples * 95 / 100);
-  EXPECT_NEAR(p.ratio(), 2.0, 0.3) << p.a << " hot_a, " << p.b << " hot_b";
+  EXPECT_NEAR(p.ratio(), 2.0, testing::RatioTolerance(p.a, p.b))
+      << p.a << " hot_a, " << p.b << " hot_b";
 }
 
 // Frame-pointer mode: the kernel walks the user stack; the fp build reaches main.

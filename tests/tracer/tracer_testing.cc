@@ -5,6 +5,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace dprof::testing {
@@ -64,6 +66,11 @@ std::string SampleProgram(const std::string& name, const std::string& variant) {
 
 std::string SampleFile(const std::string& name) {
   return std::string(DPROF_SAMPLES_DIR) + "/" + name;
+}
+
+double RatioTolerance(double a, double b) {
+  if (a <= 0 || b <= 0) return 0.2;
+  return std::max(0.2, 3.5 * (a / b) * std::sqrt(1 / a + 1 / b));
 }
 
 }  // namespace dprof::testing

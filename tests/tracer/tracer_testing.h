@@ -54,6 +54,12 @@ bool PerfEventAvailable(std::string* why);
     }                                                                                        \
   } while (0)
 
+// How far a ratio of two sample counts (samples/cpu_bound's hot_a : hot_b, 2:1) may stray from
+// the truth by sampling alone: a VM's timer jitters, samples land about binomially, and a ratio
+// of counts a/b has a standard error of about (a/b)·sqrt(1/a + 1/b). 3.5 of them (at 2000
+// samples: 0.33), at least 0.2.
+double RatioTolerance(double a, double b);
+
 // samples/<name>_<variant> ("fp" or "nofp").
 std::string SampleProgram(const std::string& name, const std::string& variant);
 // A file the samples/ build wrote: "inlined", "libdlopen_plugin.so", "debug/dlopen_plugin.debug".

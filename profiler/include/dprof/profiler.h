@@ -45,6 +45,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "dprof/profile/flamegraph.h"
+#include "dprof/profile/output_file.h"
 #include "dprof/profile/profile.h"
 #include "dprof/profile/recording.h"
 #include "dprof/profile/report.h"
@@ -81,6 +82,12 @@ struct ProfilerOptions {
   // The recording file written while recording (readable up to its last chunk whatever happens);
   // empty: the recording is kept in memory only.
   std::string output = {};
+  // The recording file's mode: private by default, as perf.data (docs/recording-format.md says
+  // what a recording holds).
+  mode_t output_mode = profile::kPrivateMode;
+  // Whether the recording keeps a launched command's arguments ("command" in its metadata):
+  // without them, only the program's name (arguments may hold secrets).
+  bool command_args = true;
   // Sinks that see everything the recorder sees, on the reader thread (OnUserStack on unwind
   // workers); OnTick suits a status line. Not owned; must outlive the profiler.
   std::vector<tracer::TraceSink*> sinks = {};
@@ -182,6 +189,9 @@ class Profiler {
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   // Threads of the profiler in this process (left out of a self-profile).
   std::vector<pid_t> own_threads() const;
+  // What naming the recording's addresses could not read, and why, each once ("/tmp/perf-42.map
+  // is owned by uid 1000, ..."): a caller shows them to its user. Context: after Finish().
+  const std::vector<std::string>& notes() const;
   // The nice value the profiler's threads record with: ProfilerOptions::collector_nice, or 0 when
   // it was 0 or the system refused it (collector_nice_refused() then says why).
   int collector_nice() const;

@@ -57,6 +57,7 @@ class Recorder : public tracer::TraceSink {
   struct Options {
     size_t flush_events = 16384;
     uint64_t flush_interval_ns = 250'000'000;
+    mode_t mode = kPrivateMode;  // the file's (RecordingWriter::Options::mode)
   };
 
   // Creates the file at `path` and writes the metadata. Stacks are read from `depot` (the

@@ -40,8 +40,13 @@ struct ReadReport {
   uint64_t file_size = 0;
   std::string problem;  // why reading stopped before the end chunk; empty when complete
 
-  // One line: "complete" or "recovered 12 chunks (81920 of 90000 bytes): chunk 13 at byte
-  // 81920 is cut short".
+  // Bytes after the end chunk (appended to a complete recording, or a file extended past it):
+  // ignored, and said.
+  uint64_t trailing_bytes() const { return complete ? file_size - bytes : 0; }
+
+  // One line: "complete: 12 chunks, 90000 bytes" (with "; 7 bytes after the end were ignored"
+  // when there are some) or "recovered 12 chunks (81920 of 90000 bytes): chunk 13 at byte 81920
+  // is cut short".
   std::string Summary() const;
 };
 

@@ -30,6 +30,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "dprof/profile/output_file.h"
 #include "dprof/profile/recording.h"
 
 namespace dprof::profile {
@@ -42,9 +43,13 @@ class RecordingWriter {
  public:
   struct Options {
     int zstd_level = 3;
+    // The file's mode: private by default, as perf.data (a recording holds the command line,
+    // paths and thread names: docs/recording-format.md).
+    mode_t mode = kPrivateMode;
   };
 
-  // Creates (or truncates) `path`, refusing to follow a symlink there, and writes the file
+  // Creates `path` anew (a new file renamed over whatever was there, so that nothing planted
+  // there decides its owner or mode; a symbolic link at `path` is refused) and writes the file
   // header. Errors name the path and the reason.
   static absl::StatusOr<std::unique_ptr<RecordingWriter>> Create(const std::string& path,
                                                                  Options options);
