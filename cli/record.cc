@@ -279,6 +279,11 @@ int Record(const RecordFlags& flags) {
   // The command is forked: this thread, which finishes the recording, may outrank it now.
   if (profiler.collector_nice() != 0) setpriority(PRIO_PROCESS, 0, profiler.collector_nice());
   SetStopSignalCommand(profiler.command_pid());
+  if (profiler.metadata().contains("user_only")) {
+    std::fprintf(stderr,
+                 "dprof: recording user space only: kernel.perf_event_paranoid lets this user "
+                 "sample no kernel; run as root or with CAP_PERFMON for kernel frames\n");
+  }
   if (!flags.command.empty()) {
     std::fprintf(stderr, "dprof: recording %s (pid %d); Ctrl-C stops\n", flags.command[0].c_str(),
                  profiler.command_pid());
@@ -361,8 +366,8 @@ Runner AddRecord(CLI::App& app, const std::vector<std::string>* after_dashes) {
                 "samples: 1024 at 999 Hz with dwarf stacks)")
       ->type_name("PAGES");
   c->add_option("--unwind-queue", flags->unwind_queue,
-                "User stacks that may wait for an unwind (default: half a second of samples on "
-                "every CPU, at least 1024)")
+                "User stacks that may wait for an unwind (default: a second of samples on every "
+                "CPU, at least 2048)")
       ->type_name("JOBS")
       ->check(CLI::Range(size_t{1}, size_t{1} << 22));
   c->add_option("--collector-nice", flags->collector_nice,

@@ -132,6 +132,10 @@ void WriteReport(const Recording& r, const Profile& p, const ReportOptions& opti
   out << absl::StrFormat("# dprof report: %s   (%s; %u events, %s)\n",
                          command == r.metadata.end() ? "(unknown command)" : command->second,
                          events, p.total_count(), FormatWeight(p.total_weight(), p.unit()));
+  if (r.metadata.contains("user_only")) {
+    out << "# user space only: this user may not sample the kernel (kernel.perf_event_paranoid); "
+           "no kernel frames\n";
+  }
   if (options.functions) {
     const char* unit = p.unit() == WeightUnit::kCount ? "Self" : "Self time";
     out << absl::StrFormat("%8s %8s %12s  %-48s %s\n", "Self", "Total", unit, "Function", "Module");

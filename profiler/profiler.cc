@@ -242,7 +242,7 @@ absl::Status Profiler::Impl::Init(Sampler sampler) {
   if (queue == 0) {
     const size_t cpus = std::max(1u, std::thread::hardware_concurrency());
     const size_t rate = options_.period == 0 ? options_.frequency * cpus : 0;
-    queue = std::max<size_t>(1024, rate / 2);
+    queue = std::max<size_t>(2048, rate);
   }
   unwind_queue_ = queue;
   absl::StatusOr<std::unique_ptr<unwind::DeferredUnwinder>> engine =
@@ -335,6 +335,9 @@ std::map<std::string, std::string> Profiler::Impl::Metadata(Sampler sampler) con
   }
   if (options_.wall) m["wall"] = "1";
   if (tracer_ != nullptr) m["buffer_pages"] = absl::StrCat(tracer_->buffer_pages());
+  if (tracer_ != nullptr && tracer_->user_only()) {
+    m["user_only"] = "kernel.perf_event_paranoid allows this user no kernel sampling";
+  }
   if (mode == tracer::CallGraph::kDwarf || (mode == tracer::CallGraph::kAuto && !native)) {
     m["unwind_queue"] = absl::StrCat(unwind_queue_);  // dprof unwinds
   }

@@ -1,8 +1,11 @@
 #include "tracer/internal/event_spec.h"
 
 #include <linux/perf_event.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -22,15 +25,63 @@ constexpr std::array<SoftwareEvent, 4> kSoftwareEvents = {{
     {"faults", PERF_COUNT_SW_PAGE_FAULTS},
 }};
 
+bool IsSoftwareEvent(std::string_view name) {
+  return std::any_of(kSoftwareEvents.begin(), kSoftwareEvents.end(),
+                     [&](const SoftwareEvent& e) { return e.name == name; });
+}
+
+// Whether tracefs has a tracepoint system `system` (unknown when tracefs cannot be found: no).
+bool IsTracepointSystem(std::string_view system, const std::string& tracefs_root) {
+  std::string root = tracefs_root;
+  if (root.empty()) {
+    absl::StatusOr<Tracefs> found = Tracefs::Find();
+    if (!found.ok()) return false;
+    root = found->root();
+  }
+  struct stat st = {};
+  return system.find('/') == std::string_view::npos && system != "." && system != ".." &&
+         stat(absl::StrCat(root, "/events/", std::string(system)).c_str(), &st) == 0 &&
+         S_ISDIR(st.st_mode);
+}
+
+// Splits perf's modifiers off `name` ("cpu-clock:u", "sched:sched_switch:k"): the rest, and the
+// modifiers (empty when there are none). A last part of modifier letters is modifiers, unless
+// what comes before it is a tracepoint system ("sched:u" would name a tracepoint).
+std::pair<std::string_view, std::string_view> SplitModifiers(std::string_view name,
+                                                             const std::string& tracefs_root) {
+  const size_t colon = name.rfind(':');
+  if (colon == std::string_view::npos) return {name, {}};
+  const std::string_view rest = name.substr(0, colon), modifiers = name.substr(colon + 1);
+  if (modifiers.empty() || modifiers.find_first_not_of("ukpPhGH") != std::string_view::npos) {
+    return {name, {}};
+  }
+  if (rest.find(':') == std::string_view::npos && !IsSoftwareEvent(rest) &&
+      IsTracepointSystem(rest, tracefs_root)) {
+    return {name, {}};
+  }
+  return {rest, modifiers};
+}
+
 }  // namespace
 
-absl::StatusOr<EventSpec> ResolveEvent(std::string_view name, const std::string& tracefs_root) {
+absl::StatusOr<EventSpec> ResolveEvent(std::string_view full_name,
+                                       const std::string& tracefs_root) {
+  const auto [name, modifiers] = SplitModifiers(full_name, tracefs_root);
+  // :u alone, user space; :k alone, the kernel; both or neither, both.
+  const bool user = modifiers.find('u') != std::string_view::npos;
+  const bool kernel = modifiers.find('k') != std::string_view::npos;
+  auto with_modifiers = [&](EventSpec spec) {
+    spec.name = std::string(full_name);
+    spec.exclude_kernel = user && !kernel;
+    spec.exclude_user = kernel && !user;
+    return spec;
+  };
   for (const SoftwareEvent& e : kSoftwareEvents) {
     if (name == e.name) {
-      return EventSpec{.name = std::string(name),
-                       .type = PERF_TYPE_SOFTWARE,
-                       .config = e.config,
-                       .tracepoint = std::nullopt};
+      return with_modifiers(EventSpec{.name = std::string(name),
+                                      .type = PERF_TYPE_SOFTWARE,
+                                      .config = e.config,
+                                      .tracepoint = std::nullopt});
     }
   }
   const absl::string_view n(name.data(), name.size());
@@ -54,7 +105,7 @@ absl::StatusOr<EventSpec> ResolveEvent(std::string_view name, const std::string&
                  .config = tp->id,
                  .tracepoint = std::nullopt};
   spec.tracepoint = *std::move(tp);
-  return spec;
+  return with_modifiers(std::move(spec));
 }
 
 }  // namespace dprof::tracer::internal

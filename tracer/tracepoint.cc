@@ -176,6 +176,14 @@ absl::StatusOr<Tracepoint> ParseTracepointFormat(std::string_view system, std::s
 absl::StatusOr<Tracefs> Tracefs::Find() {
   for (const char* root : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}) {
     if (IsMounted(root)) return Tracefs(root);
+    // Mounted, but closed to this user (its mode is 0700 by default).
+    struct stat st;
+    if (stat(root, &st) == 0 && access(root, R_OK | X_OK) != 0 && errno == EACCES) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "tracepoints need ", root,
+          ", which this user may not read: run as root, or give the user access to tracefs "
+          "and kernel.perf_event_paranoid=-1"));
+    }
   }
   return absl::FailedPreconditionError(
       "tracefs is not mounted; mount it (as root) with: mount -t tracefs nodev "

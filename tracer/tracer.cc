@@ -5,6 +5,7 @@
 #include <linux/perf_event.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,6 +103,20 @@ absl::Status PerfEventAvailable(PerfBackend* backend) {
   return absl::OkStatus();
 }
 
+bool KernelSamplingAllowed(PerfBackend* backend) {
+  perf_event_attr attr = {};
+  attr.size = sizeof(attr);
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.config = PERF_COUNT_SW_CPU_CLOCK;
+  attr.sample_period = 1000000;
+  attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_CALLCHAIN;
+  attr.disabled = 1;
+  const int fd = backend->Open(attr, 0, -1, -1, 0);
+  if (fd < 0) return fd != -EACCES && fd != -EPERM;
+  backend->Close(fd);
+  return true;
+}
+
 bool NativeDeferredSupported(PerfBackend* backend) {
   perf_event_attr attr = {};
   attr.size = sizeof(attr);
@@ -137,6 +152,7 @@ class Tracer::Impl {
   size_t followed() const { return exits_->size(); }
   pid_t command_pid() const { return child_ ? child_->pid() : 0; }
   bool native() const { return native_; }
+  bool user_only() const { return user_only_; }
   size_t buffer_pages() const { return data_bytes_ / PageSize(); }
   std::shared_ptr<const unwind::AddressSpace> AddressSpaceOf(pid_t pid) const {
     auto it = spaces_.find(pid);
@@ -195,7 +211,8 @@ class Tracer::Impl {
   int off_cpu_event_ = -1;        // index in specs_ of the sched_switch that feeds off-CPU
   CallGraph mode_ = CallGraph::kNone;
   bool native_ = false;
-  bool build_ids_ = true;  // attr.build_id accepted (Linux 5.12+)
+  bool user_only_ = false;  // the kernel is off limits to this user: exclude_kernel on every event
+  bool build_ids_ = true;   // attr.build_id accepted (Linux 5.12+)
   size_t data_bytes_ = 0;
   std::vector<int> cpus_;
 
@@ -286,6 +303,10 @@ absl::Status Tracer::Impl::Init() {
     }
   }
 
+  // At kernel.perf_event_paranoid 2 an ordinary user may sample user space only, as perf does
+  // (cpu-clock:u): rather than fail, record that, and say so. Other CPUs' events and
+  // tracepoints still fail with their fix.
+  if (!t.system_wide && !KernelSamplingAllowed(backend_)) user_only_ = true;
   mode_ = options_.call_graph;
   if (mode_ == CallGraph::kAuto) {
     native_ = NativeDeferredSupported(backend_);
@@ -328,8 +349,25 @@ size_t Tracer::Impl::DefaultPages() const {
   // A sample's header, ids, registers and kernel call chain, and its stack copy (dwarf).
   const uint64_t bytes = rate * ((dwarf ? options_.stack_size : 0) + 1024) / 8;
   // The nearest power of two.
-  const uint64_t pages = std::max<uint64_t>(1, bytes / PageSize());
-  return std::clamp<size_t>(std::bit_floor(pages + pages / 2), 128, 4096);
+  const uint64_t want = std::max<uint64_t>(1, bytes / PageSize());
+  size_t pages = std::clamp<size_t>(std::bit_floor(want + want / 2), 128, 4096);
+  if (geteuid() != 0) {
+    // An ordinary user may lock kernel.perf_event_mlock_kb per CPU for ring buffers, and
+    // RLIMIT_MEMLOCK beyond that: what fits, less each buffer's metadata page (perf's default
+    // for such users is the same 128 pages at the usual limits).
+    const uint64_t page = PageSize();
+    const uint64_t cpus = std::max<size_t>(1, internal::OnlineCpus().size());
+    rlimit limit = {};
+    getrlimit(RLIMIT_MEMLOCK, &limit);
+    const uint64_t shared =
+        limit.rlim_cur == RLIM_INFINITY ? uint64_t{1} << 30 : limit.rlim_cur / page / cpus;
+    const uint64_t budget =
+        static_cast<uint64_t>(internal::ReadSysctl("kernel/perf_event_mlock_kb", 516)) * 1024 /
+            page +
+        shared - 1;
+    pages = std::min<size_t>(pages, std::bit_floor(std::max<uint64_t>(budget, 1)));
+  }
+  return pages;
 }
 
 Tracer::Impl::~Impl() {
@@ -342,6 +380,8 @@ perf_event_attr Tracer::Impl::MakeAttr(const EventSpec& spec, bool lead) const {
   attr.size = sizeof(attr);
   attr.type = spec.type;
   attr.config = spec.config;
+  attr.exclude_kernel = spec.exclude_kernel || user_only_;
+  attr.exclude_user = spec.exclude_user;
   attr.sample_type = kBaseSampleType;
   if (spec.tracepoint) {
     attr.sample_type |= PERF_SAMPLE_RAW;
@@ -876,6 +916,7 @@ CommandExit Tracer::ExitStatus() const { return impl_->exit_status(); }
 size_t Tracer::followed() const { return impl_->followed(); }
 pid_t Tracer::command_pid() const { return impl_->command_pid(); }
 bool Tracer::native_deferred() const { return impl_->native(); }
+bool Tracer::user_only() const { return impl_->user_only(); }
 size_t Tracer::buffer_pages() const { return impl_->buffer_pages(); }
 std::shared_ptr<const unwind::AddressSpace> Tracer::AddressSpaceOf(pid_t pid) const {
   return impl_->AddressSpaceOf(pid);

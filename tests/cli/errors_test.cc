@@ -91,6 +91,19 @@ TEST(ErrorsTest, UnknownEventWithCloseMatches) {
   ExpectOneLine(r);
 }
 
+// perf's event modifiers: an unknown event with them is an unknown event, not a tracepoint; an
+// unknown modifier keeps the name whole (and so names no event).
+TEST(ErrorsTest, EventModifiers) {
+  CliResult r = RunDprof({"record", "-e", "cpu-clok:u", "--", "/bin/true"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("unknown event 'cpu-clok'; did you mean cpu-clock?"));
+  ExpectOneLine(r);
+  r = RunDprof({"record", "-e", "cpu-clock:zz", "--", "/bin/true"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("cpu-clock:zz"));
+  ExpectOneLine(r);
+}
+
 TEST(ErrorsTest, FrequencyAboveTheKernelLimit) {
   const CliResult r = RunDprof({"record", "-F", "100000000", "--", "/bin/true"});
   EXPECT_EQ(r.exit_code, 2);
@@ -230,6 +243,19 @@ TEST(OutputErrorsTest, DirectoryNotWritable) {
       RunDprof({"record", "-o", dir + "/x.data", "--", "/bin/true"}, {.as_nobody = true});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("the directory " + dir + " is not writable"));
+  ExpectOneLine(r);
+}
+
+// Tracepoints need tracefs, closed to ordinary users: said as that, not as tracefs missing.
+TEST(ErrorsTest, TracefsClosedToThisUser) {
+  const std::string dir = ScratchDir("tracefs");
+  ASSERT_EQ(chmod(dir.c_str(), 0777), 0);
+  struct stat st = {};
+  if (stat("/sys/kernel/tracing/events", &st) != 0) GTEST_SKIP() << "tracefs is not mounted";
+  const CliResult r =
+      RunDprof({"record", "--off-cpu", "--", "/bin/true"}, {.cwd = dir, .as_nobody = true});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("which this user may not read"));
   ExpectOneLine(r);
 }
 

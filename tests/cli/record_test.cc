@@ -202,6 +202,50 @@ TEST(RecordTest, PrivateFilesAndArguments) {
   EXPECT_EQ(st.st_mode & 07777, 0640u);
 }
 
+// ":u" counts user space only: no kernel frames, and the hot functions as usual. ":ppp" is
+// accepted and means nothing more for a software event.
+TEST(RecordTest, UserSpaceModifier) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string dir = ScratchDir("modifier");
+  CliResult r =
+      RunDprof({"record", "-e", "cpu-clock:uppp", "--", SampleProgram("cpu_bound", "nofp"), "1"},
+               {.cwd = dir});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunDprof({"report", "--top", "0"}, {.cwd = dir});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("(cpu-clock:uppp;"));
+  EXPECT_THAT(r.out, Not(HasSubstr("[kernel.kallsyms]")));
+  ExpectCpuBoundShares(r.out);
+}
+
+// An ordinary user at kernel.perf_event_paranoid 2 records user space, as perf does, and is told
+// so once (at 1 or lower, the kernel too, and nothing is said).
+TEST(RecordTest, OrdinaryUserRecordsUserSpace) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string dir = ScratchDir("ordinary");
+  ASSERT_EQ(chmod(dir.c_str(), 0777), 0);
+  int paranoid = 2;
+  std::ifstream("/proc/sys/kernel/perf_event_paranoid") >> paranoid;
+  CliResult r = RunDprof({"record", "--", SampleProgram("cpu_bound", "nofp"), "1"},
+                         {.cwd = dir, .as_nobody = true});
+  if (paranoid > 2) {
+    // Nothing at all for ordinary users: said, with the fix.
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_THAT(r.err, HasSubstr("kernel.perf_event_paranoid"));
+    return;
+  }
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const bool user_only = paranoid == 2;
+  EXPECT_EQ(r.err.find("recording user space only") != std::string::npos, user_only) << r.err;
+  r = RunDprof({"report", "--top", "0"}, {.cwd = dir, .as_nobody = true});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectCpuBoundShares(r.out);
+  if (user_only) {
+    EXPECT_THAT(r.out, HasSubstr("# user space only"));
+    EXPECT_THAT(r.out, Not(HasSubstr("[kernel.kallsyms]")));
+  }
+}
+
 TEST(RecordTest, ByPid) {
   DPROF_REQUIRE_PERF_OR_SKIP();
   const std::string dir = ScratchDir("pid");

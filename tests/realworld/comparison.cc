@@ -106,11 +106,22 @@ Figures DprofFigures(const std::string& path) {
   absl::StatusOr<profile::Recording> r = profile::ReadRecording(path, &report);
   EXPECT_TRUE(r.ok()) << r.status();
   if (!r.ok()) return f;
+  // Lost: what the kernel could not write (and, below, the snapshots dropped).
   for (const char* counter : {"lost records", "lost samples"}) {
     if (auto it = r->counters.find(counter); it != r->counters.end()) f.lost += it->second;
   }
   const profile::Profile p = profile::Profile::Build(*r, {.events = profile::DefaultEvents(*r)});
   for (const profile::Profile::Stack& s : p.stacks()) {
+    // A snapshot dropped when the unwind queue was full is given up, as perf's lost samples are:
+    // counted as lost, not in the shares.
+    const bool dropped = std::any_of(s.frames.begin(), s.frames.end(), [&](uint32_t id) {
+      return p.frame(id).kind == profile::Profile::FrameKind::kOrphan &&
+             p.frame(id).name == profile::OrphanFrame(profile::Orphan::kDropped);
+    });
+    if (dropped) {
+      f.lost += s.count;
+      continue;
+    }
     // The function the leaf address was compiled into (its location's outermost frame): perf
     // script --no-inline names that one.
     const profile::Profile::Frame& leaf = p.frame(p.locations()[s.locations.back()].frames.front());

@@ -20,7 +20,7 @@ namespace dprof::testing {
 // percent of the total weight.
 struct Figures {
   uint64_t samples = 0;
-  uint64_t lost = 0;  // samples the tool says it lost
+  uint64_t lost = 0;  // samples the tool says it lost (dprof: or dropped unwound)
   double total = 0;
   double named = 0;                    // of samples whose leaf frame is named
   double complete = 0;                 // of samples whose outermost user frames reach a root

@@ -75,8 +75,8 @@ struct ProfilerOptions {
   bool off_cpu = false;         // also where threads blocked, and for how long (perf_event only)
   size_t buffer_pages = 0;      // ring buffer data pages per CPU (perf_event); 0: by call graph
   // User stacks that may wait for an unwind worker (each holds its stack copy); beyond it they
-  // are dropped and counted. 0: half a second of samples at `frequency` on every CPU, at least
-  // 1024.
+  // are dropped and counted. 0: a second of samples at `frequency` on every CPU, at least
+  // 2048.
   size_t unwind_queue = 0;
   bool wall = false;  // off_cpu, and the profile's default view is wall-clock time
   // The recording file written while recording (readable up to its last chunk whatever happens);

@@ -304,6 +304,10 @@ class Tracer : public EventSource {
   pid_t command_pid() const;
   // Whether user stacks come from native deferred callchains (kAuto on Linux 6.19+).
   bool native_deferred() const;
+  // Whether this user may not sample the kernel (kernel.perf_event_paranoid 2 without
+  // CAP_PERFMON), so that every event counts user space only (exclude_kernel, as perf's ":u"):
+  // events have no kernel frames.
+  bool user_only() const;
   // Data pages of each ring buffer (TracerOptions::buffer_pages, or the default for the mode).
   size_t buffer_pages() const;
   // The last address space seen for `pid` (kept after it exits), or nullptr.
@@ -329,6 +333,11 @@ absl::Status PerfEventAvailable(PerfBackend* backend);
 // Whether the running kernel offers native deferred user callchains (perf_event_attr's
 // defer_callchain, Linux 6.19). Opens and closes one software event on the calling thread.
 bool NativeDeferredSupported(PerfBackend* backend);
+
+// Whether this process may sample the kernel too (kernel.perf_event_paranoid 1 or lower, or
+// CAP_PERFMON): false when only user space may be. Opens and closes one software event on the
+// calling thread.
+bool KernelSamplingAllowed(PerfBackend* backend);
 
 }  // namespace dprof::tracer
 
