@@ -8,6 +8,7 @@
 #include "cli/errors.h"
 #include "cli/output_file.h"
 #include "cli/recording_input.h"
+#include "cli/usage.h"
 #include "cli/view_flags.h"
 #include "dprof/profile/folded.h"
 #include "dprof/profile/pprof.h"
@@ -40,7 +41,8 @@ int Export(const ExportFlags& flags) {
   }
   absl::StatusOr<profile::Recording> recording = LoadRecording(flags.input);
   if (!recording.ok()) return Fail(recording.status());
-  absl::StatusOr<View> view = BuildView(flags.view, *recording, flags.format == "folded");
+  absl::StatusOr<View> view =
+      BuildView(flags.view, *recording, {.thread_root = flags.format == "folded"});
   if (!view.ok()) return UsageError(view.status().message());
   const profile::Profile& profile = view->profile;
   absl::Status s = WriteOutput(
@@ -69,6 +71,7 @@ Runner AddExport(CLI::App& app) {
       "Examples:\n  dprof export --format folded > app.folded\n  dprof export --format pprof -o "
       "app.pb.gz && go tool pprof -top app.pb.gz\n  dprof export --format speedscope -o "
       "app.json");
+  SetUsage(c, {"[OPTIONS] [-i FILE] --format folded|pprof|speedscope [-o FILE|-]"});
   AddInputFlag(c, &flags->input);
   c->add_option("--format", flags->format,
                 "folded (stdout), pprof (dprof.pb.gz) or speedscope (dprof.speedscope.json)")

@@ -11,6 +11,7 @@
 #include "cli/errors.h"
 #include "cli/output_file.h"
 #include "cli/recording_input.h"
+#include "cli/usage.h"
 #include "cli/view_flags.h"
 
 namespace dprof::cli {
@@ -36,14 +37,14 @@ int FlameGraph(const FlameGraphFlags& flags) {
   }
   absl::StatusOr<profile::Recording> recording = LoadRecording(flags.input);
   if (!recording.ok()) return Fail(recording.status());
-  absl::StatusOr<View> view = BuildView(flags.view, *recording, /*thread_root=*/true);
+  absl::StatusOr<View> view = BuildView(flags.view, *recording, {.thread_root = true});
   if (!view.ok()) return UsageError(view.status().message());
 
   std::optional<View> base;
   if (!flags.diff.empty()) {
     absl::StatusOr<profile::Recording> base_recording = LoadRecording(flags.diff);
     if (!base_recording.ok()) return Fail(base_recording.status());
-    absl::StatusOr<View> base_view = BuildView(flags.view, *base_recording, true);
+    absl::StatusOr<View> base_view = BuildView(flags.view, *base_recording, {.thread_root = true});
     if (!base_view.ok()) return UsageError(base_view.status().message());
     base = *std::move(base_view);
   }
@@ -81,6 +82,8 @@ Runner AddFlameGraph(CLI::App& app) {
   c->footer(
       "Examples:\n  dprof flamegraph\n  dprof flamegraph -i after.data --diff before.data -o "
       "diff.html\n  dprof flamegraph --off-cpu --reverse -o blocked.svg");
+  SetUsage(c, {"[OPTIONS] [-i FILE] [-o FILE.html|FILE.svg]",
+               "[OPTIONS] [-i FILE] --diff BASE_FILE [-o FILE]"});
   AddInputFlag(c, &flags->input);
   c->add_option("-o,--output", flags->output, "The file to write: .html (interactive) or .svg")
       ->type_name("FILE")

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/errors.h"
+#include "cli/usage.h"
 
 namespace {
 
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   using namespace dprof::cli;
   CLI::App app{"dprof: a Linux profiler built on deferred user-stack unwinding", "dprof"};
   app.set_version_flag("--version", std::string("dprof ") + DPROF_VERSION);
+  app.formatter(UsageFormatter());  // before the commands, which inherit it
   app.require_subcommand(1);
   app.footer(
       "Start with:\n  dprof record -- ./app     then     dprof report   and   dprof flamegraph\n"
@@ -50,6 +52,7 @@ int main(int argc, char** argv) {
   std::string topic;
   CLI::App* help = app.add_subcommand("help", "Show help for dprof or for one command");
   help->add_option("command", topic, "The command to explain");
+  SetUsage(help, {"[COMMAND]"});
 
   if (argc > 1 && argv[1][0] != '-' && FindCommand(app, argv[1]) == nullptr) {
     std::fprintf(stderr, "dprof: unknown command '%s'; run 'dprof help' for the list\n", argv[1]);

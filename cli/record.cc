@@ -1,19 +1,24 @@
 // dprof record: profiles a command, processes, threads or the whole system into a recording
 // file; with --flamegraph, writes the flame graph as soon as it ends.
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cli/commands.h"
 #include "cli/errors.h"
@@ -22,9 +27,12 @@
 #include "cli/recording_input.h"
 #include "cli/status_line.h"
 #include "cli/stop_signals.h"
+#include "cli/timer_agent.h"
+#include "cli/usage.h"
 #include "cli/view_flags.h"
 #include "dprof/profile/recording.h"
 #include "dprof/profiler.h"
+#include "dprof/tracer/backend.h"
 #include "dprof/tracer/tracer.h"
 
 namespace dprof::cli {
@@ -32,6 +40,18 @@ namespace {
 
 // dprof's own threads outrank busy targets by this much (see ProfilerOptions::collector_nice).
 constexpr int kCollectorNice = -10;
+
+// record -q: errors only.
+bool say_nothing = false;
+
+// A line of progress or news on stderr, unless -q.
+[[gnu::format(printf, 1, 2)]] void Say(const char* format, ...) {
+  if (say_nothing) return;
+  va_list args;
+  va_start(args, format);
+  std::vfprintf(stderr, format, args);
+  va_end(args);
+}
 
 struct RecordFlags {
   std::vector<std::string> pids;
@@ -52,6 +72,8 @@ struct RecordFlags {
   bool no_cmdline_args = false;
   size_t mmap_pages = 0;    // 0: the tracer's default
   size_t unwind_queue = 0;  // 0: the profiler's default
+  bool quiet = false;
+  std::string sampler = "auto";  // auto, perf or timer
   double duration = 0;
   std::string output = kDefaultRecording;
   std::string flamegraph;
@@ -75,10 +97,9 @@ class StatusSink : public tracer::TraceSink {
         profiler_->processes_followed() > 0) {
       told_exit_ = true;
       status_->Clear();
-      std::fprintf(stderr,
-                   "dprof: %s exited; recording the processes it started until they exit "
-                   "(Ctrl-C stops)\n",
-                   command_.c_str());
+      Say("dprof: %s exited; recording the processes it started until they exit "
+          "(Ctrl-C stops)\n",
+          command_.c_str());
     }
     if (status_->Due(now_ns)) {
       status_->Update(now_ns, profiler_->Stats(), profiler_->bytes_written());
@@ -167,16 +188,15 @@ absl::StatusOr<ProfilerOptions> ProfilerOptionsOf(const RecordFlags& f) {
 void PrintSummary(const RecordFlags& f, const tracer::TracerStats& stats, uint64_t bytes,
                   double seconds) {
   const unwind::EngineStats& e = stats.engine;
-  std::fprintf(stderr,
-               "dprof: recorded %llu events in %.2f s; %llu user stacks unwound of %llu "
-               "requested; lost %llu, dropped %llu\n",
-               static_cast<unsigned long long>(stats.events()), seconds,
-               static_cast<unsigned long long>(e.done()),
-               static_cast<unsigned long long>(e[unwind::EngineStat::kJobs]),
-               static_cast<unsigned long long>(stats.lost()),
-               static_cast<unsigned long long>(stats[tracer::TracerStat::kDroppedSnapshots]));
-  std::fprintf(stderr, "dprof: wrote %s (%s, %llu events)\n", f.output.c_str(),
-               FormatBytes(bytes).c_str(), static_cast<unsigned long long>(stats.events()));
+  Say("dprof: recorded %llu events in %.2f s; %llu user stacks unwound of %llu "
+      "requested; lost %llu, dropped %llu\n",
+      static_cast<unsigned long long>(stats.events()), seconds,
+      static_cast<unsigned long long>(e.done()),
+      static_cast<unsigned long long>(e[unwind::EngineStat::kJobs]),
+      static_cast<unsigned long long>(stats.lost()),
+      static_cast<unsigned long long>(stats[tracer::TracerStat::kDroppedSnapshots]));
+  Say("dprof: wrote %s (%s, %llu events)\n", f.output.c_str(), FormatBytes(bytes).c_str(),
+      static_cast<unsigned long long>(stats.events()));
 }
 
 // One line for each kind of sample that had to be given up, saying why and which flag helps.
@@ -198,18 +218,16 @@ void ExplainLosses(const Profiler& profiler, const tracer::TracerStats& stats) {
                    "outrank a busy target");
   const double total = static_cast<double>(stats.events() + lost);
   if (lost > 0) {
-    std::fprintf(stderr,
-                 "dprof: lost %llu samples (%.1f%%): the ring buffers filled before dprof read "
-                 "them; raise -m (now %s pages per CPU), or lower -F or --stack-size%s\n",
-                 static_cast<unsigned long long>(lost), 100.0 * lost / total,
-                 meta("buffer_pages").c_str(), priority.c_str());
+    Say("dprof: lost %llu samples (%.1f%%): the ring buffers filled before dprof read "
+        "them; raise -m (now %s pages per CPU), or lower -F or --stack-size%s\n",
+        static_cast<unsigned long long>(lost), 100.0 * lost / total, meta("buffer_pages").c_str(),
+        priority.c_str());
   }
   if (dropped > 0) {
-    std::fprintf(stderr,
-                 "dprof: dropped %llu user stacks (%.1f%%): the unwind queue was full; raise "
-                 "--unwind-queue (now %s), or lower -F%s\n",
-                 static_cast<unsigned long long>(dropped), 100.0 * dropped / total,
-                 meta("unwind_queue").c_str(), priority.c_str());
+    Say("dprof: dropped %llu user stacks (%.1f%%): the unwind queue was full; raise "
+        "--unwind-queue (now %s), or lower -F%s\n",
+        static_cast<unsigned long long>(dropped), 100.0 * dropped / total,
+        meta("unwind_queue").c_str(), priority.c_str());
   }
 }
 
@@ -219,13 +237,13 @@ void ReportCommandExit(const tracer::CommandExit& exit, const std::vector<std::s
                        bool stopped) {
   if (!exit.exited || command.empty()) return;
   if (exit.signal != 0 && stopped) {
-    std::fprintf(stderr, "dprof: %s was stopped with the recording (signal %d, %s)\n",
-                 command[0].c_str(), exit.signal, strsignal(exit.signal));
+    Say("dprof: %s was stopped with the recording (signal %d, %s)\n", command[0].c_str(),
+        exit.signal, strsignal(exit.signal));
   } else if (exit.signal != 0) {
-    std::fprintf(stderr, "dprof: %s was killed by signal %d (%s)\n", command[0].c_str(),
-                 exit.signal, strsignal(exit.signal));
+    Say("dprof: %s was killed by signal %d (%s)\n", command[0].c_str(), exit.signal,
+        strsignal(exit.signal));
   } else if (exit.code != 0) {
-    std::fprintf(stderr, "dprof: %s exited with status %d\n", command[0].c_str(), exit.code);
+    Say("dprof: %s exited with status %d\n", command[0].c_str(), exit.code);
   }
 }
 
@@ -233,17 +251,135 @@ absl::Status WriteOneShotFlameGraph(const std::string& recording_path, const std
                                     mode_t mode) {
   absl::StatusOr<profile::Recording> recording = LoadRecording(recording_path);
   if (!recording.ok()) return recording.status();
-  absl::StatusOr<View> view = BuildView({}, *recording, /*thread_root=*/true);
+  absl::StatusOr<View> view = BuildView({}, *recording, {.thread_root = true});
   if (!view.ok()) return view.status();
   return WriteFlameGraphFile(view->profile, {.title = profile::FlameGraphTitle(*recording)}, path,
                              mode);
 }
 
+// The flame graph's path checked and a previous recording moved aside (PrepareRecordingPath):
+// whether there was one; nullopt, with the exit code, when either cannot be.
+std::optional<bool> PrepareOutputs(const RecordFlags& flags, int* exit_code) {
+  if (!flags.flamegraph.empty()) {
+    absl::Status s = CheckNotInput(flags.flamegraph, flags.output, "--flamegraph");
+    if (!s.ok()) {
+      *exit_code = UsageError(s.message());
+      return std::nullopt;
+    }
+    if (s = CheckOutputDirectory(flags.flamegraph, "--flamegraph"); !s.ok()) {
+      *exit_code = Fail(s);
+      return std::nullopt;
+    }
+  }
+  absl::StatusOr<bool> kept_previous = PrepareRecordingPath(flags.output);
+  if (!kept_previous.ok()) {
+    *exit_code = Fail(kept_previous.status());
+    return std::nullopt;
+  }
+  return *kept_previous;
+}
+
+// Why perf_event cannot record here at all (not even user space), or Ok.
+absl::Status PerfEventRefused() {
+  absl::Status s = tracer::PerfEventAvailable(tracer::MakeSystemBackend().get());
+  if (s.code() == absl::StatusCode::kPermissionDenied ||
+      s.code() == absl::StatusCode::kUnimplemented) {
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+// What the timer sampler cannot do: anything but the CPU time of a launched command's own
+// threads, with dwarf stacks.
+absl::Status CheckTimerFlags(const RecordFlags& f, const ProfilerOptions& o) {
+  std::string what;
+  if (f.command.empty()) what = "records a launched command only (-p, -t and -a need perf_event)";
+  for (const std::string& e : f.events) {
+    if (e != "cpu-clock" && e != "task-clock") {
+      what = absl::StrCat("samples CPU time only (cpu-clock), not ", e);
+    }
+  }
+  if (f.off_cpu || f.wall) what = "samples CPU time only: no --off-cpu or --wall";
+  if (o.call_graph != tracer::CallGraph::kDwarf) what = "unwinds dwarf stacks only: no -g";
+  if (f.duration > 0) what = "records until the command exits: no -d";
+  if (f.period != 0) what = "samples by frequency only: no -c";
+  if (what.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("the timer sampler ", what));
+}
+
+// record with --sampler timer: the command samples itself (cli/timer_agent.h).
+int RecordWithTimer(const RecordFlags& flags, const ProfilerOptions& options) {
+  if (absl::Status s = CheckTimerFlags(flags, options); !s.ok()) return UsageError(s.message());
+  int exit_code = kSuccess;
+  const std::optional<bool> kept_previous = PrepareOutputs(flags, &exit_code);
+  if (!kept_previous.has_value()) return exit_code;
+  Say("dprof: recording %s with timer signals (its own threads' CPU time, user stacks)\n",
+      flags.command[0].c_str());
+  absl::StatusOr<TimerAgentRun> run = RunWithTimerAgent(
+      {.command = flags.command,
+       .frequency = options.frequency,
+       .stack_size = options.stack_size,
+       .output = flags.output,
+       .mode = options.output_mode,
+       .command_metadata = flags.no_cmdline_args
+                               ? std::filesystem::path(flags.command[0]).filename().string()
+                               : absl::StrJoin(flags.command, " ")});
+  if (!run.ok()) {
+    RestorePrevious(flags.output, *kept_previous);
+    return Fail(run.status());
+  }
+  const tracer::CommandExit exit{
+      .exited = true,
+      .code = WIFEXITED(run->wait_status) ? WEXITSTATUS(run->wait_status) : 0,
+      .signal = WIFSIGNALED(run->wait_status) ? WTERMSIG(run->wait_status) : 0};
+  ReportCommandExit(exit, flags.command, /*stopped=*/false);
+  std::error_code ec;
+  if (!std::filesystem::exists(flags.output, ec)) {
+    RestorePrevious(flags.output, *kept_previous);
+    return Fail(absl::FailedPreconditionError(
+        absl::StrCat(flags.command[0],
+                     " did not load dprof's timer agent (a static or set-user-ID program "
+                     "ignores LD_PRELOAD): nothing was recorded")));
+  }
+  absl::StatusOr<profile::Recording> recording = LoadRecording(flags.output);
+  if (!recording.ok()) return Fail(recording.status());
+  auto counter = [&](const char* name) {
+    auto it = recording->counters.find(name);
+    return static_cast<unsigned long long>(it == recording->counters.end() ? 0 : it->second);
+  };
+  Say("dprof: recorded %zu events in %.2f s; %llu user stacks unwound of %llu requested; "
+      "dropped %llu\n",
+      recording->events.size(), run->seconds,
+      counter("engine.unwinds") + counter("engine.content hits"), counter("engine.jobs"),
+      counter("dropped snapshots"));
+  Say("dprof: wrote %s (%s, %zu events)\n", flags.output.c_str(),
+      FormatBytes(std::filesystem::file_size(flags.output, ec)).c_str(), recording->events.size());
+  if (!flags.flamegraph.empty()) {
+    if (absl::Status s =
+            WriteOneShotFlameGraph(flags.output, flags.flamegraph, options.output_mode);
+        !s.ok()) {
+      return Fail(s);
+    }
+    Say("dprof: wrote %s\n", flags.flamegraph.c_str());
+  }
+  return kSuccess;
+}
+
 int Record(const RecordFlags& flags) {
   absl::StatusOr<ProfilerOptions> options = ProfilerOptionsOf(flags);
   if (!options.ok()) return UsageError(options.status().message());
+  say_nothing = flags.quiet;
+  if (flags.sampler == "timer") return RecordWithTimer(flags, *options);
+  if (flags.sampler == "auto" && !flags.command.empty()) {
+    // Where perf_event is refused outright, the command can still sample itself: said once.
+    if (absl::Status refused = PerfEventRefused(); !refused.ok()) {
+      Say("dprof: %s; sampling with timer signals instead (--sampler perf refuses)\n",
+          std::string(refused.message()).c_str());
+      return RecordWithTimer(flags, *options);
+    }
+  }
   const mode_t mode = options->output_mode;  // of the flame graph too
-  StatusLine status_line(isatty(STDERR_FILENO) == 1, MonotonicNs());
+  StatusLine status_line(!say_nothing && isatty(STDERR_FILENO) == 1, MonotonicNs());
   StatusSink status_sink(&status_line);
   options->sinks = {&status_sink};
   absl::StatusOr<std::unique_ptr<Profiler>> created = Profiler::Create(*std::move(options));
@@ -258,13 +394,9 @@ int Record(const RecordFlags& flags) {
   Profiler& profiler = **created;
   status_sink.set_profiler(&profiler, flags.command.empty() ? "" : flags.command[0]);
 
-  if (!flags.flamegraph.empty()) {
-    absl::Status s = CheckNotInput(flags.flamegraph, flags.output, "--flamegraph");
-    if (!s.ok()) return UsageError(s.message());
-    if (s = CheckOutputDirectory(flags.flamegraph, "--flamegraph"); !s.ok()) return Fail(s);
-  }
-  absl::StatusOr<bool> kept_previous = PrepareRecordingPath(flags.output);
-  if (!kept_previous.ok()) return Fail(kept_previous.status());
+  int exit_code = kSuccess;
+  const std::optional<bool> kept_previous = PrepareOutputs(flags, &exit_code);
+  if (!kept_previous.has_value()) return exit_code;
 
   InstallStopSignals(&profiler);
   const uint64_t attach_ns = MonotonicNs();
@@ -280,16 +412,15 @@ int Record(const RecordFlags& flags) {
   if (profiler.collector_nice() != 0) setpriority(PRIO_PROCESS, 0, profiler.collector_nice());
   SetStopSignalCommand(profiler.command_pid());
   if (profiler.metadata().contains("user_only")) {
-    std::fprintf(stderr,
-                 "dprof: recording user space only: kernel.perf_event_paranoid lets this user "
-                 "sample no kernel; run as root or with CAP_PERFMON for kernel frames\n");
+    Say("dprof: recording user space only: kernel.perf_event_paranoid lets this user "
+        "sample no kernel; run as root or with CAP_PERFMON for kernel frames\n");
   }
   if (!flags.command.empty()) {
-    std::fprintf(stderr, "dprof: recording %s (pid %d); Ctrl-C stops\n", flags.command[0].c_str(),
-                 profiler.command_pid());
+    Say("dprof: recording %s (pid %d); Ctrl-C stops\n", flags.command[0].c_str(),
+        profiler.command_pid());
   } else {
-    std::fprintf(stderr, "dprof: recording %s (attached in %.2f s); Ctrl-C stops\n",
-                 profiler.metadata().at("command").c_str(), (start_ns - attach_ns) / 1e9);
+    Say("dprof: recording %s (attached in %.2f s); Ctrl-C stops\n",
+        profiler.metadata().at("command").c_str(), (start_ns - attach_ns) / 1e9);
   }
   profiler.Wait(std::chrono::nanoseconds(static_cast<int64_t>(flags.duration * 1e9)));
   SetStopSignalCommand(0);  // reaped: its pid may be reused
@@ -301,14 +432,16 @@ int Record(const RecordFlags& flags) {
   UninstallStopSignals();
   ReportCommandExit(profiler.ExitStatus(), flags.command, stopped);
   if (!finished.ok()) return Fail(finished);
-  for (const std::string& note : profiler.notes()) Warn(note);
+  if (!say_nothing) {
+    for (const std::string& note : profiler.notes()) Warn(note);
+  }
   PrintSummary(flags, profiler.Stats(), profiler.bytes_written(), seconds);
   ExplainLosses(profiler, profiler.Stats());
   if (!flags.flamegraph.empty()) {
     if (absl::Status s = WriteOneShotFlameGraph(flags.output, flags.flamegraph, mode); !s.ok()) {
       return Fail(s);
     }
-    std::fprintf(stderr, "dprof: wrote %s\n", flags.flamegraph.c_str());
+    Say("dprof: wrote %s\n", flags.flamegraph.c_str());
   }
   return kSuccess;
 }
@@ -322,6 +455,9 @@ Runner AddRecord(CLI::App& app, const std::vector<std::string>* after_dashes) {
   c->footer(
       "Examples:\n  dprof record -- ./app --fast\n  dprof record -p 1234 -d 10 -o app.data\n"
       "  dprof record -a -F 99 -d 5\n  dprof record --wall --flamegraph app.html -- ./app");
+  SetUsage(c, {"[OPTIONS] [--] CMD [ARG]...", "[OPTIONS] -p PID[,PID]... [--children] [-d SECONDS]",
+               "[OPTIONS] -t TID[,TID]... [-d SECONDS]",
+               "[OPTIONS] -a [-G CGROUP] [-p PID]... [-d SECONDS] [-- CMD [ARG]...]"});
   // Everything after the first argument that is not an option is the command and its arguments.
   c->prefix_command();
   c->add_option("-p,--pid", flags->pids,
@@ -390,6 +526,14 @@ Runner AddRecord(CLI::App& app, const std::vector<std::string>* after_dashes) {
   AddModeFlag(c, &flags->mode);
   c->add_flag("--no-cmdline-args", flags->no_cmdline_args,
               "Keep only the command's name in the recording, not its path and arguments");
+  c->add_option("--sampler", flags->sampler,
+                "What takes the samples: perf (perf_event), timer (CPU-time timer signals inside "
+                "a launched command, its own threads only: where perf_event_open is refused), or "
+                "auto (perf, else timer for a command)")
+      ->check(CLI::IsMember({"auto", "perf", "timer"}))
+      ->capture_default_str();
+  c->add_flag("-q,--quiet", flags->quiet,
+              "Print errors only: no progress, summary, notices or warnings");
   c->add_option("--flamegraph", flags->flamegraph,
                 "Also write the flame graph (.html or .svg) when recording ends")
       ->type_name("FILE");

@@ -15,6 +15,7 @@
 #include "cli/errors.h"
 #include "cli/output_file.h"
 #include "cli/recording_input.h"
+#include "cli/usage.h"
 #include "dprof/profile/output_file.h"
 #include "dprof/profile/profile.h"
 #include "dprof/profile/recording.h"
@@ -104,6 +105,7 @@ Runner AddStat(CLI::App& app) {
   auto flags = std::make_shared<StatFlags>();
   CLI::App* c = app.add_subcommand("stat", "Print a recording's metadata, contents and counters");
   c->footer("Examples:\n  dprof stat\n  dprof stat -i app.data --threads 0");
+  SetUsage(c, {"[-i FILE] [--threads N]"});
   AddInputFlag(c, &flags->input);
   c->add_option("--threads", flags->threads, "How many of the busiest threads to list (0: all)")
       ->type_name("N")

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -45,10 +47,10 @@ void AddViewFlags(CLI::App* command, ViewFlags* flags) {
 }
 
 absl::StatusOr<View> BuildView(const ViewFlags& flags, const profile::Recording& recording,
-                               bool thread_root) {
+                               profile::ProfileOptions shape) {
   const std::vector<std::string>& names = recording.event_names;
   View out;
-  profile::ProfileOptions o{.thread_root = thread_root};
+  profile::ProfileOptions& o = shape;
   o.pids.insert(flags.pids.begin(), flags.pids.end());
   o.tids.insert(flags.tids.begin(), flags.tids.end());
   o.comms.insert(flags.comms.begin(), flags.comms.end());
@@ -91,6 +93,40 @@ absl::StatusOr<View> BuildView(const ViewFlags& flags, const profile::Recording&
                      " weigh different things (time and counts); show them apart with --event"));
   }
   out.profile = profile::Profile::Build(recording, o);
+  if (out.profile.total_count() == 0 && !recording.events.empty()) {
+    // Say which filter left nothing, and what the recording has instead.
+    std::vector<std::string> filters;
+    if (!flags.pids.empty()) filters.push_back("--pid " + absl::StrJoin(flags.pids, ","));
+    if (!flags.tids.empty()) filters.push_back("--tid " + absl::StrJoin(flags.tids, ","));
+    if (!flags.comms.empty()) filters.push_back("--comm " + absl::StrJoin(flags.comms, ","));
+    if (!flags.kernel) filters.push_back("--no-kernel");
+    if (!flags.user) filters.push_back("--no-user");
+    std::vector<std::string> events = flags.events;
+    if (flags.off_cpu) events.push_back("--off-cpu");
+    if (flags.on_cpu) events.push_back("--on-cpu");
+    if (!filters.empty() || !events.empty()) {
+      filters.insert(filters.end(), events.begin(), events.end());
+      // The first processes recorded, named.
+      const absl::flat_hash_map<uint32_t, std::string> thread_names =
+          profile::ThreadNames(recording);
+      std::vector<std::string> processes;
+      absl::flat_hash_set<uint32_t> seen;
+      for (const profile::Event& e : recording.events) {
+        if (!seen.insert(e.pid).second) continue;
+        if (processes.size() == 8) {
+          processes.push_back("...");
+          break;
+        }
+        auto name = thread_names.find(e.pid);
+        processes.push_back(name == thread_names.end()
+                                ? absl::StrCat(e.pid)
+                                : absl::StrCat(e.pid, " (", name->second, ")"));
+      }
+      return absl::InvalidArgumentError(
+          absl::StrCat("no recorded event matches ", absl::StrJoin(filters, " "),
+                       "; the recording's processes: ", absl::StrJoin(processes, ", ")));
+    }
+  }
   return out;
 }
 

@@ -30,14 +30,16 @@ void AddViewFlags(CLI::App* command, ViewFlags* flags);
 // The profile `flags` select in `recording`. By default: the first recorded event, and the
 // off-CPU intervals too when recorded with --wall (one wall-clock view). Names outside the
 // recording, and events that weigh different things (time and counts), are InvalidArgument.
-// With `thread_root`, each stack starts with its thread's name (flame graphs, folded stacks).
+// `shape` says how stacks are built (thread_root: each starts with its thread's name, for flame
+// graphs and folded stacks; by_thread: kept apart by thread); its filters are the flags'. Filters
+// that match no event are InvalidArgument naming them.
 struct View {
   profile::Profile profile;
   std::vector<std::string> shown = {};  // the selected events' names
   std::vector<std::string> other = {};  // recorded events not shown, for a hint
 };
 absl::StatusOr<View> BuildView(const ViewFlags& flags, const profile::Recording& recording,
-                               bool thread_root);
+                               profile::ProfileOptions shape = {});
 
 }  // namespace dprof::cli
 

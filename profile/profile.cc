@@ -4,7 +4,6 @@
 #include <array>
 #include <filesystem>
 #include <optional>
-#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -163,7 +162,10 @@ Profile Profile::Build(const Recording& r, const ProfileOptions& options) {
   // Recordings written before symbols were keyed by mapping name each user address per process:
   // their locations stay per process too.
   const bool by_mapping = !r.mapped_symbol_of.empty();
-  absl::flat_hash_map<std::vector<uint32_t>, uint32_t> stack_ids;  // by locations
+  // By locations, with by_thread after pid, tid and name (its id in comm_ids).
+  absl::flat_hash_map<std::vector<uint32_t>, uint32_t> stack_ids;
+  absl::flat_hash_map<const std::string*, uint32_t> comm_ids;
+  std::vector<uint32_t> key;
   // The unit: time when every event is a clock sample or off-CPU time.
   bool all_off_cpu = true, all_time = true;
   std::vector<bool> time_events;  // by event index
@@ -233,9 +235,22 @@ Profile Profile::Build(const Recording& r, const ProfileOptions& options) {
     const bool off_cpu = e.kind == tracer::EventKind::kOffCpu;
     all_off_cpu &= off_cpu;
     all_time &= off_cpu || (e.event < time_events.size() && time_events[e.event]);
-    auto [it, inserted] = stack_ids.try_emplace(locations, static_cast<uint32_t>(p.stacks_.size()));
+    key.clear();
+    if (options.by_thread) {  // a prefix of fixed length: keys stay unambiguous
+      key.insert(
+          key.end(),
+          {e.pid, e.tid,
+           comm_ids.try_emplace(&comm, static_cast<uint32_t>(comm_ids.size())).first->second});
+    }
+    key.insert(key.end(), locations.begin(), locations.end());
+    auto [it, inserted] = stack_ids.try_emplace(key, static_cast<uint32_t>(p.stacks_.size()));
     if (inserted) {
       Stack stack{.locations = locations};
+      if (options.by_thread) {
+        stack.pid = e.pid;
+        stack.tid = e.tid;
+        stack.comm = comm;
+      }
       for (uint32_t l : locations) {
         const std::vector<uint32_t>& at = p.locations_[l].frames;
         stack.frames.insert(stack.frames.end(), at.begin(), at.end());

@@ -61,7 +61,9 @@ TEST(ErrorsTest, ProcessExitedBeforeRecordingStarted) {
 
 TEST(ErrorsTest, PermissionDenied) {
   const std::string dir = ScratchDir("denied");
-  const CliResult r = RunDprof({"record", "--", "/bin/true"}, {.cwd = dir, .perf_errno = EACCES});
+  // --sampler perf: no timer-signal fallback.
+  const CliResult r = RunDprof({"record", "--sampler", "perf", "--", "/bin/true"},
+                               {.cwd = dir, .perf_errno = EACCES});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err,
               ContainsRegex("permission denied \\(kernel.perf_event_paranoid is -?[0-9]+; "
@@ -72,7 +74,7 @@ TEST(ErrorsTest, PermissionDenied) {
 
 TEST(ErrorsTest, NoPerfEventSupport) {
   const CliResult r =
-      RunDprof({"record", "--", "/bin/true"}, {.cwd = ScratchDir("enosys"), .perf_errno = ENOSYS});
+      RunDprof({"record", "-a", "-d", "1"}, {.cwd = ScratchDir("enosys"), .perf_errno = ENOSYS});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("perf_event_open is not available (the kernel lacks "
                                "CONFIG_PERF_EVENTS, or a seccomp profile forbids it)"));
@@ -211,7 +213,7 @@ TEST_F(InputErrorsTest, ViewsRefuseToAddTimeToCounts) {
                                     "with --event"));
   result = RunDprof({"report", "-i", "mixed.data", "--event", "page-faults"}, {.cwd = dir_});
   EXPECT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_THAT(result.out, HasSubstr("(page-faults; 1 events"));
+  EXPECT_THAT(result.out, HasSubstr("(page-faults; 1 samples"));
   EXPECT_THAT(result.out, Not(HasSubstr("also recorded: page-faults")));
   result = RunDprof({"report", "-i", "mixed.data", "--event", "nope"}, {.cwd = dir_});
   EXPECT_EQ(result.exit_code, 2);

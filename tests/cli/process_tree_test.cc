@@ -38,7 +38,7 @@ TEST(ProcessTreeTest, OrphansAreRecordedUntilTheyExit) {
   const std::string report = Report(dir);
   EXPECT_GT(TotalShare(report, "worker_burn"), 90.0) << report;
   // Two workers of 0.6 s each: well over the handful of samples before the parent exited.
-  EXPECT_THAT(report, ::testing::ContainsRegex("cpu-clock; [0-9]{3,} events")) << report;
+  EXPECT_THAT(report, ::testing::ContainsRegex("cpu-clock; [0-9]{3,} samples")) << report;
 }
 
 // A command whose children end before it: nothing is said about processes left running.
@@ -74,7 +74,7 @@ TEST(ProcessTreeTest, ChildrenOfAPidStartedBeforeRecording) {
   waitpid(server, nullptr, 0);
   const std::string report = Report(with);
   EXPECT_GT(TotalShare(report, "worker_burn"), 90.0) << report;
-  EXPECT_THAT(report, ::testing::ContainsRegex("cpu-clock; [0-9]{3,} events")) << report;
+  EXPECT_THAT(report, ::testing::ContainsRegex("cpu-clock; [0-9]{3,} samples")) << report;
   EXPECT_EQ(alone.exit_code, 0) << alone.err;
   EXPECT_LT(TotalShare(Report(without), "worker_burn"), 0) << "the parent only waits";
 }

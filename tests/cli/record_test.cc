@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -33,7 +34,7 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// The events a report's header counts: "(cpu-clock; 1948 events, 1.950 s)".
+// The events a report's header counts: "(cpu-clock; 1948 samples, 1.950 s)".
 double Events(const std::string& report) {
   const size_t at = report.find("; ");
   return at == std::string::npos ? 0 : std::atof(report.c_str() + at + 2);
@@ -170,7 +171,7 @@ TEST(RecordTest, WallClockProfile) {
   r = RunDprof({"report", "--off-cpu", "--no-kernel"}, {.cwd = dir});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out,
-              ::testing::ContainsRegex("\\(off-cpu; 2[0-9] events, (0\\.9|1\\.[01])[0-9]* s\\)"));
+              ::testing::ContainsRegex("\\(off-cpu; 2[0-9] samples, (0\\.9|1\\.[01])[0-9]* s\\)"));
   r = RunDprof({"report", "--on-cpu"}, {.cwd = dir});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("(cpu-clock;"));
@@ -244,6 +245,71 @@ TEST(RecordTest, OrdinaryUserRecordsUserSpace) {
     EXPECT_THAT(r.out, HasSubstr("# user space only"));
     EXPECT_THAT(r.out, Not(HasSubstr("[kernel.kallsyms]")));
   }
+}
+
+// And -p of the user's own process, as perf record -p: user space only at paranoid 2.
+TEST(RecordTest, OrdinaryUserAttachesToItsOwnProcess) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run as nobody";
+  int paranoid = 2;
+  std::ifstream("/proc/sys/kernel/perf_event_paranoid") >> paranoid;
+  if (paranoid > 2)
+    GTEST_SKIP() << "kernel.perf_event_paranoid " << paranoid << ": nothing allowed";
+  const std::string dir = ScratchDir("ordinary_pid");
+  ASSERT_EQ(chmod(dir.c_str(), 0777), 0);
+  const pid_t target = fork();
+  if (target == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(126);
+    const std::string program = SampleProgram("cpu_bound", "nofp");
+    execl(program.c_str(), program.c_str(), "4", nullptr);
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CliResult r = RunDprof({"record", "-p", std::to_string(target), "-d", "1.5"},
+                         {.cwd = dir, .as_nobody = true});
+  kill(target, SIGKILL);
+  waitpid(target, nullptr, 0);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("recording user space only") != std::string::npos, paranoid == 2) << r.err;
+  r = RunDprof({"report", "--top", "0"}, {.cwd = dir, .as_nobody = true});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectCpuBoundShares(r.out);
+  if (paranoid == 2) {
+    EXPECT_THAT(r.out, Not(HasSubstr("[kernel.kallsyms]")));
+  }
+}
+
+// Where perf_event_open is refused outright (a seccomp filter here, as in a container), a launched
+// command samples itself with timer signals: said once, and the same shares.
+TEST(RecordTest, TimerSignalsWherePerfEventIsRefused) {
+  const std::string dir = ScratchDir("timer");
+  CliResult r = RunDprof({"record", "--", SampleProgram("cpu_bound", "nofp"), "1.5"},
+                         {.cwd = dir, .perf_errno = EACCES});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("sampling with timer signals instead (--sampler perf refuses)"));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 4) << r.err;  // that, then as usual
+  EXPECT_THAT(r.err, HasSubstr("wrote dprof.data"));
+  r = RunDprof({"report", "--top", "0"}, {.cwd = dir});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectCpuBoundShares(r.out);
+  r = RunDprof({"stat"}, {.cwd = dir});
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("sampler +timer signal\n"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("command +[^\n]*cpu_bound_nofp 1.5\n"));
+
+  // Asked for, it needs no refusal; what it cannot do is said.
+  r = RunDprof({"record", "--sampler", "timer", "-o", "asked.data", "--",
+                SampleProgram("cpu_bound", "nofp"), "1"},
+               {.cwd = dir});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunDprof({"report", "-i", "asked.data", "--top", "0"}, {.cwd = dir});
+  ExpectCpuBoundShares(r.out);
+  r = RunDprof({"record", "--sampler", "timer", "-p", "1"}, {.cwd = dir});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("the timer sampler records a launched command only"));
+  r = RunDprof({"record", "--sampler", "timer", "-e", "page-faults", "--", "/bin/true"},
+               {.cwd = dir});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("samples CPU time only (cpu-clock), not page-faults"));
 }
 
 TEST(RecordTest, ByPid) {

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "dprof/profile/folded.h"
 #include "dprof/profile/pprof.h"
 #include "dprof/profile/profile.h"
@@ -82,11 +84,142 @@ TEST(ReportTest, TopFunctionsAndStats) {
   const std::string text = out.str();
   EXPECT_THAT(text, HasSubstr("60.00%"));  // hot_a's self share
   EXPECT_THAT(text, HasSubstr("hot_a"));
-  EXPECT_THAT(text, HasSubstr("5 events, 5.0 ms"));
+  EXPECT_THAT(text, HasSubstr("5 samples, 5.0 ms"));
   EXPECT_THAT(text, HasSubstr("unwinds 3 done of 4 requested (3 jobs; sharing: 1.33 events"));
   EXPECT_THAT(text, HasSubstr("lost records 2"));
   EXPECT_THAT(text, HasSubstr("orphans 1\n"));  // the one event whose cookie never arrived
   EXPECT_THAT(text, HasSubstr("1 [user stack never arrived"));
+}
+
+// Rows by perf's --sort keys: threads (comm, pid, tid) from the stacks of a profile built by
+// thread, modules and functions from the frames; self from the leaf, total once per stack.
+TEST(ReportTest, RowsBySortKeys) {
+  const Recording r = testing::SymbolizedRecording();
+  const Profile p = Profile::Build(r, {.by_thread = true});
+  auto rows = [&](std::vector<ReportKey> keys, ReportOptions::Sort sort) {
+    std::vector<std::string> out;
+    for (const ReportRow& row : ReportRows(p, keys, sort)) {
+      out.push_back(absl::StrCat(absl::StrJoin(row.keys, "/"), " ", row.self, " ", row.total, " ",
+                                 row.self_count));
+    }
+    return out;
+  };
+  using K = ReportKey;
+  using ::testing::ElementsAre;
+  EXPECT_THAT(rows({K::kComm}, ReportOptions::Sort::kSelf),
+              ElementsAre("app 4000000 4000000 4", "worker 1000000 1000000 1"));
+  EXPECT_THAT(rows({K::kTid, K::kPid}, ReportOptions::Sort::kSelf),
+              ElementsAre("10/10 4000000 4000000 4", "11/10 1000000 1000000 1"));
+  EXPECT_THAT(rows({K::kComm, K::kSym}, ReportOptions::Sort::kSelf),
+              ElementsAre("app/hot_a 3000000 3000000 3",
+                          "app/[unknown] ([kernel.kallsyms]+0x99) 1000000 1000000 1",
+                          "worker/hot_b 1000000 1000000 1",
+                          "app/[user stack never arrived: task exited or recording cut short] 0 "
+                          "1000000 0",
+                          "app/do_syscall_64 0 1000000 0", "app/main 0 3000000 0",
+                          "app/work 0 3000000 0", "worker/inlined_helper 0 1000000 0",
+                          "worker/main 0 1000000 0", "worker/work 0 1000000 0"));
+  // Ordered by total: work's 4 ms of stacks, each counted once though it has several frames
+  // there; the pseudo-frame of a missing user stack has no module.
+  EXPECT_THAT(
+      rows({K::kDso}, ReportOptions::Sort::kTotal),
+      ElementsAre("work 4000000 4000000 4", " 0 1000000 0", "[kernel.kallsyms] 1000000 1000000 1"));
+  EXPECT_EQ(ParseReportKey("dso"), K::kDso);
+  EXPECT_EQ(ParseReportKey("symbol"), std::nullopt);
+}
+
+// The call paths under each row, as a tree with each branch's share of the whole: from the
+// function up to the root (callee), from the root down (caller), and with rows by total weight
+// from the function down into what it called.
+TEST(ReportTest, CallGraphs) {
+  const Recording r = testing::SymbolizedRecording();
+  const Profile p = Profile::Build(r, {.kernel = false});
+  auto report = [&](ReportOptions o) {
+    o.header = false;
+    o.stats = false;
+    o.top = 1;
+    std::ostringstream out;
+    WriteReport(r, p, o, out);
+    return out.str();
+  };
+  EXPECT_EQ(report({.call_graph = ReportOptions::CallGraph::kCallee}),
+            "    Self    Total    Self time  Function  Module\n"
+            "  60.00%   60.00%       3.0 ms  hot_a     work\n"
+            "            60.00%  hot_a\n"
+            "                    work\n"
+            "                    main\n"
+            "\n");
+  EXPECT_EQ(report({.call_graph = ReportOptions::CallGraph::kCaller}),
+            "    Self    Total    Self time  Function  Module\n"
+            "  60.00%   60.00%       3.0 ms  hot_a     work\n"
+            "            60.00%  main\n"
+            "                    work\n"
+            "                    hot_a\n"
+            "\n");
+  // main by total: what it called, branching at work; the orphan (20%) is left out by the limit.
+  EXPECT_EQ(report({.sort = ReportOptions::Sort::kTotal,
+                    .percent_limit = 30,
+                    .call_graph = ReportOptions::CallGraph::kCaller}),
+            "    Self    Total   Total time  Function  Module\n"
+            "   0.00%   80.00%       4.0 ms  main      work\n"
+            "            80.00%  main\n"
+            "                    work\n"
+            "              60.00%  hot_a\n"
+            "\n");
+}
+
+// The columns: -n's samples, --no-children's single weight, a width that long names are cut to
+// with an ellipsis (never misaligned), and the header's units.
+TEST(ReportTest, ColumnsAndWidth) {
+  const Recording r = testing::SymbolizedRecording();
+  const Profile p = Profile::Build(r);
+  auto report = [&](ReportOptions o) {
+    o.stats = false;
+    std::ostringstream out;
+    WriteReport(r, p, o, out);
+    return out.str();
+  };
+  std::string text = report({.total_column = false, .samples_column = true, .top = 2});
+  EXPECT_THAT(text, HasSubstr("(cpu-clock; 5 samples, 5.0 ms)\n"
+                              "    Self  Samples    Self time  Function                            "
+                              "Module\n"
+                              "  60.00%        3       3.0 ms  hot_a                               "
+                              "work\n"));
+  // Each row's module starts in the header's Module column, counted in characters.
+  auto characters = [](const std::string& line) {
+    std::vector<std::string> out;
+    for (char c : line) {
+      if ((c & 0xC0) != 0x80 || out.empty()) out.emplace_back();
+      out.back() += c;
+    }
+    return out;
+  };
+  for (size_t width : {60, 44}) {
+    text = report({.width = width, .top = 0});
+    EXPECT_THAT(text, HasSubstr("\u2026")) << "long names cut";
+    std::istringstream lines(text);
+    size_t module = 0;
+    for (std::string line; std::getline(lines, line);) {
+      const std::vector<std::string> c = characters(line);
+      EXPECT_LE(c.size(), width) << line;
+      if (line.starts_with("#")) continue;
+      if (module == 0) {
+        ASSERT_NE(line.find("Mod"), std::string::npos) << line;
+        module = characters(line.substr(0, line.find("Mod"))).size();
+        continue;
+      }
+      if (c.size() <= module) continue;  // a pseudo-frame: no module
+      EXPECT_EQ(c[module - 2] + c[module - 1], "  ") << line;
+      EXPECT_NE(c[module], " ") << line;
+    }
+  }
+  // Counted events say so.
+  Recording faults = r;
+  faults.event_names = {"page-faults"};
+  std::ostringstream out;
+  WriteReport(faults, Profile::Build(faults), {.stats = false}, out);
+  EXPECT_THAT(out.str(), HasSubstr("(page-faults; 5 samples, 5000000 events)"));
+  EXPECT_THAT(out.str(), HasSubstr("Self events"));
 }
 
 // Every user frame nothing names is counted by why: the report says where to look.
@@ -229,7 +362,7 @@ TEST(PprofTest, DecodedByProtocWithTotalsOfTheReport) {
   // The report's total, from its header line.
   std::ostringstream report;
   WriteReport(r, p, {}, report);
-  EXPECT_THAT(report.str(), HasSubstr(absl::StrCat(events, " events, 5.0 ms")));
+  EXPECT_THAT(report.str(), HasSubstr(absl::StrCat(events, " samples, 5.0 ms")));
 
   EXPECT_THAT(text, HasSubstr("string_table: \"cpu\""));
   EXPECT_THAT(text, HasSubstr("string_table: \"nanoseconds\""));

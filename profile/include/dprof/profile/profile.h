@@ -37,6 +37,7 @@ struct ProfileOptions {
   bool kernel = true;                // kernel frames; without them, kernel-only stacks vanish
   bool user = true;                  // user frames (and orphan pseudo-frames)
   bool thread_root = false;          // a root frame naming the thread (comm), as perf's collapse
+  bool by_thread = false;            // stacks kept apart by thread: Stack::pid, tid and comm set
 };
 
 // Why a user frame has no function name.
@@ -119,6 +120,10 @@ class Profile {
     std::vector<uint32_t> locations = {};  // into locations(), root first
     uint64_t weight = 0;
     uint64_t count = 0;  // events
+    // With ProfileOptions::by_thread: the thread of the stack's events, named as it was then.
+    uint32_t pid = 0;
+    uint32_t tid = 0;
+    std::string comm = {};
   };
 
   static Profile Build(const Recording& recording, const ProfileOptions& options = {});
