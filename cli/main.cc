@@ -66,7 +66,18 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "dprof: %s; run 'dprof %s--help' for usage\n", e.what(),
+    std::string what = e.what();
+    if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
+      // CLI11 2.1 lists them last first: in the order they were typed.
+      std::vector<std::string> extras;
+      for (const CLI::App* command : app.get_subcommands({})) {
+        if (command->parsed()) extras = command->remaining();
+      }
+      if (extras.empty()) extras = app.remaining();
+      what = "unexpected arguments: ";
+      for (const std::string& extra : extras) what += (what.back() == ' ' ? "" : " ") + extra;
+    }
+    std::fprintf(stderr, "dprof: %s; run 'dprof %s--help' for usage\n", what.c_str(),
                  argc > 1 && argv[1][0] != '-' ? (std::string(argv[1]) + " ").c_str() : "");
     return kUsageError;
   }

@@ -336,10 +336,10 @@ int RecordWithTimer(const RecordFlags& flags, const ProfilerOptions& options) {
   std::error_code ec;
   if (!std::filesystem::exists(flags.output, ec)) {
     RestorePrevious(flags.output, *kept_previous);
-    return Fail(absl::FailedPreconditionError(
-        absl::StrCat(flags.command[0],
-                     " did not load dprof's timer agent (a static or set-user-ID program "
-                     "ignores LD_PRELOAD): nothing was recorded")));
+    return Fail(absl::FailedPreconditionError(absl::StrCat(
+        "nothing was recorded: ", flags.command[0],
+        " did not load dprof's timer agent (static and set-user-ID programs ignore LD_PRELOAD), "
+        "or the agent could not start (said above)")));
   }
   absl::StatusOr<profile::Recording> recording = LoadRecording(flags.output);
   if (!recording.ok()) return Fail(recording.status());

@@ -67,9 +67,9 @@ absl::Status ParseSort(const ReportFlags& flags, profile::ReportOptions* o) {
     } else if (std::optional<profile::ReportKey> key = profile::ParseReportKey(word)) {
       keys.push_back(*key);
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--sort: unknown key '", word,
-                       "'; use comm, pid, tid, dso and sym in any order, or self or total"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--sort: unknown key '", word,
+          "'; use comm, pid, tid, dso (or module) and sym in any order, or self or total"));
     }
   }
   if (!keys.empty()) o->keys = keys;
@@ -134,7 +134,8 @@ Runner AddReport(CLI::App& app) {
                "[OPTIONS] [-i FILE] --folded", "[OPTIONS] [-i FILE] --stats"});
   AddInputFlag(c, &flags->input);
   c->add_option("-s,--sort", flags->sort,
-                "What a row is: comm, pid, tid, dso, sym in any combination (default: sym,dso); "
+                "What a row is: comm, pid, tid, dso (or module), sym in any combination (default: "
+                "sym,dso); "
                 "and self or total to order rows by their own weight (default) or with callees'")
       ->type_name("KEY[,KEY]")
       ->delimiter(',')

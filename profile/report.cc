@@ -100,8 +100,8 @@ std::string FormatWeight(uint64_t weight, WeightUnit unit) {
 
 std::optional<ReportKey> ParseReportKey(std::string_view name) {
   static constexpr std::pair<std::string_view, ReportKey> kKeys[] = {
-      {"comm", ReportKey::kComm}, {"pid", ReportKey::kPid}, {"tid", ReportKey::kTid},
-      {"dso", ReportKey::kDso},   {"sym", ReportKey::kSym},
+      {"comm", ReportKey::kComm}, {"pid", ReportKey::kPid},    {"tid", ReportKey::kTid},
+      {"dso", ReportKey::kDso},   {"module", ReportKey::kDso}, {"sym", ReportKey::kSym},
   };
   for (const auto& [text, key] : kKeys) {
     if (text == name) return key;

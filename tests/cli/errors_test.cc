@@ -126,6 +126,11 @@ TEST(ErrorsTest, UsageErrors) {
   EXPECT_THAT(r.err, HasSubstr("unknown call-graph mode 'lbr'; use fp, dwarf, auto or none"));
   r = RunDprof({"report", "--sort", "sideways"});
   EXPECT_EQ(r.exit_code, 2);
+  // Arguments nothing takes, in the order typed.
+  r = RunDprof({"report", "--bogus", "5", "x"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("dprof: unexpected arguments: --bogus 5 x; run 'dprof report "
+                               "--help' for usage\n"));
   r = RunDprof({"export"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("--format is required"));

@@ -310,6 +310,16 @@ TEST(RecordTest, TimerSignalsWherePerfEventIsRefused) {
                {.cwd = dir});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("samples CPU time only (cpu-clock), not page-faults"));
+  // A static program (Debian's ldconfig is one) ignores LD_PRELOAD: nothing recorded, said.
+  if (std::filesystem::exists("/sbin/ldconfig")) {
+    r = RunDprof(
+        {"record", "--sampler", "timer", "-o", "static.data", "--", "/sbin/ldconfig", "-p"},
+        {.cwd = dir});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_THAT(r.err, HasSubstr("nothing was recorded: /sbin/ldconfig did not load dprof's "
+                                 "timer agent (static and set-user-ID programs ignore"));
+    EXPECT_FALSE(std::filesystem::exists(dir + "/static.data"));
+  }
 }
 
 TEST(RecordTest, ByPid) {

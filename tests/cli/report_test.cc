@@ -94,7 +94,8 @@ TEST_F(ReportTest, SortKeys) {
 
   r = Report({"--sort", "sym,bogus"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("--sort: unknown key 'bogus'; use comm, pid, tid, dso and sym"));
+  EXPECT_THAT(
+      r.err, HasSubstr("--sort: unknown key 'bogus'; use comm, pid, tid, dso (or module) and sym"));
 }
 
 // -n: each row's samples, which add up to the header's; --no-children: the Total column gone.

@@ -125,6 +125,7 @@ TEST(ReportTest, RowsBySortKeys) {
       rows({K::kDso}, ReportOptions::Sort::kTotal),
       ElementsAre("work 4000000 4000000 4", " 0 1000000 0", "[kernel.kallsyms] 1000000 1000000 1"));
   EXPECT_EQ(ParseReportKey("dso"), K::kDso);
+  EXPECT_EQ(ParseReportKey("module"), K::kDso);
   EXPECT_EQ(ParseReportKey("symbol"), std::nullopt);
 }
 

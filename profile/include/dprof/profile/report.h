@@ -41,7 +41,7 @@ enum class ReportKey : uint8_t {
   kDso,  // the module (file name)
   kSym,  // the function
 };
-// "comm", "pid", "tid", "dso", "sym"; nullopt for anything else.
+// "comm", "pid", "tid", "dso" (or "module"), "sym"; nullopt for anything else.
 std::optional<ReportKey> ParseReportKey(std::string_view name);
 
 struct ReportOptions {
