@@ -1,6 +1,9 @@
 #include "profile/internal/chunks.h"
 
+#include <optional>
+
 #include "profile/internal/codec.h"
+#include "profile/internal/disk_values.h"
 
 namespace dprof::profile::internal {
 namespace {
@@ -37,11 +40,14 @@ enum Tag : uint8_t {
   kThreadCounter = 2,
 };
 
+// An enum's value through its on-disk table (disk_values.h): false for a number it lacks.
 template <typename E>
-bool Enum(Decoder& d, E* e, int count) {
+bool Enum(Decoder& d, E* e, std::optional<E> (*from_disk)(uint8_t)) {
   uint8_t v;
-  if (!d.U8(&v) || v >= count) return false;
-  *e = static_cast<E>(v);
+  if (!d.U8(&v)) return false;
+  const std::optional<E> value = from_disk(v);
+  if (!value.has_value()) return false;
+  *e = *value;
   return true;
 }
 
@@ -96,9 +102,10 @@ bool DecodeEvents(Decoder& d, Recording* out) {
     int64_t delta;
     uint8_t flags;
     std::span<const uint8_t> bytes;
-    if (!Enum(d, &e.kind, 3) || !d.Uint(&e.event) || !d.Uint(&e.pid) || !d.Uint(&e.tid) ||
-        !d.Uint(&e.cpu) || !d.Signed(&delta) || !d.Varint(&e.weight) || !d.U8(&flags) ||
-        flags > 1 || !d.Uint(&e.kernel_stack) || !Enum(d, &e.user, 5)) {
+    if (!Enum(d, &e.kind, EventKindFromDisk) || !d.Uint(&e.event) || !d.Uint(&e.pid) ||
+        !d.Uint(&e.tid) || !d.Uint(&e.cpu) || !d.Signed(&delta) || !d.Varint(&e.weight) ||
+        !d.U8(&flags) || flags > 1 || !d.Uint(&e.kernel_stack) ||
+        !Enum(d, &e.user, UserStackFromDisk)) {
       return false;
     }
     time += static_cast<uint64_t>(delta);
@@ -127,7 +134,7 @@ bool DecodeUserStacks(Decoder& d, Recording* out) {
     cookie::Cookie c;
     UserStackEntry e;
     uint8_t native;
-    if (!d.Varint(&c) || !d.Uint(&e.stack) || !Enum(d, &e.reason, unwind::kNumStopReasons) ||
+    if (!d.Varint(&c) || !d.Uint(&e.stack) || !Enum(d, &e.reason, StopReasonFromDisk) ||
         !d.U8(&native) || native > 1) {
       return false;
     }
@@ -295,7 +302,7 @@ Payloads EncodeEvents(std::span<const Event> events, std::span<const uint8_t> ra
     const bool first_of_chunk = c.encoder().data().empty();
     if (first_of_chunk) time = 0;  // each chunk decodes on its own
     Encoder& e = c.encoder();
-    e.U8(static_cast<uint8_t>(ev.kind));
+    e.U8(ToDisk(ev.kind));
     e.Varint(ev.event);
     e.Varint(ev.pid);
     e.Varint(ev.tid);
@@ -305,7 +312,7 @@ Payloads EncodeEvents(std::span<const Event> events, std::span<const uint8_t> ra
     e.Varint(ev.weight);
     e.U8(ev.user_mode ? 1 : 0);
     e.Varint(ev.kernel_stack);
-    e.U8(static_cast<uint8_t>(ev.user));
+    e.U8(ToDisk(ev.user));
     if (ev.user == tracer::UserStack::kDeferred) e.Varint(ev.cookie);
     if (ev.user == tracer::UserStack::kInline) e.Varint(ev.user_stack);
     e.Bytes(ev.raw_size == 0 ? std::span<const uint8_t>()
@@ -321,7 +328,7 @@ Payloads EncodeUserStacks(std::span<const std::pair<cookie::Cookie, UserStackEnt
     Encoder& e = c.encoder();
     e.Varint(cookie);
     e.Varint(entry.stack);
-    e.U8(static_cast<uint8_t>(entry.reason));
+    e.U8(ToDisk(entry.reason));
     e.U8(entry.native ? 1 : 0);
     c.Next();
   }

@@ -205,7 +205,6 @@ absl::Status Recorder::Flush() {
       return s;
     }
   }
-  events_written_ += events_.size();
   events_.clear();
   raw_.clear();
   mappings_.clear();

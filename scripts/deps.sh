@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config
-  # libraries (DESIGN.md "Dependencies")
+  # libraries (README.md "Dependencies")
   libdw-dev libelf-dev libunwind-dev libabsl-dev liburcu-dev linux-libc-dev
   libcli11-dev libzstd-dev zlib1g-dev libprotobuf-dev protobuf-compiler
   # tests and benchmarks; linux-perf is the baseline the tracer benchmark compares against

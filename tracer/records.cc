@@ -135,20 +135,6 @@ std::string_view PaddedString(std::span<const uint8_t> bytes, size_t begin, size
 
 }  // namespace
 
-std::string_view ParseStatusName(ParseStatus status) {
-  switch (status) {
-    case ParseStatus::kOk:
-      return "ok";
-    case ParseStatus::kUnknownType:
-      return "unknown record type";
-    case ParseStatus::kUnknownEvent:
-      return "unknown event id";
-    case ParseStatus::kMalformed:
-      return "malformed record";
-  }
-  return "?";
-}
-
 bool SampleRecord::Reg(int perf_reg, uint64_t* value) const {
   if (!((regs_mask >> perf_reg) & 1)) return false;
   const int index = std::popcount(regs_mask & ((uint64_t{1} << perf_reg) - 1));

@@ -39,7 +39,7 @@ class Rng {
   uint64_t state_;
 };
 
-// The race seed 001 describes: a reader that found a record keeps reading it while another
+// The race a grace period prevents: a reader that found a record keeps reading it while another
 // thread drops the last reference. Its memory must not be handed to a new trace until the reader
 // has left its read-side section.
 TEST(DepotConcurrencyTest, FreedRecordIsNotReusedWhileAReaderIsInside) {

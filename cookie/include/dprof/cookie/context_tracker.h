@@ -4,8 +4,8 @@
 // (timer samples taken in kernel mode, sched_switch out and back in, syscall tracepoints) shares
 // it, and the user stack of all of them is unwound once. Where the kernel hands out cookies itself
 // (native deferred callchains, Linux 6.19+) AcceptNative() takes them as they are. Elsewhere the
-// tracker infers the entry from what each event carries (DESIGN.md, "When do two events share a
-// kernel entry?"):
+// tracker infers the entry from what each event carries (docs/design.md, "When do two events share
+// a kernel entry?"):
 //
 //  - a sample taken in user mode is a context of its own;
 //  - a sample taken in kernel mode continues the task's current context while the user registers

@@ -101,7 +101,6 @@ class Recorder : public tracer::TraceSink {
   // What was written so far (all of it after Finish()), read back as a reader of the file would.
   // Context: the reader thread, or after Finish().
   absl::StatusOr<Recording> ReadBack(ReadReport* report) const;
-  uint64_t events_written() const { return events_written_; }
 
  private:
   Recorder(std::string path, int memfd, std::unique_ptr<RecordingWriter> writer,
@@ -131,7 +130,6 @@ class Recorder : public tracer::TraceSink {
   std::vector<ThreadName> threads_;
   std::vector<TaskChange> tasks_;
   uint64_t last_flush_ns_ = 0;
-  uint64_t events_written_ = 0;
 
   // Stacks and user stacks, which unwind workers add too.
   std::mutex mu_;

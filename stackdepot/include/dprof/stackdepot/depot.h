@@ -14,7 +14,7 @@
 //    fixed-size pools mapped on demand up to Options::max_bytes.
 //  - The Put() that drops the last reference unlinks the record at once; its memory is reused only
 //    after an RCU grace period that began after the unlink has completed, so a reader that found
-//    the record just before never sees it change (seed 001's race).
+//    the record just before never sees it change (a reader racing the free and the reuse).
 //  - Running out of room is a clean, counted failure: handle 0. Save() never blocks on a grace
 //    period and never crashes on exhaustion.
 //  - Hot paths (Save hit, Fetch, Put that is not the last) neither allocate nor lock.

@@ -13,7 +13,7 @@
 // record is found from the record alone: first word of a sample, last word of everything else.
 //
 // Context: RecordParser::AddEvent() allocates; call it on one thread before parsing. Then Parse(),
-// ParseSampleId(), ParseStatusName() and SampleRecord::Reg() may run on any threads at once: they
+// ParseSampleId() and SampleRecord::Reg() may run on any threads at once: they
 // only read, neither allocate nor lock, and are async-signal-safe.
 #ifndef DPROF_TRACER_RECORDS_H_
 #define DPROF_TRACER_RECORDS_H_
@@ -145,7 +145,6 @@ enum class ParseStatus {
   kUnknownEvent,  // its id names no event the parser knows
   kMalformed,     // shorter than its fields, or a count that overruns it
 };
-std::string_view ParseStatusName(ParseStatus status);
 
 class RecordParser {
  public:

@@ -9,8 +9,8 @@
 // the top of its stack (process_vm_readv, which reports an unmapped page instead of faulting) into
 // a buffer the sampler preallocated for that thread, a cookie from the lock-free allocator, the
 // time and CPU. It takes no lock, allocates nothing, and never calls into the profiler, the stack
-// depot, RCU or the unwind engine: any of those may be what the thread was interrupted in (seed
-// 003's lesson: read-side primitives used from such a context must not recurse into it), and
+// depot, RCU or the unwind engine: any of those may be what the thread was interrupted in
+// (read-side primitives used from such a context must not recurse into it), and
 // liburcu's read side registers a thread on first use, which allocates.
 //
 // The thread that calls Run() then hands each captured snapshot, with the cookie the handler took,

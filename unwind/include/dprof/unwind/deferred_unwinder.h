@@ -1,6 +1,6 @@
 // dprof::unwind::DeferredUnwinder — one user-stack unwind per kernel entry, for every consumer.
 //
-// The user-space version of the kernel's unwind_deferred (seeds 002 and 000). Consumers register
+// The user-space version of the kernel's deferred unwinding (docs/design.md). Consumers register
 // a callback and get an UnwindWork (one bit of a request mask). For each event they want a user
 // stack for, they Request() with the task's context. The first request of a kernel entry
 // (named by its cookie, from a ContextTracker) copies the snapshot and queues one unwind job; later

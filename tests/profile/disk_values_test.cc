@@ -1,0 +1,58 @@
+// The numbers a recording stores for enums are pinned: these tables are what every recording
+// written so far means (docs/recording-format.md). A new enumerator without a number fails to
+// compile (disk_values.cc's switches have no default); a changed number fails here.
+#include "profile/internal/disk_values.h"
+
+#include <cstdint>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace dprof::profile::internal {
+namespace {
+
+using tracer::EventKind;
+using tracer::UserStack;
+using unwind::StopReason;
+
+template <typename E>
+void ExpectTable(const std::vector<std::pair<E, uint8_t>>& table,
+                 std::optional<E> (*from_disk)(uint8_t)) {
+  for (const auto& [value, number] : table) {
+    EXPECT_EQ(ToDisk(value), number);
+    EXPECT_EQ(from_disk(number), value) << int{number};
+  }
+  // Every other number is a damaged file.
+  for (int number = table.size(); number < 256; ++number) {
+    EXPECT_EQ(from_disk(static_cast<uint8_t>(number)), std::nullopt) << number;
+  }
+}
+
+TEST(DiskValuesTest, EventKind) {
+  ExpectTable<EventKind>(
+      {{EventKind::kSample, 0}, {EventKind::kTracepoint, 1}, {EventKind::kOffCpu, 2}},
+      EventKindFromDisk);
+}
+
+TEST(DiskValuesTest, UserStack) {
+  ExpectTable<UserStack>({{UserStack::kDeferred, 0},
+                          {UserStack::kInline, 1},
+                          {UserStack::kNone, 2},
+                          {UserStack::kDropped, 3},
+                          {UserStack::kMissing, 4}},
+                         UserStackFromDisk);
+}
+
+TEST(DiskValuesTest, StopReason) {
+  const std::vector<std::pair<StopReason, uint8_t>> table = {
+      {StopReason::kOutermost, 0}, {StopReason::kOutOfStack, 1}, {StopReason::kNoUnwindInfo, 2},
+      {StopReason::kBadMemory, 3}, {StopReason::kLoop, 4},       {StopReason::kFrameLimit, 5}};
+  ExpectTable(table, StopReasonFromDisk);
+  // Every reason has a number (kCount counts them).
+  EXPECT_EQ(table.size(), static_cast<size_t>(unwind::kNumStopReasons));
+}
+
+}  // namespace
+}  // namespace dprof::profile::internal
