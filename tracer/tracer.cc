@@ -188,7 +188,9 @@ class Tracer::Impl {
   void Drain();
   void Process(std::span<const uint8_t> record);
   void OnSample(const SampleRecord& s, uint32_t event);
-  void AttachUserStack(const SampleRecord& s, TraceEvent* e);
+  // Saves the sample's kernel call chain and attaches its user half as the call-graph mode
+  // gives it: inline frames, a native cookie, or a dwarf snapshot requested from the engine.
+  void AttachStacks(const SampleRecord& s, TraceEvent* e);
   void OnMmap(const Mmap2Record& m);
   void OnDeferredCallchain(const DeferredCallchainRecord& d);
   std::shared_ptr<const unwind::AddressSpace> SpaceFor(uint32_t pid);
@@ -793,7 +795,7 @@ void Tracer::Impl::OnMmap(const Mmap2Record& m) {
   sink_->OnMmap(m);
 }
 
-void Tracer::Impl::AttachUserStack(const SampleRecord& s, TraceEvent* e) {
+void Tracer::Impl::AttachStacks(const SampleRecord& s, TraceEvent* e) {
   const internal::Callchain chain = internal::SplitCallchain(s.callchain);
   if (!chain.kernel.empty()) {
     e->kernel_stack = stackdepot::SetExtraBits(depot_->Save(chain.kernel, stackdepot::kCanAlloc),
@@ -873,7 +875,7 @@ void Tracer::Impl::OnSample(const SampleRecord& s, uint32_t event) {
                .weight = spec.tracepoint ? 1 : s.period,
                .user_mode = s.user_mode(),
                .raw = s.raw};
-  AttachUserStack(s, &e);
+  AttachStacks(s, &e);
   const bool requested = event < options_.events.size();
   if (static_cast<int>(event) == off_cpu_event_) {
     int64_t prev_state = 0;

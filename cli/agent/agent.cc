@@ -10,7 +10,9 @@
 //   DPROF_AGENT_COMMAND  the command as the recording's metadata names it
 //
 // It records from before main() until the process exits (exit(), or a return from main); the
-// recording is readable up to its last chunk whatever happens. An exec ends it with the image.
+// recording is readable up to its last chunk whatever happens. When the process execs, the new
+// program records in its place (the file is replaced): a wrapper (env, a shim, a shell's exec)
+// leaves the program it runs recorded.
 // Being the command-line tool's part, it says what went wrong on the command's stderr.
 #include <unistd.h>
 
@@ -33,11 +35,22 @@ pid_t agent_pid = 0;
 
 void Say(const std::string& message) { std::fprintf(stderr, "dprof: %s\n", message.c_str()); }
 
-std::string Take(const char* name) {
+std::string Get(const char* name) {
   const char* value = std::getenv(name);
-  std::string out = value == nullptr ? "" : value;
-  unsetenv(name);
-  return out;
+  return value == nullptr ? "" : value;
+}
+
+// A process the command started: neither it nor what it starts is recorded, or loads the agent.
+void Forget() {
+  for (const char* name : {"DPROF_AGENT_PID", "DPROF_AGENT_OUTPUT", "DPROF_AGENT_FREQ",
+                           "DPROF_AGENT_STACK", "DPROF_AGENT_MODE", "DPROF_AGENT_COMMAND"}) {
+    unsetenv(name);
+  }
+  const char* preload = std::getenv("LD_PRELOAD");
+  if (preload != nullptr &&
+      std::string_view(preload).find("libdprof_agent.so") != std::string_view::npos) {
+    unsetenv("LD_PRELOAD");
+  }
 }
 
 void FinishAgent() {
@@ -46,20 +59,18 @@ void FinishAgent() {
 }
 
 [[gnu::constructor]] void StartAgent() {
-  const std::string pid = Take("DPROF_AGENT_PID");
-  const std::string output = Take("DPROF_AGENT_OUTPUT");
-  const std::string frequency = Take("DPROF_AGENT_FREQ");
-  const std::string stack = Take("DPROF_AGENT_STACK");
-  const std::string mode = Take("DPROF_AGENT_MODE");
-  const std::string command = Take("DPROF_AGENT_COMMAND");
-  // The processes the command starts load the library again, with nothing to do.
-  if (const char* preload = std::getenv("LD_PRELOAD");
-      preload != nullptr &&
-      std::string_view(preload).find("libdprof_agent.so") != std::string_view::npos) {
-    unsetenv("LD_PRELOAD");
-  }
+  // The launched process keeps the variables: a program it execs (env, a wrapper, a shell's
+  // exec) records again, in its place.
   int wanted = 0;
-  if (!absl::SimpleAtoi(pid, &wanted) || wanted != getpid() || output.empty()) return;
+  const std::string output = Get("DPROF_AGENT_OUTPUT");
+  if (!absl::SimpleAtoi(Get("DPROF_AGENT_PID"), &wanted) || wanted != getpid() || output.empty()) {
+    Forget();
+    return;
+  }
+  const std::string frequency = Get("DPROF_AGENT_FREQ");
+  const std::string stack = Get("DPROF_AGENT_STACK");
+  const std::string mode = Get("DPROF_AGENT_MODE");
+  const std::string command = Get("DPROF_AGENT_COMMAND");
 
   dprof::ProfilerOptions o{.call_graph = dprof::tracer::CallGraph::kDwarf,
                            .output = output,

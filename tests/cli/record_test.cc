@@ -303,6 +303,13 @@ TEST(RecordTest, TimerSignalsWherePerfEventIsRefused) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = RunDprof({"report", "-i", "asked.data", "--top", "0"}, {.cwd = dir});
   ExpectCpuBoundShares(r.out);
+  // Through a wrapper that execs the program (env): the program is what is recorded.
+  r = RunDprof({"record", "--sampler", "timer", "-o", "wrapped.data", "--", "/usr/bin/env",
+                SampleProgram("cpu_bound", "nofp"), "1"},
+               {.cwd = dir});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunDprof({"report", "-i", "wrapped.data", "--top", "0"}, {.cwd = dir});
+  ExpectCpuBoundShares(r.out);
   r = RunDprof({"record", "--sampler", "timer", "-p", "1"}, {.cwd = dir});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("the timer sampler records a launched command only"));
