@@ -1,13 +1,16 @@
-// The numbers a recording stores for enums are pinned: these tables are what every recording
-// written so far means (docs/recording-format.md). A new enumerator without a number fails to
-// compile (disk_values.cc's switches have no default); a changed number fails here.
+// The numbers a recording stores for enums, and the names of its counters, are pinned: these
+// tables are what every recording written so far means (docs/recording-format.md). A new
+// enumerator without a number fails to compile (disk_values.cc's switches have no default); a
+// changed number or name fails here.
 #include "profile/internal/disk_values.h"
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "dprof/profile/recorder.h"
 #include "gtest/gtest.h"
 
 namespace dprof::profile::internal {
@@ -52,6 +55,52 @@ TEST(DiskValuesTest, StopReason) {
   ExpectTable(table, StopReasonFromDisk);
   // Every reason has a number (kCount counts them).
   EXPECT_EQ(table.size(), static_cast<size_t>(unwind::kNumStopReasons));
+}
+
+// Counter names are keys in the file (the counters chunk): renaming a statistic in the tracer or
+// the engine must not rename what old and new recordings call it.
+TEST(DiskValuesTest, CounterNames) {
+  tracer::TracerStats stats;
+  stats.threads[7] = {};
+  const RunCounters c = CountersOf(stats);
+  std::vector<std::string> run;
+  for (const auto& [name, value] : c.run) run.push_back(name);
+  EXPECT_EQ(run, (std::vector<std::string>{"corrupt bytes",
+                                           "deferred callchains",
+                                           "dropped snapshots",
+                                           "engine.canceled requests",
+                                           "engine.content hits",
+                                           "engine.deliveries",
+                                           "engine.drops",
+                                           "engine.jobs",
+                                           "engine.requests",
+                                           "engine.shared",
+                                           "engine.truncated copies",
+                                           "engine.unwinds",
+                                           "filtered out",
+                                           "foreign records",
+                                           "lost records",
+                                           "lost samples",
+                                           "malformed records",
+                                           "no user context",
+                                           "off-cpu intervals",
+                                           "samples",
+                                           "stopped.bad memory",
+                                           "stopped.frame limit",
+                                           "stopped.loop detected",
+                                           "stopped.no unwind info",
+                                           "stopped.out of stack bytes",
+                                           "stopped.outermost frame",
+                                           "threads not sampled",
+                                           "throttled",
+                                           "tracepoint hits",
+                                           "truncated snapshots",
+                                           "unknown records",
+                                           "unthrottled"}));
+  std::vector<std::string> thread;
+  for (const auto& [name, value] : c.threads.at(7)) thread.push_back(name);
+  EXPECT_EQ(thread, (std::vector<std::string>{"dropped snapshots", "lost", "off-cpu intervals",
+                                              "samples", "throttled", "truncated snapshots"}));
 }
 
 }  // namespace
