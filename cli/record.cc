@@ -315,6 +315,7 @@ int RecordWithTimer(const RecordFlags& flags, const ProfilerOptions& options) {
   if (!kept_previous.has_value()) return exit_code;
   Say("dprof: recording %s with timer signals (its own threads' CPU time, user stacks)\n",
       flags.command[0].c_str());
+  const uint64_t start_ns = MonotonicNs();
   absl::StatusOr<TimerAgentRun> run = RunWithTimerAgent(
       {.command = flags.command,
        .frequency = options.frequency,
@@ -328,6 +329,7 @@ int RecordWithTimer(const RecordFlags& flags, const ProfilerOptions& options) {
     RestorePrevious(flags.output, *kept_previous);
     return Fail(run.status());
   }
+  const double seconds = (MonotonicNs() - start_ns) / 1e9;
   const tracer::CommandExit exit{
       .exited = true,
       .code = WIFEXITED(run->wait_status) ? WEXITSTATUS(run->wait_status) : 0,
@@ -349,9 +351,8 @@ int RecordWithTimer(const RecordFlags& flags, const ProfilerOptions& options) {
   };
   Say("dprof: recorded %zu events in %.2f s; %llu user stacks unwound of %llu requested; "
       "dropped %llu\n",
-      recording->events.size(), run->seconds,
-      counter("engine.unwinds") + counter("engine.content hits"), counter("engine.jobs"),
-      counter("dropped snapshots"));
+      recording->events.size(), seconds, counter("engine.unwinds") + counter("engine.content hits"),
+      counter("engine.jobs"), counter("dropped snapshots"));
   Say("dprof: wrote %s (%s, %zu events)\n", flags.output.c_str(),
       FormatBytes(std::filesystem::file_size(flags.output, ec)).c_str(), recording->events.size());
   if (!flags.flamegraph.empty()) {

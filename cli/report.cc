@@ -94,10 +94,7 @@ int Report(const ReportFlags& flags) {
                                                       : profile::ReportOptions::CallGraph::kCaller;
   }
   options.width = flags.width >= 0 ? static_cast<size_t>(flags.width) : OutputWidth();
-  const bool by_thread = std::any_of(options.keys.begin(), options.keys.end(), [](auto k) {
-    return k == profile::ReportKey::kComm || k == profile::ReportKey::kPid ||
-           k == profile::ReportKey::kTid;
-  });
+  const bool by_thread = profile::NeedsThreads(options.keys);
 
   absl::StatusOr<profile::Recording> recording = LoadRecording(flags.input);
   if (!recording.ok()) return Fail(recording.status());

@@ -2,7 +2,6 @@
 
 #include <signal.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -33,12 +32,6 @@ absl::StatusOr<std::string> AgentPath() {
                                           " or in its ../lib/dprof; reinstall dprof"));
 }
 
-double Now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
 }  // namespace
 
 absl::StatusOr<TimerAgentRun> RunWithTimerAgent(const TimerAgentOptions& o) {
@@ -59,7 +52,6 @@ absl::StatusOr<TimerAgentRun> RunWithTimerAgent(const TimerAgentOptions& o) {
   ignore.sa_handler = SIG_IGN;
   sigaction(SIGINT, &ignore, &old_int);
   sigaction(SIGQUIT, &ignore, &old_quit);
-  const double start = Now();
   const pid_t pid = fork();
   if (pid < 0) {
     const int error = errno;
@@ -86,7 +78,6 @@ absl::StatusOr<TimerAgentRun> RunWithTimerAgent(const TimerAgentOptions& o) {
   TimerAgentRun run{.pid = pid};
   while (waitpid(pid, &run.wait_status, 0) < 0 && errno == EINTR) {
   }
-  run.seconds = Now() - start;
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGQUIT, &old_quit, nullptr);
   return run;

@@ -26,7 +26,6 @@ struct TimerAgentOptions {
 struct TimerAgentRun {
   pid_t pid = 0;
   int wait_status = 0;  // waitpid's
-  double seconds = 0;
 };
 
 // Runs the command with the agent to its end (SIGINT and SIGQUIT, which the terminal sends the

@@ -115,11 +115,19 @@ bool IsThreadKey(ReportKey k) {
   return k == ReportKey::kComm || k == ReportKey::kPid || k == ReportKey::kTid;
 }
 
+}  // namespace
+
+bool NeedsThreads(const std::vector<ReportKey>& keys) {
+  return std::any_of(keys.begin(), keys.end(), IsThreadKey);
+}
+
+namespace {
+
 // The rows of a profile, with what each frame and stack contributes to a row's keys: the keys of
 // a thread (comm, pid, tid) come from the stack, those of a function (dso, sym) from a frame.
 class RowTable {
  public:
-  RowTable(const Profile& p, const std::vector<ReportKey>& keys) : p_(p), keys_(keys) {
+  RowTable(const Profile& p, const std::vector<ReportKey>& keys) : keys_(keys) {
     by_frame_ = std::any_of(keys.begin(), keys.end(), [](ReportKey k) { return !IsThreadKey(k); });
     absl::flat_hash_map<std::vector<std::string>, uint32_t> ids;
     auto intern = [&](std::vector<std::string> part, std::vector<std::vector<std::string>>* parts) {
@@ -183,7 +191,6 @@ class RowTable {
   }
 
  private:
-  const Profile& p_;
   const std::vector<ReportKey>& keys_;
   bool by_frame_ = false;
   std::vector<uint32_t> frame_part_;  // by frame

@@ -89,49 +89,52 @@ std::string_view TracerStatName(TracerStat stat) {
   return kNames[static_cast<int>(stat)];
 }
 
-absl::Status PerfEventAvailable(PerfBackend* backend) {
+namespace {
+
+// What the probes below open: a disabled cpu-clock event on this thread, one sample a millisecond.
+perf_event_attr ProbeAttr() {
   perf_event_attr attr = {};
   attr.size = sizeof(attr);
   attr.type = PERF_TYPE_SOFTWARE;
   attr.config = PERF_COUNT_SW_CPU_CLOCK;
   attr.sample_period = 1000000;
   attr.disabled = 1;
-  attr.exclude_kernel = 1;
+  return attr;
+}
+
+// Opens `attr` on this thread and closes it again: 0, or the negative errno of the refusal.
+int Probe(PerfBackend* backend, const perf_event_attr& attr) {
   const int fd = backend->Open(attr, 0, -1, -1, 0);
-  if (fd < 0) return internal::OpenError(-fd, {.event = "cpu-clock"});
+  if (fd < 0) return fd;
   backend->Close(fd);
+  return 0;
+}
+
+}  // namespace
+
+absl::Status PerfEventAvailable(PerfBackend* backend) {
+  perf_event_attr attr = ProbeAttr();
+  attr.exclude_kernel = 1;
+  if (const int err = Probe(backend, attr); err < 0) {
+    return internal::OpenError(-err, {.event = "cpu-clock"});
+  }
   return absl::OkStatus();
 }
 
 bool KernelSamplingAllowed(PerfBackend* backend) {
-  perf_event_attr attr = {};
-  attr.size = sizeof(attr);
-  attr.type = PERF_TYPE_SOFTWARE;
-  attr.config = PERF_COUNT_SW_CPU_CLOCK;
-  attr.sample_period = 1000000;
+  perf_event_attr attr = ProbeAttr();
   attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_CALLCHAIN;
-  attr.disabled = 1;
-  const int fd = backend->Open(attr, 0, -1, -1, 0);
-  if (fd < 0) return fd != -EACCES && fd != -EPERM;
-  backend->Close(fd);
-  return true;
+  const int err = Probe(backend, attr);
+  return err != -EACCES && err != -EPERM;
 }
 
 bool NativeDeferredSupported(PerfBackend* backend) {
-  perf_event_attr attr = {};
-  attr.size = sizeof(attr);
-  attr.type = PERF_TYPE_SOFTWARE;
-  attr.config = PERF_COUNT_SW_CPU_CLOCK;
-  attr.sample_period = 1000000;
+  perf_event_attr attr = ProbeAttr();
   attr.sample_type = PERF_SAMPLE_CALLCHAIN;
-  attr.disabled = 1;
   attr.exclude_kernel = 1;
   abi::SetAttrFlag(attr, abi::kAttrBitDeferCallchain);
   // Kernels without the flag reject the unknown bit with EINVAL.
-  const int fd = backend->Open(attr, 0, -1, -1, 0);
-  if (fd < 0) return false;
-  backend->Close(fd);
-  return true;
+  return Probe(backend, attr) == 0;
 }
 
 class Tracer::Impl {

@@ -43,6 +43,9 @@ enum class ReportKey : uint8_t {
 };
 // "comm", "pid", "tid", "dso" (or "module"), "sym"; nullopt for anything else.
 std::optional<ReportKey> ParseReportKey(std::string_view name);
+// Whether rows by `keys` need a profile built with ProfileOptions::by_thread (comm, pid or tid
+// among them).
+bool NeedsThreads(const std::vector<ReportKey>& keys);
 
 struct ReportOptions {
   enum class Sort : uint8_t { kSelf, kTotal };
