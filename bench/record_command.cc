@@ -22,13 +22,13 @@
 namespace {
 
 // Counts what the tracer produced, and passes it on to a recorder when there is one.
-class CountingSink : public dprof::tracer::ForwardingSink {
+class CountingSink : public dprof::event::ForwardingSink {
  public:
-  void OnEvent(const dprof::tracer::TraceEvent& e) override {
+  void OnEvent(const dprof::event::TraceEvent& e) override {
     ++events;
     ForwardingSink::OnEvent(e);
   }
-  void OnUserStack(dprof::cookie::Cookie c, const dprof::tracer::UserStackTrace& t) override {
+  void OnUserStack(dprof::cookie::Cookie c, const dprof::event::UserStackTrace& t) override {
     stacks.fetch_add(1, std::memory_order_relaxed);
     ForwardingSink::OnUserStack(c, t);
   }
@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     recorder = *std::move(r);
-    sink.set_next(recorder.get());
+    sink.Add(recorder.get());
     options.depot = depot.get();
   }
   auto tracer = dprof::tracer::Tracer::Create(std::move(options), &sink);
@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "record_command: %s\n", std::string(s.message()).c_str());
     return 1;
   }
-  const dprof::tracer::TracerStats stats = (*tracer)->Stats();
+  const dprof::event::TracerStats stats = (*tracer)->Stats();
   if (recorder != nullptr) {
     dprof::profile::Symbolizer symbolizer({}, (*tracer)->binaries());
     if (absl::Status f = recorder->Finish(dprof::profile::CountersOf(stats), &symbolizer);
@@ -119,9 +119,9 @@ int main(int argc, char** argv) {
                "dropped=%llu unwinds=%llu self_cpu=%.3f\n",
                static_cast<unsigned long long>(sink.events),
                static_cast<unsigned long long>(sink.stacks.load()),
-               static_cast<unsigned long long>(stats[dprof::tracer::TracerStat::kLost]),
-               static_cast<unsigned long long>(stats[dprof::tracer::TracerStat::kLostSamples]),
-               static_cast<unsigned long long>(stats[dprof::tracer::TracerStat::kDroppedSnapshots]),
+               static_cast<unsigned long long>(stats[dprof::event::TracerStat::kLost]),
+               static_cast<unsigned long long>(stats[dprof::event::TracerStat::kLostSamples]),
+               static_cast<unsigned long long>(stats[dprof::event::TracerStat::kDroppedSnapshots]),
                static_cast<unsigned long long>(stats.engine[dprof::unwind::EngineStat::kUnwinds]),
                CpuSeconds());
   return (*tracer)->ExitStatus().code;

@@ -30,10 +30,12 @@
 #include "cli/timer_agent.h"
 #include "cli/usage.h"
 #include "cli/view_flags.h"
+#include "dprof/event/event.h"
 #include "dprof/profile/recording.h"
 #include "dprof/profiler.h"
 #include "dprof/tracer/backend.h"
 #include "dprof/tracer/tracer.h"
+#include "dprof/unwind/snapshot.h"
 
 namespace dprof::cli {
 namespace {
@@ -82,15 +84,15 @@ struct RecordFlags {
 
 // Draws the status line on the reader's ticks, and says when a command exited but the processes
 // it started are still recorded.
-class StatusSink : public tracer::TraceSink {
+class StatusSink : public event::TraceSink {
  public:
   explicit StatusSink(StatusLine* status) : status_(status) {}
   void set_profiler(const Profiler* profiler, std::string command) {
     profiler_ = profiler;
     command_ = std::move(command);
   }
-  void OnEvent(const tracer::TraceEvent&) override {}
-  void OnUserStack(cookie::Cookie, const tracer::UserStackTrace&) override {}
+  void OnEvent(const event::TraceEvent&) override {}
+  void OnUserStack(cookie::Cookie, const event::UserStackTrace&) override {}
   void OnTick(uint64_t now_ns) override {
     // A tick after the command exited: the recording goes on for what it left running.
     if (!command_.empty() && !told_exit_ && profiler_->ExitStatus().exited &&
@@ -112,12 +114,6 @@ class StatusSink : public tracer::TraceSink {
   std::string command_;  // a launched command's name
   bool told_exit_ = false;
 };
-
-uint64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 absl::StatusOr<std::vector<pid_t>> ParseIds(const std::vector<std::string>& values,
                                             const char* flag) {
@@ -185,7 +181,7 @@ absl::StatusOr<ProfilerOptions> ProfilerOptionsOf(const RecordFlags& f) {
   return o;
 }
 
-void PrintSummary(const RecordFlags& f, const tracer::TracerStats& stats, uint64_t bytes,
+void PrintSummary(const RecordFlags& f, const event::TracerStats& stats, uint64_t bytes,
                   double seconds) {
   const unwind::EngineStats& e = stats.engine;
   Say("dprof: recorded %llu events in %.2f s; %llu user stacks unwound of %llu "
@@ -194,15 +190,15 @@ void PrintSummary(const RecordFlags& f, const tracer::TracerStats& stats, uint64
       static_cast<unsigned long long>(e.done()),
       static_cast<unsigned long long>(e[unwind::EngineStat::kJobs]),
       static_cast<unsigned long long>(stats.lost()),
-      static_cast<unsigned long long>(stats[tracer::TracerStat::kDroppedSnapshots]));
+      static_cast<unsigned long long>(stats[event::TracerStat::kDroppedSnapshots]));
   Say("dprof: wrote %s (%s, %llu events)\n", f.output.c_str(), FormatBytes(bytes).c_str(),
       static_cast<unsigned long long>(stats.events()));
 }
 
 // One line for each kind of sample that had to be given up, saying why and which flag helps.
-void ExplainLosses(const Profiler& profiler, const tracer::TracerStats& stats) {
+void ExplainLosses(const Profiler& profiler, const event::TracerStats& stats) {
   const uint64_t lost = stats.lost();
-  const uint64_t dropped = stats[tracer::TracerStat::kDroppedSnapshots];
+  const uint64_t dropped = stats[event::TracerStat::kDroppedSnapshots];
   if (lost == 0 && dropped == 0) return;
   auto meta = [&](const char* key) {
     auto it = profiler.metadata().find(key);
@@ -315,7 +311,7 @@ int RecordWithTimer(const RecordFlags& flags, const ProfilerOptions& options) {
   if (!kept_previous.has_value()) return exit_code;
   Say("dprof: recording %s with timer signals (its own threads' CPU time, user stacks)\n",
       flags.command[0].c_str());
-  const uint64_t start_ns = MonotonicNs();
+  const uint64_t start_ns = event::MonotonicNs();
   absl::StatusOr<TimerAgentRun> run = RunWithTimerAgent(
       {.command = flags.command,
        .frequency = options.frequency,
@@ -329,7 +325,7 @@ int RecordWithTimer(const RecordFlags& flags, const ProfilerOptions& options) {
     RestorePrevious(flags.output, *kept_previous);
     return Fail(run.status());
   }
-  const double seconds = (MonotonicNs() - start_ns) / 1e9;
+  const double seconds = (event::MonotonicNs() - start_ns) / 1e9;
   const tracer::CommandExit exit{
       .exited = true,
       .code = WIFEXITED(run->wait_status) ? WEXITSTATUS(run->wait_status) : 0,
@@ -380,7 +376,7 @@ int Record(const RecordFlags& flags) {
     }
   }
   const mode_t mode = options->output_mode;  // of the flame graph too
-  StatusLine status_line(!say_nothing && isatty(STDERR_FILENO) == 1, MonotonicNs());
+  StatusLine status_line(!say_nothing && isatty(STDERR_FILENO) == 1, event::MonotonicNs());
   StatusSink status_sink(&status_line);
   options->sinks = {&status_sink};
   absl::StatusOr<std::unique_ptr<Profiler>> created = Profiler::Create(*std::move(options));
@@ -400,7 +396,7 @@ int Record(const RecordFlags& flags) {
   if (!kept_previous.has_value()) return exit_code;
 
   InstallStopSignals(&profiler);
-  const uint64_t attach_ns = MonotonicNs();
+  const uint64_t attach_ns = event::MonotonicNs();
   if (absl::Status s = profiler.Start(); !s.ok()) {
     UninstallStopSignals();
     // Nothing was recorded: the previous recording goes back where it was.
@@ -408,7 +404,7 @@ int Record(const RecordFlags& flags) {
     return Fail(s);
   }
   // -d counts from here: however long attaching to many threads took.
-  const uint64_t start_ns = MonotonicNs();
+  const uint64_t start_ns = event::MonotonicNs();
   // The command is forked: this thread, which finishes the recording, may outrank it now.
   if (profiler.collector_nice() != 0) setpriority(PRIO_PROCESS, 0, profiler.collector_nice());
   SetStopSignalCommand(profiler.command_pid());
@@ -425,7 +421,7 @@ int Record(const RecordFlags& flags) {
   }
   profiler.Wait(std::chrono::nanoseconds(static_cast<int64_t>(flags.duration * 1e9)));
   SetStopSignalCommand(0);  // reaped: its pid may be reused
-  const double seconds = (MonotonicNs() - start_ns) / 1e9;
+  const double seconds = (event::MonotonicNs() - start_ns) / 1e9;
   status_line.Clear();
   // From here a second Ctrl-C still aborts: the file is readable up to its last chunk.
   const absl::Status finished = profiler.Finish();
@@ -495,9 +491,10 @@ Runner AddRecord(CLI::App& app, const std::vector<std::string>* after_dashes) {
   c->add_flag("-g", flags->frame_pointers,
               "Same as --call-graph fp (which --call-graph overrides)");
   c->add_option("--stack-size", flags->stack_size,
-                "Bytes of user stack copied per sample for dwarf (8 to 65528; default 32768)")
+                absl::StrCat("Bytes of user stack copied per sample for dwarf (8 to ",
+                             unwind::kMaxStackCopy, "; default 32768)"))
       ->type_name("BYTES")
-      ->check(CLI::Range(8, 65528));
+      ->check(CLI::Range(uint32_t{8}, unwind::kMaxStackCopy));
   c->add_option("-m,--mmap-pages", flags->mmap_pages,
                 "Ring buffer pages per CPU, a power of two (default: an eighth of a second of "
                 "samples: 1024 at 999 Hz with dwarf stacks)")

@@ -19,7 +19,7 @@ std::string FormatBytes(uint64_t bytes) {
   return absl::StrFormat("%.1f %s", value, units[unit]);
 }
 
-void StatusLine::Update(uint64_t now_ns, const tracer::TracerStats& stats, uint64_t file_bytes) {
+void StatusLine::Update(uint64_t now_ns, const event::TracerStats& stats, uint64_t file_bytes) {
   if (!Due(now_ns)) return;
   const uint64_t events = stats.events();
   const double rate = (events - last_events_) * 1e9 / static_cast<double>(now_ns - last_ns_);

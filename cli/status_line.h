@@ -18,7 +18,7 @@ class StatusLine {
   // Whether Update() would draw at `now_ns`.
   bool Due(uint64_t now_ns) const { return enabled_ && now_ns >= last_ns_ + interval_ns_; }
   // Redraws the line when it is due. Context: the tracer's reader thread.
-  void Update(uint64_t now_ns, const tracer::TracerStats& stats, uint64_t file_bytes);
+  void Update(uint64_t now_ns, const event::TracerStats& stats, uint64_t file_bytes);
   // Erases the line, so what follows starts on a clean one.
   void Clear();
 

@@ -111,8 +111,8 @@ bool DecodeEvents(Decoder& d, Recording* out) {
     time += static_cast<uint64_t>(delta);
     e.time_ns = time;
     e.user_mode = flags != 0;
-    if (e.user == tracer::UserStack::kDeferred && !d.Varint(&e.cookie)) return false;
-    if (e.user == tracer::UserStack::kInline && !d.Uint(&e.user_stack)) return false;
+    if (e.user == event::UserStack::kDeferred && !d.Varint(&e.cookie)) return false;
+    if (e.user == event::UserStack::kInline && !d.Uint(&e.user_stack)) return false;
     if (!d.Bytes(&bytes)) return false;
     if (!bytes.empty()) {
       const uint64_t offset = out->raw.size() + raw.size();
@@ -313,8 +313,8 @@ Payloads EncodeEvents(std::span<const Event> events, std::span<const uint8_t> ra
     e.U8(ev.user_mode ? 1 : 0);
     e.Varint(ev.kernel_stack);
     e.U8(ToDisk(ev.user));
-    if (ev.user == tracer::UserStack::kDeferred) e.Varint(ev.cookie);
-    if (ev.user == tracer::UserStack::kInline) e.Varint(ev.user_stack);
+    if (ev.user == event::UserStack::kDeferred) e.Varint(ev.cookie);
+    if (ev.user == event::UserStack::kInline) e.Varint(ev.user_stack);
     e.Bytes(ev.raw_size == 0 ? std::span<const uint8_t>()
                              : raw.subspan(ev.raw_offset, ev.raw_size));
     c.Next();

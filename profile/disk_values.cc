@@ -2,8 +2,8 @@
 
 namespace dprof::profile::internal {
 
-using tracer::EventKind;
-using tracer::UserStack;
+using event::EventKind;
+using event::UserStack;
 using unwind::StopReason;
 
 uint8_t ToDisk(EventKind kind) {

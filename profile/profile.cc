@@ -232,7 +232,7 @@ Profile Profile::Build(const Recording& r, const ProfileOptions& options) {
     }
 
     p.stitch_counts_.Add(s, e);
-    const bool off_cpu = e.kind == tracer::EventKind::kOffCpu;
+    const bool off_cpu = e.kind == event::EventKind::kOffCpu;
     all_off_cpu &= off_cpu;
     all_time &= off_cpu || (e.event < time_events.size() && time_events[e.event]);
     key.clear();

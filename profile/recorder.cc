@@ -14,11 +14,10 @@
 
 namespace dprof::profile {
 
-RunCounters CountersOf(const tracer::TracerStats& stats) {
+RunCounters CountersOf(const event::TracerStats& stats) {
   RunCounters c;
-  for (int i = 0; i < tracer::kNumTracerStats; ++i) {
-    c.run[std::string(tracer::TracerStatName(static_cast<tracer::TracerStat>(i)))] =
-        stats.values[i];
+  for (int i = 0; i < event::kNumTracerStats; ++i) {
+    c.run[std::string(event::TracerStatName(static_cast<event::TracerStat>(i)))] = stats.values[i];
   }
   for (int i = 0; i < unwind::kNumEngineStats; ++i) {
     c.run["engine." + std::string(unwind::EngineStatName(static_cast<unwind::EngineStat>(i)))] =
@@ -112,7 +111,7 @@ StackId Recorder::Reference(stackdepot::Handle handle, std::span<const uint64_t>
   return id;
 }
 
-void Recorder::OnEvent(const tracer::TraceEvent& e) {
+void Recorder::OnEvent(const event::TraceEvent& e) {
   Event out{.kind = e.kind,
             .event = e.event,
             .pid = e.pid,
@@ -142,13 +141,13 @@ void Recorder::OnEvent(const tracer::TraceEvent& e) {
   }
 }
 
-void Recorder::OnUserStack(cookie::Cookie cookie, const tracer::UserStackTrace& trace) {
+void Recorder::OnUserStack(cookie::Cookie cookie, const event::UserStackTrace& trace) {
   std::lock_guard lock(mu_);
   const StackId id = Reference(trace.handle, trace.pcs);
   user_stacks_.push_back({cookie, {.stack = id, .reason = trace.reason, .native = trace.native}});
 }
 
-void Recorder::OnComm(const tracer::CommRecord& c) {
+void Recorder::OnComm(const event::CommRecord& c) {
   threads_.push_back({.pid = c.pid,
                       .tid = c.tid,
                       .time_ns = c.sid.time,
@@ -156,7 +155,7 @@ void Recorder::OnComm(const tracer::CommRecord& c) {
                       .comm = std::string(c.comm)});
 }
 
-void Recorder::OnTask(const tracer::TaskRecord& t) {
+void Recorder::OnTask(const event::TaskRecord& t) {
   tasks_.push_back({.exit = t.exit,
                     .pid = t.pid,
                     .ppid = t.ppid,
@@ -165,7 +164,7 @@ void Recorder::OnTask(const tracer::TaskRecord& t) {
                     .time_ns = t.time});
 }
 
-void Recorder::OnMmap(const tracer::Mmap2Record& m) {
+void Recorder::OnMmap(const event::Mmap2Record& m) {
   mappings_.push_back({.pid = m.pid,
                        .time_ns = m.sid.time,
                        .start = m.address,

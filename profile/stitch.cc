@@ -35,18 +35,18 @@ StitchedStack Stitch(const Recording& r, const Event& e) {
     }
   };
   switch (e.user) {
-    case tracer::UserStack::kNone:
+    case event::UserStack::kNone:
       break;
-    case tracer::UserStack::kDropped:
+    case event::UserStack::kDropped:
       s.orphan = Orphan::kDropped;
       break;
-    case tracer::UserStack::kMissing:
+    case event::UserStack::kMissing:
       s.orphan = Orphan::kNoSnapshot;
       break;
-    case tracer::UserStack::kInline:
+    case event::UserStack::kInline:
       user_from(e.user_stack);
       break;
-    case tracer::UserStack::kDeferred: {
+    case event::UserStack::kDeferred: {
       auto it = r.user_stacks.find(e.cookie);
       if (it == r.user_stacks.end()) {
         s.orphan = Orphan::kNeverDelivered;
@@ -65,7 +65,7 @@ void StitchCounts::Add(const StitchedStack& s, const Event& e) {
   ++events;
   ++orphans[static_cast<int>(s.orphan)];
   if (s.user.empty()) return;
-  if (e.user == tracer::UserStack::kInline) {
+  if (e.user == event::UserStack::kInline) {
     ++inline_user;
   } else {
     ++stitched;

@@ -210,8 +210,8 @@ void SymbolizeRecording(Recording& recording, Symbolizer& symbolizer) {
     if (kernel != nullptr && kernel_stacks.insert(e.kernel_stack).second) {
       for (size_t i = 0; i < kernel->size(); ++i) unmapped[{kKernelPid, (*kernel)[i]}] |= i > 0;
     }
-    StackId user = e.user == tracer::UserStack::kInline ? e.user_stack : kNoStack;
-    if (e.user == tracer::UserStack::kDeferred) {
+    StackId user = e.user == event::UserStack::kInline ? e.user_stack : kNoStack;
+    if (e.user == event::UserStack::kDeferred) {
       auto it = recording.user_stacks.find(e.cookie);
       if (it != recording.user_stacks.end()) user = it->second.stack;
     }

@@ -27,46 +27,26 @@
 namespace dprof {
 namespace {
 
-// Passes everything to the recorder, then to the caller's sinks; stops the sampler once the
+// Passes everything to the recorder, then to the caller's sinks; stops the source once the
 // recording can no longer be written (a full disk).
-class FanoutSink : public tracer::TraceSink {
+class RecordingSink : public event::ForwardingSink {
  public:
-  explicit FanoutSink(std::vector<tracer::TraceSink*> sinks) : sinks_(std::move(sinks)) {}
-  void Attach(profile::Recorder* recorder, tracer::EventSource* source) {
+  void Attach(profile::Recorder* recorder, event::EventSource* source,
+              const std::vector<event::TraceSink*>& sinks) {
     recorder_ = recorder;
     source_ = source;
+    Add(recorder);
+    for (event::TraceSink* s : sinks) Add(s);
   }
 
-  void OnEvent(const tracer::TraceEvent& e) override {
-    recorder_->OnEvent(e);
-    for (tracer::TraceSink* s : sinks_) s->OnEvent(e);
-  }
-  void OnUserStack(cookie::Cookie c, const tracer::UserStackTrace& t) override {
-    recorder_->OnUserStack(c, t);
-    for (tracer::TraceSink* s : sinks_) s->OnUserStack(c, t);
-  }
-  void OnComm(const tracer::CommRecord& r) override {
-    recorder_->OnComm(r);
-    for (tracer::TraceSink* s : sinks_) s->OnComm(r);
-  }
-  void OnTask(const tracer::TaskRecord& r) override {
-    recorder_->OnTask(r);
-    for (tracer::TraceSink* s : sinks_) s->OnTask(r);
-  }
-  void OnMmap(const tracer::Mmap2Record& r) override {
-    recorder_->OnMmap(r);
-    for (tracer::TraceSink* s : sinks_) s->OnMmap(r);
-  }
   void OnTick(uint64_t now_ns) override {
-    recorder_->OnTick(now_ns);
+    ForwardingSink::OnTick(now_ns);
     if (!recorder_->status().ok()) source_->RequestStop();
-    for (tracer::TraceSink* s : sinks_) s->OnTick(now_ns);
   }
 
  private:
-  std::vector<tracer::TraceSink*> sinks_;
   profile::Recorder* recorder_ = nullptr;
-  tracer::EventSource* source_ = nullptr;
+  event::EventSource* source_ = nullptr;
 };
 
 std::string DescribeTarget(const tracer::Target& t) {
@@ -116,7 +96,7 @@ bool IsSelf(const tracer::Target& t) {
 
 class Profiler::Impl {
  public:
-  explicit Impl(ProfilerOptions options) : options_(std::move(options)), sink_(options_.sinks) {}
+  explicit Impl(ProfilerOptions options) : options_(std::move(options)) {}
   ~Impl();
 
   absl::Status Init(Sampler sampler);
@@ -126,7 +106,7 @@ class Profiler::Impl {
   void Wait(std::chrono::nanoseconds timeout);
   absl::Status Finish();
   absl::StatusOr<Profile> Stop();
-  tracer::TracerStats Stats() const { return source_->Stats(); }
+  event::TracerStats Stats() const { return source_->Stats(); }
   uint64_t bytes_written() const { return recorder_ ? recorder_->bytes_written() : 0; }
   pid_t command_pid() const { return tracer_ ? tracer_->command_pid() : 0; }
   tracer::CommandExit ExitStatus() const {
@@ -147,8 +127,8 @@ class Profiler::Impl {
   std::unique_ptr<unwind::DeferredUnwinder> engine_;
   std::vector<unwind::UnwindWork> consumers_;
   std::unique_ptr<profile::Recorder> recorder_;
-  FanoutSink sink_;
-  std::unique_ptr<tracer::EventSource> source_;
+  RecordingSink sink_;
+  std::unique_ptr<event::EventSource> source_;
   tracer::Tracer* tracer_ = nullptr;  // source_, when perf_event
 
   // The reader thread: starts the source when told, runs it, says when it is done.
@@ -368,7 +348,7 @@ absl::Status Profiler::Impl::Start(const std::map<std::string, std::string>& met
                                       {.mode = options_.output_mode});
   if (!recorder.ok()) return recorder.status();
   recorder_ = *std::move(recorder);
-  sink_.Attach(recorder_.get(), source_.get());
+  sink_.Attach(recorder_.get(), source_.get(), options_.sinks);
   std::unique_lock lock(mu_);
   go_ = true;
   changed_.notify_all();
@@ -469,7 +449,7 @@ void Profiler::RequestStop() { impl_->RequestStop(); }
 void Profiler::Wait(std::chrono::nanoseconds timeout) { impl_->Wait(timeout); }
 absl::Status Profiler::Finish() { return impl_->Finish(); }
 absl::StatusOr<Profile> Profiler::Stop() { return impl_->Stop(); }
-tracer::TracerStats Profiler::Stats() const { return impl_->Stats(); }
+event::TracerStats Profiler::Stats() const { return impl_->Stats(); }
 uint64_t Profiler::bytes_written() const { return impl_->bytes_written(); }
 pid_t Profiler::command_pid() const { return impl_->command_pid(); }
 tracer::CommandExit Profiler::ExitStatus() const { return impl_->ExitStatus(); }

@@ -78,18 +78,18 @@ unwind::Registers ToDwarfRegisters(const SampleRecord& sample) {
   return regs;
 }
 
-UserStack UserStackOf(unwind::RequestStatus status) {
+event::UserStack UserStackOf(unwind::RequestStatus status) {
   switch (status) {
     case unwind::RequestStatus::kQueued:
     case unwind::RequestStatus::kAlreadyPending:
-      return UserStack::kDeferred;
+      return event::UserStack::kDeferred;
     case unwind::RequestStatus::kDropped:
-      return UserStack::kDropped;
+      return event::UserStack::kDropped;
     case unwind::RequestStatus::kCanceled:
     case unwind::RequestStatus::kNoCookie:
       break;
   }
-  return UserStack::kMissing;
+  return event::UserStack::kMissing;
 }
 
 }  // namespace dprof::tracer::internal

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "dprof/unwind/snapshot.h"
 
 namespace dprof::tracer::internal {
 
@@ -53,7 +54,8 @@ absl::Status OpenError(int err, const OpenContext& context) {
       return absl::InvalidArgumentError(
           absl::StrCat(what,
                        ": the kernel rejected its settings (EINVAL); check the frequency against "
-                       "kernel.perf_event_max_sample_rate and the stack size (at most 65528)"));
+                       "kernel.perf_event_max_sample_rate and the stack size (at most ",
+                       unwind::kMaxStackCopy, ")"));
   }
   return absl::InternalError(absl::StrCat(what, ": ", strerror(err)));
 }

@@ -36,10 +36,10 @@ std::vector<pid_t> ListThreads(pid_t pid) {
 }
 
 void AnnounceMappings(uint32_t pid, const unwind::AddressSpace& space, uint64_t now_ns,
-                      TraceSink* sink) {
+                      event::TraceSink* sink) {
   for (const unwind::Mapping& m : space.mappings()) {
     if (m.path.empty() || !m.executable()) continue;  // what symbols are looked up in
-    Mmap2Record r;
+    event::Mmap2Record r;
     r.sid.pid = r.sid.tid = r.pid = r.tid = pid;
     r.sid.time = now_ns;
     r.address = m.start;
@@ -52,12 +52,13 @@ void AnnounceMappings(uint32_t pid, const unwind::AddressSpace& space, uint64_t 
   }
 }
 
-void AnnounceNames(uint32_t pid, const std::vector<pid_t>& tids, uint64_t now_ns, TraceSink* sink) {
+void AnnounceNames(uint32_t pid, const std::vector<pid_t>& tids, uint64_t now_ns,
+                   event::TraceSink* sink) {
   for (pid_t tid : tids) {
     std::ifstream in(absl::StrCat("/proc/", pid, "/task/", tid, "/comm"));
     std::string comm;
     if (!std::getline(in, comm)) continue;  // the thread exited meanwhile
-    CommRecord r;
+    event::CommRecord r;
     r.sid.pid = r.pid = pid;
     r.sid.tid = r.tid = static_cast<uint32_t>(tid);
     r.sid.time = now_ns;

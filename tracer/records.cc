@@ -61,7 +61,7 @@ size_t TrailerSize(uint64_t sample_type) {
 }
 
 // The sample_id trailer, in the kernel's order (perf_event__output_id_sample()).
-void ReadTrailer(Cursor& c, uint64_t sample_type, SampleId* sid) {
+void ReadTrailer(Cursor& c, uint64_t sample_type, event::SampleId* sid) {
   if (sample_type & PERF_SAMPLE_TID) {
     sid->pid = c.Read<uint32_t>();
     sid->tid = c.Read<uint32_t>();
@@ -165,7 +165,7 @@ const EventLayout* RecordParser::LayoutOf(std::span<const uint8_t> bytes, uint32
   return it == layouts_.end() ? nullptr : &it->second;
 }
 
-bool RecordParser::ParseSampleId(std::span<const uint8_t> bytes, SampleId* sid) const {
+bool RecordParser::ParseSampleId(std::span<const uint8_t> bytes, event::SampleId* sid) const {
   if (bytes.size() < sizeof(perf_event_header)) return false;
   perf_event_header h;
   std::memcpy(&h, bytes.data(), sizeof(h));
@@ -223,7 +223,7 @@ ParseStatus RecordParser::Parse(std::span<const uint8_t> bytes, Record* record) 
   const size_t trailer = TrailerSize(layout->sample_type);
   if (bytes.size() < sizeof(h) + trailer) return ParseStatus::kMalformed;
   const size_t body_end = bytes.size() - trailer;
-  SampleId sid;
+  event::SampleId sid;
   {
     Cursor t(bytes, body_end);
     ReadTrailer(t, layout->sample_type, &sid);
@@ -233,7 +233,7 @@ ParseStatus RecordParser::Parse(std::span<const uint8_t> bytes, Record* record) 
 
   switch (h.type) {
     case PERF_RECORD_MMAP2: {
-      Mmap2Record m{.sid = sid};
+      event::Mmap2Record m{.sid = sid};
       m.pid = c.Read<uint32_t>();
       m.tid = c.Read<uint32_t>();
       m.address = c.Read<uint64_t>();
@@ -256,7 +256,7 @@ ParseStatus RecordParser::Parse(std::span<const uint8_t> bytes, Record* record) 
       return ParseStatus::kOk;
     }
     case PERF_RECORD_COMM: {
-      CommRecord m{.sid = sid};
+      event::CommRecord m{.sid = sid};
       m.pid = c.Read<uint32_t>();
       m.tid = c.Read<uint32_t>();
       if (!c.ok()) return ParseStatus::kMalformed;
@@ -267,7 +267,7 @@ ParseStatus RecordParser::Parse(std::span<const uint8_t> bytes, Record* record) 
     }
     case PERF_RECORD_FORK:
     case PERF_RECORD_EXIT: {
-      TaskRecord m{.sid = sid, .exit = h.type == PERF_RECORD_EXIT};
+      event::TaskRecord m{.sid = sid, .exit = h.type == PERF_RECORD_EXIT};
       m.pid = c.Read<uint32_t>();
       m.ppid = c.Read<uint32_t>();
       m.tid = c.Read<uint32_t>();

@@ -66,12 +66,6 @@ void RegistersFrom(const void* ucontext, unwind::Registers* regs) {
 #endif
 }
 
-uint64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 }  // namespace
 
 clockid_t ThreadCpuClock(pid_t tid) {
@@ -255,7 +249,7 @@ void CaptureSession::Capture(ThreadSlot& slot, const void* ucontext) {
     slot.dropped.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  c.time_ns = MonotonicNs();
+  c.time_ns = event::MonotonicNs();
   const int cpu = sched_getcpu();
   c.cpu = cpu < 0 ? 0 : static_cast<uint32_t>(cpu);
   c.cookie = cookies_->NextOn(c.cpu);

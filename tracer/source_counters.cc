@@ -5,9 +5,9 @@
 
 namespace dprof::tracer::internal {
 
-TracerStats SourceCounters::Stats(const unwind::DeferredUnwinder* engine) const {
-  TracerStats out;
-  for (int i = 0; i < kNumTracerStats; ++i) {
+event::TracerStats SourceCounters::Stats(const unwind::DeferredUnwinder* engine) const {
+  event::TracerStats out;
+  for (int i = 0; i < event::kNumTracerStats; ++i) {
     out.values[i] = values_[i].load(std::memory_order_relaxed);
   }
   {

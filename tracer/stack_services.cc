@@ -19,7 +19,7 @@ absl::Status StackServices::InitDepot(stackdepot::Depot* depot) {
 
 absl::Status StackServices::InitEngine(unwind::DeferredUnwinder* engine, int workers,
                                        std::span<const unwind::UnwindWork> shared,
-                                       TraceSink* sink) {
+                                       event::TraceSink* sink) {
   if (engine == nullptr) {
     if (!shared.empty()) {
       return absl::InvalidArgumentError(
@@ -35,9 +35,10 @@ absl::Status StackServices::InitEngine(unwind::DeferredUnwinder* engine, int wor
   engine_ = engine;
   absl::StatusOr<unwind::UnwindWork> work =
       engine_->Register([sink](const unwind::UnwindTrace& trace, cookie::Cookie cookie) {
-        sink->OnUserStack(cookie, {.pcs = trace.pcs,
-                                   .handle = stackdepot::SetExtraBits(trace.handle, kUserStackTag),
-                                   .reason = trace.reason});
+        sink->OnUserStack(cookie,
+                          {.pcs = trace.pcs,
+                           .handle = stackdepot::SetExtraBits(trace.handle, event::kUserStackTag),
+                           .reason = trace.reason});
       });
   if (!work.ok()) return work.status();
   works_ = {*work};

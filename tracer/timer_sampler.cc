@@ -27,24 +27,18 @@ constexpr int kWaitMs = 10;
 // A sample whose code is in no known mapping makes the maps be read again, at most this often.
 constexpr uint64_t kMapsRereadNs = 100'000'000;
 
-uint64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 }  // namespace
 
 class TimerSampler::Impl {
  public:
-  Impl(Options options, TraceSink* sink) : options_(std::move(options)), sink_(sink) {}
+  Impl(Options options, event::TraceSink* sink) : options_(std::move(options)), sink_(sink) {}
   ~Impl();
 
   absl::Status Init();
   absl::Status Start();
   absl::Status Run(std::chrono::nanoseconds duration);
   void RequestStop();
-  TracerStats Stats() const;
+  event::TracerStats Stats() const;
   stackdepot::Depot* depot() const { return stacks_.depot(); }
   unwind::BinaryCache* binaries() { return &binaries_; }
 
@@ -57,14 +51,14 @@ class TimerSampler::Impl {
   // The address space to unwind a sample at `ip` with: read again when `ip` is in no mapping
   // (a library loaded since), and the new mappings announced.
   std::shared_ptr<const unwind::AddressSpace> SpaceFor(uint64_t ip);
-  void Count(TracerStat s, uint64_t n = 1) { counters_.Count(s, n); }
+  void Count(event::TracerStat s, uint64_t n = 1) { counters_.Count(s, n); }
   template <typename F>
   void CountThread(uint32_t tid, F&& f) {
     counters_.CountThread(tid, std::forward<F>(f));
   }
 
   Options options_;
-  TraceSink* sink_;
+  event::TraceSink* sink_;
   uint64_t period_ns_ = 0;
   pid_t pid_ = getpid();
   unwind::BinaryCache binaries_;  // before stacks_: the engine's jobs use it until it stops
@@ -77,7 +71,7 @@ class TimerSampler::Impl {
   absl::flat_hash_set<pid_t> not_sampled_;                   // beyond max_threads
   std::vector<pid_t> named_last_scan_;  // named once more at the next scan: threads are often
                                         // renamed just after they start
-  std::vector<TraceEvent> round_;
+  std::vector<event::TraceEvent> round_;
   internal::StopRequest stop_;  // its eventfd also wakes Run() for full buffers
   bool started_ = false;
   internal::SourceCounters counters_;
@@ -97,11 +91,9 @@ absl::Status TimerSampler::Impl::Init() {
   } else {
     period_ns_ = options_.period;
   }
-  if (options_.stack_size < 8 || options_.stack_size > 65528) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("stack size ", options_.stack_size, " is out of range; use 8 to 65528 bytes"));
-  }
-  options_.stack_size &= ~7u;
+  absl::StatusOr<uint32_t> stack_size = event::CheckStackSize(options_.stack_size);
+  if (!stack_size.ok()) return stack_size.status();
+  options_.stack_size = *stack_size;
   if (options_.max_threads == 0 || options_.buffers_per_thread < 2) {
     return absl::InvalidArgumentError(
         "timer sampling needs max_threads of at least 1 and 2 buffers per thread");
@@ -131,7 +123,7 @@ absl::Status TimerSampler::Impl::Start() {
   absl::StatusOr<unwind::AddressSpace> space = unwind::AddressSpace::FromProc(pid_, &binaries_);
   absl::Status status = space.status();
   if (status.ok()) {
-    maps_read_ns_ = MonotonicNs();
+    maps_read_ns_ = event::MonotonicNs();
     internal::AnnounceMappings(pid_, *space, maps_read_ns_, sink_);
     space_ = std::make_shared<unwind::AddressSpace>(*std::move(space));
     status = ScanThreads(/*starting=*/true);
@@ -157,7 +149,7 @@ absl::Status TimerSampler::Impl::ScanThreads(bool starting) {
       not_sampled_.erase(tid);  // refused earlier, a slot has come free since
       fresh.push_back(tid);
     } else if (error == ENOSPC) {
-      if (not_sampled_.insert(tid).second) Count(TracerStat::kThreadsNotSampled);
+      if (not_sampled_.insert(tid).second) Count(event::TracerStat::kThreadsNotSampled);
     } else if (error != EINVAL && error != ESRCH && starting) {
       // EINVAL/ESRCH: the thread exited meanwhile. Anything else at the start is the system
       // refusing timers altogether.
@@ -182,13 +174,13 @@ absl::Status TimerSampler::Impl::ScanThreads(bool starting) {
   }
   std::vector<pid_t> to_name = fresh;
   to_name.insert(to_name.end(), named_last_scan_.begin(), named_last_scan_.end());
-  internal::AnnounceNames(pid_, to_name, MonotonicNs(), sink_);
+  internal::AnnounceNames(pid_, to_name, event::MonotonicNs(), sink_);
   named_last_scan_ = std::move(fresh);
   return absl::OkStatus();
 }
 
 std::shared_ptr<const unwind::AddressSpace> TimerSampler::Impl::SpaceFor(uint64_t ip) {
-  const uint64_t now = MonotonicNs();
+  const uint64_t now = event::MonotonicNs();
   if (space_->Find(ip) != nullptr || now - maps_read_ns_ < kMapsRereadNs) return space_;
   maps_read_ns_ = now;
   absl::StatusOr<unwind::AddressSpace> space = unwind::AddressSpace::FromProc(pid_, &binaries_);
@@ -209,21 +201,21 @@ std::shared_ptr<const unwind::AddressSpace> TimerSampler::Impl::SpaceFor(uint64_
 void TimerSampler::Impl::TakeSample(const internal::ThreadSlot& slot,
                                     const internal::CapturedSample& c) {
   const uint32_t tid = static_cast<uint32_t>(slot.tid);
-  TraceEvent e{.kind = EventKind::kSample,
-               .event = 0,
-               .pid = static_cast<uint32_t>(pid_),
-               .tid = tid,
-               .cpu = c.cpu,
-               .time_ns = c.time_ns,
-               .weight = period_ns_ * (1 + uint64_t{c.overruns}),
-               .user_mode = true};
+  event::TraceEvent e{.kind = event::EventKind::kSample,
+                      .event = 0,
+                      .pid = static_cast<uint32_t>(pid_),
+                      .tid = tid,
+                      .cpu = c.cpu,
+                      .time_ns = c.time_ns,
+                      .weight = period_ns_ * (1 + uint64_t{c.overruns}),
+                      .user_mode = true};
   if (c.stack_bytes == 0) {
-    e.user = UserStack::kMissing;
-    Count(TracerStat::kNoUserContext);
+    e.user = event::UserStack::kMissing;
+    Count(event::TracerStat::kNoUserContext);
   } else {
     if (c.stack_bytes >= options_.stack_size) {
-      Count(TracerStat::kTruncatedSnapshots);
-      CountThread(tid, [](ThreadStats& t) { ++t.truncated_snapshots; });
+      Count(event::TracerStat::kTruncatedSnapshots);
+      CountThread(tid, [](event::ThreadStats& t) { ++t.truncated_snapshots; });
     }
     const unwind::TaskContext context{.pid = e.pid,
                                       .tid = tid,
@@ -237,14 +229,14 @@ void TimerSampler::Impl::TakeSample(const internal::ThreadSlot& slot,
                                       .space = SpaceFor(c.regs.ip())};
     const unwind::RequestResult r = stacks_.engine()->Request(stacks_.works(), context);
     e.user = internal::UserStackOf(r.status);
-    if (e.user != UserStack::kMissing) e.cookie = r.cookie;
-    if (e.user == UserStack::kDropped) {
-      Count(TracerStat::kDroppedSnapshots);
-      CountThread(tid, [](ThreadStats& t) { ++t.dropped_snapshots; });
+    if (e.user != event::UserStack::kMissing) e.cookie = r.cookie;
+    if (e.user == event::UserStack::kDropped) {
+      Count(event::TracerStat::kDroppedSnapshots);
+      CountThread(tid, [](event::ThreadStats& t) { ++t.dropped_snapshots; });
     }
   }
-  Count(TracerStat::kSamples);
-  CountThread(tid, [](ThreadStats& t) { ++t.samples; });
+  Count(event::TracerStat::kSamples);
+  CountThread(tid, [](event::ThreadStats& t) { ++t.samples; });
   round_.push_back(e);
 }
 
@@ -261,24 +253,25 @@ void TimerSampler::Impl::DrainSamples() {
     }
     if (const uint64_t dropped = slot->dropped.exchange(0, std::memory_order_relaxed)) {
       // The CPU time they stand for stays in the profile, under "[user stack dropped]".
-      Count(TracerStat::kDroppedSnapshots, dropped);
-      Count(TracerStat::kSamples);
-      CountThread(slot->tid, [&](ThreadStats& t) {
+      Count(event::TracerStat::kDroppedSnapshots, dropped);
+      Count(event::TracerStat::kSamples);
+      CountThread(slot->tid, [&](event::ThreadStats& t) {
         t.dropped_snapshots += dropped;
         ++t.samples;
       });
-      round_.push_back({.kind = EventKind::kSample,
+      round_.push_back({.kind = event::EventKind::kSample,
                         .pid = static_cast<uint32_t>(pid_),
                         .tid = static_cast<uint32_t>(slot->tid),
-                        .time_ns = MonotonicNs(),
+                        .time_ns = event::MonotonicNs(),
                         .weight = period_ns_ * dropped,
                         .user_mode = true,
-                        .user = UserStack::kDropped});
+                        .user = event::UserStack::kDropped});
     }
   }
-  std::sort(round_.begin(), round_.end(),
-            [](const TraceEvent& a, const TraceEvent& b) { return a.time_ns < b.time_ns; });
-  for (const TraceEvent& e : round_) sink_->OnEvent(e);
+  std::sort(
+      round_.begin(), round_.end(),
+      [](const event::TraceEvent& a, const event::TraceEvent& b) { return a.time_ns < b.time_ns; });
+  for (const event::TraceEvent& e : round_) sink_->OnEvent(e);
 }
 
 absl::Status TimerSampler::Impl::Run(std::chrono::nanoseconds duration) {
@@ -286,13 +279,13 @@ absl::Status TimerSampler::Impl::Run(std::chrono::nanoseconds duration) {
     return absl::FailedPreconditionError(
         "Run() needs a sampler that Start() started, and runs once");
   }
-  const uint64_t deadline = duration.count() > 0 ? MonotonicNs() + duration.count() : 0;
+  const uint64_t deadline = duration.count() > 0 ? event::MonotonicNs() + duration.count() : 0;
   const uint64_t scan_ns = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(options_.thread_scan_interval).count());
-  uint64_t next_scan = MonotonicNs() + scan_ns;
+  uint64_t next_scan = event::MonotonicNs() + scan_ns;
   absl::Status status;
   for (;;) {
-    const uint64_t now = MonotonicNs();
+    const uint64_t now = event::MonotonicNs();
     const bool finishing = stop_.requested() || (deadline != 0 && now >= deadline);
     DrainSamples();
     if (finishing) break;
@@ -300,7 +293,7 @@ absl::Status TimerSampler::Impl::Run(std::chrono::nanoseconds duration) {
       if (status = ScanThreads(false); !status.ok()) break;
       next_scan = now + scan_ns;
     }
-    sink_->OnTick(MonotonicNs());
+    sink_->OnTick(event::MonotonicNs());
     pollfd p = {.fd = stop_.fd(), .events = POLLIN, .revents = 0};
     if (poll(&p, 1, kWaitMs) > 0 && !stop_.requested()) {
       uint64_t ignored;  // a wake-up for full buffers: the next round drains them
@@ -312,20 +305,20 @@ absl::Status TimerSampler::Impl::Run(std::chrono::nanoseconds duration) {
   // Names as they are now: threads named after they started.
   std::vector<pid_t> live;
   for (const auto& [tid, slot] : slots_) live.push_back(tid);
-  internal::AnnounceNames(pid_, live, MonotonicNs(), sink_);
+  internal::AnnounceNames(pid_, live, event::MonotonicNs(), sink_);
   stacks_.engine()->Flush();
   return status;
 }
 
 void TimerSampler::Impl::RequestStop() { stop_.Request(); }
 
-TracerStats TimerSampler::Impl::Stats() const { return counters_.Stats(stacks_.engine()); }
+event::TracerStats TimerSampler::Impl::Stats() const { return counters_.Stats(stacks_.engine()); }
 
 TimerSampler::TimerSampler(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TimerSampler::~TimerSampler() = default;
 
 absl::StatusOr<std::unique_ptr<TimerSampler>> TimerSampler::Create(Options options,
-                                                                   TraceSink* sink) {
+                                                                   event::TraceSink* sink) {
   if (sink == nullptr) return absl::InvalidArgumentError("the timer sampler needs a sink");
   auto impl = std::make_unique<Impl>(std::move(options), sink);
   if (absl::Status s = impl->Init(); !s.ok()) return s;
@@ -335,7 +328,7 @@ absl::StatusOr<std::unique_ptr<TimerSampler>> TimerSampler::Create(Options optio
 absl::Status TimerSampler::Start() { return impl_->Start(); }
 absl::Status TimerSampler::Run(std::chrono::nanoseconds duration) { return impl_->Run(duration); }
 void TimerSampler::RequestStop() { impl_->RequestStop(); }
-TracerStats TimerSampler::Stats() const { return impl_->Stats(); }
+event::TracerStats TimerSampler::Stats() const { return impl_->Stats(); }
 stackdepot::Depot* TimerSampler::depot() const { return impl_->depot(); }
 unwind::BinaryCache* TimerSampler::binaries() const { return impl_->binaries(); }
 

@@ -76,19 +76,6 @@ absl::StatusOr<CallGraph> ParseCallGraph(std::string_view name) {
                                     "'; use fp, dwarf, auto or none");
 }
 
-std::string_view TracerStatName(TracerStat stat) {
-  static constexpr std::string_view kNames[] = {
-      "samples",           "tracepoint hits",     "off-cpu intervals",
-      "lost records",      "lost samples",        "throttled",
-      "unthrottled",       "dropped snapshots",   "truncated snapshots",
-      "no user context",   "deferred callchains", "unknown records",
-      "malformed records", "foreign records",     "corrupt bytes",
-      "filtered out",      "threads not sampled",
-  };
-  static_assert(std::size(kNames) == kNumTracerStats);
-  return kNames[static_cast<int>(stat)];
-}
-
 namespace {
 
 // What the probes below open: a disabled cpu-clock event on this thread, one sample a millisecond.
@@ -139,7 +126,7 @@ bool NativeDeferredSupported(PerfBackend* backend) {
 
 class Tracer::Impl {
  public:
-  Impl(TracerOptions options, TraceSink* sink)
+  Impl(TracerOptions options, event::TraceSink* sink)
       : options_(std::move(options)), sink_(sink), tracker_(&cookies_) {}
   ~Impl();
 
@@ -149,7 +136,7 @@ class Tracer::Impl {
   absl::Status Start();
   absl::Status Run(std::chrono::nanoseconds duration);
   void RequestStop();
-  TracerStats Stats() const;
+  event::TracerStats Stats() const;
 
   CommandExit exit_status() const { return exit_; }
   size_t followed() const { return exits_->size(); }
@@ -193,20 +180,20 @@ class Tracer::Impl {
   void OnSample(const SampleRecord& s, uint32_t event);
   // Saves the sample's kernel call chain and attaches its user half as the call-graph mode
   // gives it: inline frames, a native cookie, or a dwarf snapshot requested from the engine.
-  void AttachStacks(const SampleRecord& s, TraceEvent* e);
-  void OnMmap(const Mmap2Record& m);
+  void AttachStacks(const SampleRecord& s, event::TraceEvent* e);
+  void OnMmap(const event::Mmap2Record& m);
   void OnDeferredCallchain(const DeferredCallchainRecord& d);
   std::shared_ptr<const unwind::AddressSpace> SpaceFor(uint32_t pid);
   bool Filtered(uint32_t pid, uint32_t tid) const;
-  void Count(TracerStat s, uint64_t n = 1) { counters_.Count(s, n); }
+  void Count(event::TracerStat s, uint64_t n = 1) { counters_.Count(s, n); }
   template <typename F>
   void CountThread(uint32_t tid, F&& f) {
     counters_.CountThread(tid, std::forward<F>(f));
   }
-  void Emit(const TraceEvent& e);
+  void Emit(const event::TraceEvent& e);
 
   TracerOptions options_;
-  TraceSink* sink_;
+  event::TraceSink* sink_;
   PerfBackend* backend_ = nullptr;
   std::unique_ptr<PerfBackend> own_backend_;
   stackdepot::Depot* depot_ = nullptr;
@@ -277,11 +264,9 @@ absl::Status Tracer::Impl::Init() {
   if (options_.period == 0) {
     if (absl::Status s = internal::CheckFrequency(options_.frequency); !s.ok()) return s;
   }
-  if (options_.stack_size < 8 || options_.stack_size > 65528) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("stack size ", options_.stack_size, " is out of range; use 8 to 65528 bytes"));
-  }
-  options_.stack_size &= ~7u;  // the kernel wants a multiple of 8
+  absl::StatusOr<uint32_t> stack_size = event::CheckStackSize(options_.stack_size);
+  if (!stack_size.ok()) return stack_size.status();
+  options_.stack_size = *stack_size;
 
   if (options_.backend == nullptr) {
     own_backend_ = MakeSystemBackend();
@@ -618,7 +603,7 @@ bool Tracer::Impl::TargetsGone() {
 void Tracer::Impl::Drain() {
   for (auto& [cpu, b] : buffers_) {
     b.ring->Read([this](std::span<const uint8_t> record) {
-      SampleId sid;
+      event::SampleId sid;
       // Records without a known event still go through Process() to be counted.
       queue_.Push(parser_.ParseSampleId(record, &sid) ? sid.time : 0, record);
     });
@@ -668,10 +653,10 @@ absl::Status Tracer::Impl::Run(std::chrono::nanoseconds duration) {
     Drain();
   }
   queue_.PopAll(process);
-  off_cpu_.CloseAll(backend_->NowNs(), [this](const TraceEvent& e) { Emit(e); });
+  off_cpu_.CloseAll(backend_->NowNs(), [this](const event::TraceEvent& e) { Emit(e); });
   for (auto& [cpu, b] : buffers_) {
     const RingBufferStats& rs = b.ring->stats();
-    Count(TracerStat::kCorruptBytes, rs.corrupt_bytes);
+    Count(event::TracerStat::kCorruptBytes, rs.corrupt_bytes);
   }
   if (engine_ != nullptr) engine_->Flush();
   return absl::OkStatus();
@@ -679,7 +664,7 @@ absl::Status Tracer::Impl::Run(std::chrono::nanoseconds duration) {
 
 void Tracer::Impl::RequestStop() { stop_.Request(); }
 
-TracerStats Tracer::Impl::Stats() const { return counters_.Stats(engine_); }
+event::TracerStats Tracer::Impl::Stats() const { return counters_.Stats(engine_); }
 
 bool Tracer::Impl::Filtered(uint32_t pid, uint32_t tid) const {
   if (excluded_.contains(tid)) return true;
@@ -687,10 +672,10 @@ bool Tracer::Impl::Filtered(uint32_t pid, uint32_t tid) const {
   return !filter_pids_.contains(pid) && !filter_tids_.contains(tid);
 }
 
-void Tracer::Impl::Emit(const TraceEvent& e) {
-  if (e.kind == EventKind::kOffCpu) {
-    Count(TracerStat::kOffCpuIntervals);
-    CountThread(e.tid, [](ThreadStats& t) { ++t.off_cpu; });
+void Tracer::Impl::Emit(const event::TraceEvent& e) {
+  if (e.kind == event::EventKind::kOffCpu) {
+    Count(event::TracerStat::kOffCpuIntervals);
+    CountThread(e.tid, [](event::ThreadStats& t) { ++t.off_cpu; });
   }
   if (named_.insert(e.pid).second) {
     internal::AnnounceNames(e.pid, internal::ListThreads(e.pid), backend_->NowNs(), sink_);
@@ -704,21 +689,21 @@ void Tracer::Impl::Process(std::span<const uint8_t> bytes) {
     case ParseStatus::kOk:
       break;
     case ParseStatus::kUnknownType:
-      Count(TracerStat::kUnknownRecords);
+      Count(event::TracerStat::kUnknownRecords);
       return;
     case ParseStatus::kUnknownEvent:
-      Count(TracerStat::kForeignRecords);
+      Count(event::TracerStat::kForeignRecords);
       return;
     case ParseStatus::kMalformed:
-      Count(TracerStat::kMalformedRecords);
+      Count(event::TracerStat::kMalformedRecords);
       return;
   }
   if (auto* s = std::get_if<SampleRecord>(&record)) {
     auto it = event_of_id_.find(s->sid.id);
     if (it != event_of_id_.end()) OnSample(*s, it->second);
-  } else if (auto* m = std::get_if<Mmap2Record>(&record)) {
+  } else if (auto* m = std::get_if<event::Mmap2Record>(&record)) {
     OnMmap(*m);
-  } else if (auto* c = std::get_if<CommRecord>(&record)) {
+  } else if (auto* c = std::get_if<event::CommRecord>(&record)) {
     if (c->exec) {
       // A new program: the MMAP2 records that follow describe all of it (the program, its
       // loader, every library), so /proc need not be read, and may be gone by the first sample.
@@ -726,7 +711,7 @@ void Tracer::Impl::Process(std::span<const uint8_t> bytes) {
       synced_.insert(c->pid);
     }
     sink_->OnComm(*c);
-  } else if (auto* t = std::get_if<TaskRecord>(&record)) {
+  } else if (auto* t = std::get_if<event::TaskRecord>(&record)) {
     if (t->exit) {
       if (engine_ != nullptr) engine_->TaskExited(t->tid);
       tracker_.TaskExited(t->tid);
@@ -746,17 +731,18 @@ void Tracer::Impl::Process(std::span<const uint8_t> bytes) {
     }
     sink_->OnTask(*t);
   } else if (auto* l = std::get_if<LostRecord>(&record)) {
-    Count(TracerStat::kLost, l->lost);
-    CountThread(l->sid.tid, [&](ThreadStats& ts) { ts.lost += l->lost; });
+    Count(event::TracerStat::kLost, l->lost);
+    CountThread(l->sid.tid, [&](event::ThreadStats& ts) { ts.lost += l->lost; });
   } else if (auto* ls = std::get_if<LostSamplesRecord>(&record)) {
-    Count(TracerStat::kLostSamples, ls->lost);
-    CountThread(ls->sid.tid, [&](ThreadStats& ts) { ts.lost += ls->lost; });
+    Count(event::TracerStat::kLostSamples, ls->lost);
+    CountThread(ls->sid.tid, [&](event::ThreadStats& ts) { ts.lost += ls->lost; });
   } else if (auto* th = std::get_if<ThrottleRecord>(&record)) {
-    Count(th->throttle ? TracerStat::kThrottled : TracerStat::kUnthrottled);
-    if (th->throttle) CountThread(th->sid.tid, [](ThreadStats& ts) { ++ts.throttled; });
+    Count(th->throttle ? event::TracerStat::kThrottled : event::TracerStat::kUnthrottled);
+    if (th->throttle) CountThread(th->sid.tid, [](event::ThreadStats& ts) { ++ts.throttled; });
   } else if (auto* sw = std::get_if<SwitchRecord>(&record)) {
     if (!sw->out) {
-      if (std::optional<TraceEvent> e = off_cpu_.SwitchedIn(sw->sid.tid, sw->sid.time)) Emit(*e);
+      if (std::optional<event::TraceEvent> e = off_cpu_.SwitchedIn(sw->sid.tid, sw->sid.time))
+        Emit(*e);
     }
   } else if (auto* d = std::get_if<DeferredCallchainRecord>(&record)) {
     OnDeferredCallchain(*d);
@@ -783,7 +769,7 @@ std::shared_ptr<const unwind::AddressSpace> Tracer::Impl::SpaceFor(uint32_t pid)
   return empty;
 }
 
-void Tracer::Impl::OnMmap(const Mmap2Record& m) {
+void Tracer::Impl::OnMmap(const event::Mmap2Record& m) {
   auto it = spaces_.find(m.pid);
   auto space = it == spaces_.end() ? std::make_shared<unwind::AddressSpace>(&binaries_, "", m.pid)
                                    : std::make_shared<unwind::AddressSpace>(*it->second);
@@ -798,51 +784,51 @@ void Tracer::Impl::OnMmap(const Mmap2Record& m) {
   sink_->OnMmap(m);
 }
 
-void Tracer::Impl::AttachStacks(const SampleRecord& s, TraceEvent* e) {
+void Tracer::Impl::AttachStacks(const SampleRecord& s, event::TraceEvent* e) {
   const internal::Callchain chain = internal::SplitCallchain(s.callchain);
   if (!chain.kernel.empty()) {
     e->kernel_stack = stackdepot::SetExtraBits(depot_->Save(chain.kernel, stackdepot::kCanAlloc),
-                                               kKernelStackTag);
+                                               event::kKernelStackTag);
   }
   switch (mode_) {
     case CallGraph::kNone:
       return;
     case CallGraph::kFramePointer:
       if (!chain.user.empty()) {
-        e->user = UserStack::kInline;
+        e->user = event::UserStack::kInline;
         e->user_stack = stackdepot::SetExtraBits(depot_->Save(chain.user, stackdepot::kCanAlloc),
-                                                 kUserStackTag);
+                                                 event::kUserStackTag);
       } else {
-        Count(TracerStat::kNoUserContext);
+        Count(event::TracerStat::kNoUserContext);
       }
       return;
     case CallGraph::kAuto:  // native deferred callchains
       if (chain.deferred_cookie != 0) {
-        e->user = UserStack::kDeferred;
+        e->user = event::UserStack::kDeferred;
         e->cookie = tracker_.AcceptNative(s.sid.tid, s.sid.cpu, s.sid.time, chain.deferred_cookie);
       } else if (!chain.user.empty()) {
-        e->user = UserStack::kInline;
+        e->user = event::UserStack::kInline;
         e->user_stack = stackdepot::SetExtraBits(depot_->Save(chain.user, stackdepot::kCanAlloc),
-                                                 kUserStackTag);
+                                                 event::kUserStackTag);
       } else {
-        Count(TracerStat::kNoUserContext);
+        Count(event::TracerStat::kNoUserContext);
       }
       return;
     case CallGraph::kDwarf:
       break;
   }
   if (s.regs_abi == abi::kRegsAbiNone || s.regs.empty()) {
-    Count(TracerStat::kNoUserContext);
+    Count(event::TracerStat::kNoUserContext);
     return;
   }
   if (s.stack.empty()) {
-    e->user = UserStack::kMissing;
-    Count(TracerStat::kNoUserContext);
+    e->user = event::UserStack::kMissing;
+    Count(event::TracerStat::kNoUserContext);
     return;
   }
   if (s.stack.size() >= s.stack_reserved) {
-    Count(TracerStat::kTruncatedSnapshots);
-    CountThread(s.sid.tid, [](ThreadStats& t) { ++t.truncated_snapshots; });
+    Count(event::TracerStat::kTruncatedSnapshots);
+    CountThread(s.sid.tid, [](event::ThreadStats& t) { ++t.truncated_snapshots; });
   }
   const unwind::Registers regs = internal::ToDwarfRegisters(s);
   const unwind::TaskContext context{.pid = s.sid.pid,
@@ -856,28 +842,29 @@ void Tracer::Impl::AttachStacks(const SampleRecord& s, TraceEvent* e) {
                                     .space = SpaceFor(s.sid.pid)};
   const unwind::RequestResult r = engine_->Request(stacks_.works(), context);
   e->user = internal::UserStackOf(r.status);
-  if (e->user != UserStack::kMissing) e->cookie = r.cookie;
-  if (e->user == UserStack::kDropped) {
-    Count(TracerStat::kDroppedSnapshots);
-    CountThread(s.sid.tid, [](ThreadStats& t) { ++t.dropped_snapshots; });
+  if (e->user != event::UserStack::kMissing) e->cookie = r.cookie;
+  if (e->user == event::UserStack::kDropped) {
+    Count(event::TracerStat::kDroppedSnapshots);
+    CountThread(s.sid.tid, [](event::ThreadStats& t) { ++t.dropped_snapshots; });
   }
 }
 
 void Tracer::Impl::OnSample(const SampleRecord& s, uint32_t event) {
   if (Filtered(s.sid.pid, s.sid.tid)) {
-    Count(TracerStat::kFilteredOut);
+    Count(event::TracerStat::kFilteredOut);
     return;
   }
   const EventSpec& spec = specs_[event];
-  TraceEvent e{.kind = spec.tracepoint ? EventKind::kTracepoint : EventKind::kSample,
-               .event = event,
-               .pid = s.sid.pid,
-               .tid = s.sid.tid,
-               .cpu = s.sid.cpu,
-               .time_ns = s.sid.time,
-               .weight = spec.tracepoint ? 1 : s.period,
-               .user_mode = s.user_mode(),
-               .raw = s.raw};
+  event::TraceEvent e{
+      .kind = spec.tracepoint ? event::EventKind::kTracepoint : event::EventKind::kSample,
+      .event = event,
+      .pid = s.sid.pid,
+      .tid = s.sid.tid,
+      .cpu = s.sid.cpu,
+      .time_ns = s.sid.time,
+      .weight = spec.tracepoint ? 1 : s.period,
+      .user_mode = s.user_mode(),
+      .raw = s.raw};
   AttachStacks(s, &e);
   const bool requested = event < options_.events.size();
   if (static_cast<int>(event) == off_cpu_event_) {
@@ -886,19 +873,19 @@ void Tracer::Impl::OnSample(const SampleRecord& s, uint32_t event) {
     if ((prev_state & kExitingStates) == 0) off_cpu_.SwitchedOut(e);
   }
   if (!requested) return;  // the internal sched_switch only feeds off-CPU intervals
-  Count(spec.tracepoint ? TracerStat::kTracepointHits : TracerStat::kSamples);
-  CountThread(s.sid.tid, [](ThreadStats& t) { ++t.samples; });
+  Count(spec.tracepoint ? event::TracerStat::kTracepointHits : event::TracerStat::kSamples);
+  CountThread(s.sid.tid, [](event::ThreadStats& t) { ++t.samples; });
   Emit(e);
 }
 
 void Tracer::Impl::OnDeferredCallchain(const DeferredCallchainRecord& d) {
-  Count(TracerStat::kDeferredCallchains);
+  Count(event::TracerStat::kDeferredCallchains);
   const cookie::Cookie cookie = tracker_.AcceptNative(d.sid.tid, d.sid.cpu, d.sid.time, d.cookie);
   const size_t n = internal::StripMarkers(d.ips, frames_);
   const std::span<const uint64_t> pcs(frames_.data(), n);
   sink_->OnUserStack(cookie, {.pcs = pcs,
                               .handle = stackdepot::SetExtraBits(
-                                  depot_->Save(pcs, stackdepot::kCanAlloc), kUserStackTag),
+                                  depot_->Save(pcs, stackdepot::kCanAlloc), event::kUserStackTag),
                               .reason = unwind::StopReason::kOutermost,
                               .native = true});
 }
@@ -906,7 +893,8 @@ void Tracer::Impl::OnDeferredCallchain(const DeferredCallchainRecord& d) {
 Tracer::Tracer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Tracer::~Tracer() = default;
 
-absl::StatusOr<std::unique_ptr<Tracer>> Tracer::Create(TracerOptions options, TraceSink* sink) {
+absl::StatusOr<std::unique_ptr<Tracer>> Tracer::Create(TracerOptions options,
+                                                       event::TraceSink* sink) {
   if (sink == nullptr) return absl::InvalidArgumentError("the tracer needs a sink");
   auto impl = std::make_unique<Impl>(std::move(options), sink);
   if (absl::Status s = impl->Init(); !s.ok()) return s;
@@ -916,7 +904,7 @@ absl::StatusOr<std::unique_ptr<Tracer>> Tracer::Create(TracerOptions options, Tr
 absl::Status Tracer::Start() { return impl_->Start(); }
 absl::Status Tracer::Run(std::chrono::nanoseconds duration) { return impl_->Run(duration); }
 void Tracer::RequestStop() { impl_->RequestStop(); }
-TracerStats Tracer::Stats() const { return impl_->Stats(); }
+event::TracerStats Tracer::Stats() const { return impl_->Stats(); }
 CommandExit Tracer::ExitStatus() const { return impl_->exit_status(); }
 size_t Tracer::followed() const { return impl_->followed(); }
 pid_t Tracer::command_pid() const { return impl_->command_pid(); }

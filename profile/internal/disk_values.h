@@ -1,4 +1,4 @@
-// The numbers a recording stores for in-memory enums (tracer::EventKind, tracer::UserStack,
+// The numbers a recording stores for in-memory enums (event::EventKind, event::UserStack,
 // unwind::StopReason), fixed forever: reordering or adding an enumerator must not change what an
 // old file means. Each table is a switch without a default, so an enumerator with no number here
 // does not compile (-Werror=switch); a number once used is never given to another value.
@@ -11,16 +11,16 @@
 #include <cstdint>
 #include <optional>
 
-#include "dprof/tracer/tracer.h"
+#include "dprof/event/event.h"
 #include "dprof/unwind/unwinder.h"
 
 namespace dprof::profile::internal {
 
 // The number stored for each value; a *FromDisk of anything else is nullopt (a damaged file).
-uint8_t ToDisk(tracer::EventKind kind);
-std::optional<tracer::EventKind> EventKindFromDisk(uint8_t value);
-uint8_t ToDisk(tracer::UserStack user);
-std::optional<tracer::UserStack> UserStackFromDisk(uint8_t value);
+uint8_t ToDisk(event::EventKind kind);
+std::optional<event::EventKind> EventKindFromDisk(uint8_t value);
+uint8_t ToDisk(event::UserStack user);
+std::optional<event::UserStack> UserStackFromDisk(uint8_t value);
 // StopReason::kCount is no reason and is never stored.
 uint8_t ToDisk(unwind::StopReason reason);
 std::optional<unwind::StopReason> StopReasonFromDisk(uint8_t value);

@@ -16,8 +16,8 @@
 namespace dprof::profile::internal {
 namespace {
 
-using tracer::EventKind;
-using tracer::UserStack;
+using event::EventKind;
+using event::UserStack;
 using unwind::StopReason;
 
 template <typename E>
@@ -60,7 +60,7 @@ TEST(DiskValuesTest, StopReason) {
 // Counter names are keys in the file (the counters chunk): renaming a statistic in the tracer or
 // the engine must not rename what old and new recordings call it.
 TEST(DiskValuesTest, CounterNames) {
-  tracer::TracerStats stats;
+  event::TracerStats stats;
   stats.threads[7] = {};
   const RunCounters c = CountersOf(stats);
   std::vector<std::string> run;

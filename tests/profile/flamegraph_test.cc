@@ -159,7 +159,7 @@ TEST_F(BrowserTest, HundredThousandDistinctStacksRender) {
     r.events.push_back(Event{.pid = 1,
                              .tid = 1,
                              .weight = 1000 + i % 7,
-                             .user = tracer::UserStack::kInline,
+                             .user = event::UserStack::kInline,
                              .user_stack = id});
   }
   const Profile p = Profile::Build(r);

@@ -39,7 +39,7 @@ class RecorderTest : public ::testing::Test {
 
 // Records `command` into `path` until it exits.
 absl::Status Record(const std::vector<std::string>& command, const std::string& path,
-                    Recorder::Options options, tracer::TracerStats* stats) {
+                    Recorder::Options options, event::TracerStats* stats) {
   // The tracer needs its sink first, the recorder the tracer's depot: the depot is made here.
   absl::StatusOr<std::unique_ptr<stackdepot::Depot>> depot = stackdepot::Depot::Create({});
   if (!depot.ok()) return depot.status();
@@ -63,7 +63,7 @@ TEST_F(RecorderTest, KilledRecordingIsReadableUpToItsLastChunk) {
   const pid_t recorder = fork();
   ASSERT_GE(recorder, 0);
   if (recorder == 0) {
-    tracer::TracerStats stats;
+    event::TracerStats stats;
     (void)Record({SampleProgram("cpu_bound", "nofp"), "3"}, path, {.flush_interval_ns = 50'000'000},
                  &stats);
     _exit(1);  // not reached: killed first
@@ -89,7 +89,7 @@ TEST_F(RecorderTest, KilledRecordingIsReadableUpToItsLastChunk) {
 
 TEST_F(RecorderTest, TheFileHoldsWhatTheTracerSaw) {
   DPROF_REQUIRE_PERF_OR_SKIP();
-  tracer::TracerStats stats;
+  event::TracerStats stats;
   const std::string program = SampleProgram("threads", "nofp");
   ASSERT_TRUE(Record({program, "2", "300"}, Path("t.dprof"), {.flush_events = 256}, &stats).ok());
   ReadReport report;
@@ -101,19 +101,19 @@ TEST_F(RecorderTest, TheFileHoldsWhatTheTracerSaw) {
 
   uint64_t samples = 0, off_cpu = 0, stitched = 0, deferred = 0;
   for (const Event& e : r->events) {
-    if (e.kind == tracer::EventKind::kSample) ++samples;
-    if (e.kind == tracer::EventKind::kOffCpu) ++off_cpu;
+    if (e.kind == event::EventKind::kSample) ++samples;
+    if (e.kind == event::EventKind::kOffCpu) ++off_cpu;
     if (e.kernel_stack != kNoStack) {
       ASSERT_NE(r->Stack(e.kernel_stack), nullptr);
     }
-    if (e.user == tracer::UserStack::kDeferred) {
+    if (e.user == event::UserStack::kDeferred) {
       ++deferred;
       auto it = r->user_stacks.find(e.cookie);
       if (it != r->user_stacks.end() && r->Stack(it->second.stack) != nullptr) ++stitched;
     }
   }
-  EXPECT_EQ(samples, stats[tracer::TracerStat::kSamples]);
-  EXPECT_EQ(off_cpu, stats[tracer::TracerStat::kOffCpuIntervals]);
+  EXPECT_EQ(samples, stats[event::TracerStat::kSamples]);
+  EXPECT_EQ(off_cpu, stats[event::TracerStat::kOffCpuIntervals]);
   EXPECT_GT(samples, 300u);
   EXPECT_EQ(stitched, deferred) << "every cookie's user stack is in the file";
   EXPECT_EQ(r->counters["samples"], samples);

@@ -268,13 +268,13 @@ TEST_F(RecordingTest, RecorderTicksFlushAQuietRecording) {
   auto recorder = Recorder::Create(Path("quiet.data"), depot.get(), {{"command", "quiet"}},
                                    {"cpu-clock"}, {.flush_interval_ns = 1000})
                       .value();
-  tracer::Mmap2Record mmap;
+  event::Mmap2Record mmap;
   mmap.pid = 7;
   mmap.address = 0x1000;
   mmap.length = 0x2000;
   mmap.filename = "/bin/quiet";
   recorder->OnMmap(mmap);
-  tracer::CommRecord comm;
+  event::CommRecord comm;
   comm.pid = comm.tid = 7;
   comm.comm = "quiet";
   recorder->OnComm(comm);

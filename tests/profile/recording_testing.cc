@@ -19,37 +19,37 @@ Recording MakeRecording(int events) {
   const uint8_t fields[] = {1, 2, 3, 4, 5, 6, 7, 8};
   for (int i = 0; i < events; ++i) {
     Event e;
-    e.kind = i % 7 == 3   ? tracer::EventKind::kOffCpu
-             : i % 5 == 1 ? tracer::EventKind::kTracepoint
-                          : tracer::EventKind::kSample;
-    e.event = e.kind == tracer::EventKind::kOffCpu       ? 2
-              : e.kind == tracer::EventKind::kTracepoint ? 1
-                                                         : 0;
+    e.kind = i % 7 == 3   ? event::EventKind::kOffCpu
+             : i % 5 == 1 ? event::EventKind::kTracepoint
+                          : event::EventKind::kSample;
+    e.event = e.kind == event::EventKind::kOffCpu       ? 2
+              : e.kind == event::EventKind::kTracepoint ? 1
+                                                        : 0;
     e.pid = 100 + i % 3;
     e.tid = e.pid + i % 2;
     e.cpu = i % 2;
     e.time_ns = 1'000'000'000ull + static_cast<uint64_t>(i) * 1'001'000 - (i % 7 == 3 ? 500 : 0);
-    e.weight = e.kind == tracer::EventKind::kTracepoint ? 1 : 1'001'000 + i % 11;
+    e.weight = e.kind == event::EventKind::kTracepoint ? 1 : 1'001'000 + i % 11;
     e.user_mode = i % 4 == 0;
     e.kernel_stack = e.user_mode ? kNoStack : 1;
     switch (i % 6) {
       case 0:
-        e.user = tracer::UserStack::kInline;
+        e.user = event::UserStack::kInline;
         e.user_stack = 3;
         break;
       case 1:
-        e.user = tracer::UserStack::kDropped;
+        e.user = event::UserStack::kDropped;
         break;
       case 2:
-        e.user = tracer::UserStack::kNone;
+        e.user = event::UserStack::kNone;
         break;
       default:
-        e.user = tracer::UserStack::kDeferred;
+        e.user = event::UserStack::kDeferred;
         e.cookie = i % 6 == 3   ? cookie::MakeCookie(0, 1)
                    : i % 6 == 4 ? cookie::MakeCookie(1, 3)
                                 : cookie::MakeCookie(1, 9);  // never delivered
     }
-    if (e.kind == tracer::EventKind::kTracepoint) {
+    if (e.kind == event::EventKind::kTracepoint) {
       e.raw_offset = static_cast<uint32_t>(r.raw.size());
       e.raw_size = 1 + i % 8;
       r.raw.insert(r.raw.end(), fields, fields + e.raw_size);
@@ -115,21 +115,21 @@ profile::Recording SymbolizedRecording() {
     return Event{.pid = 10, .tid = tid, .time_ns = 1, .weight = 1'000'000};
   };
   Event e = event(10);
-  e.user = tracer::UserStack::kInline;
+  e.user = event::UserStack::kInline;
   e.user_stack = 1;
   r.events.push_back(e);
-  e.user = tracer::UserStack::kDeferred;
+  e.user = event::UserStack::kDeferred;
   e.user_stack = profile::kNoStack;
   e.cookie = 1;
   r.events.push_back(e);
   r.events.push_back(e);
   e = event(11);
-  e.user = tracer::UserStack::kInline;
+  e.user = event::UserStack::kInline;
   e.user_stack = 2;
   r.events.push_back(e);
   e = event(10);
   e.kernel_stack = 3;
-  e.user = tracer::UserStack::kDeferred;
+  e.user = event::UserStack::kDeferred;
   e.cookie = 2;  // never delivered
   r.events.push_back(e);
 

@@ -59,10 +59,10 @@ TEST(StitchTest, EachKindOfEventGetsItsUserHalfOrItsReason) {
 TEST(StitchTest, FailedUnwindsAndLostStacksAreNamed) {
   Recording r = testing::MakeRecording(0);
   const Event failed{.kernel_stack = 1,
-                     .user = tracer::UserStack::kDeferred,
+                     .user = event::UserStack::kDeferred,
                      .cookie = cookie::MakeCookie(1, 5)};  // its unwind found nothing
-  const Event lost{.kernel_stack = 42, .user = tracer::UserStack::kInline, .user_stack = 99};
-  const Event no_snapshot{.user = tracer::UserStack::kMissing};
+  const Event lost{.kernel_stack = 42, .user = event::UserStack::kInline, .user_stack = 99};
+  const Event no_snapshot{.user = event::UserStack::kMissing};
   EXPECT_EQ(Stitch(r, failed).orphan, Orphan::kUnwindFailed);
   EXPECT_EQ(Stitch(r, lost).orphan, Orphan::kStackLost);
   EXPECT_TRUE(Stitch(r, lost).kernel_lost);

@@ -244,7 +244,7 @@ TEST(ReportTest, UnnamedFramesByReason) {
                         .tid = 10,
                         .time_ns = t,
                         .weight = 1,
-                        .user = tracer::UserStack::kDeferred,
+                        .user = event::UserStack::kDeferred,
                         .cookie = 1});
   }
   const Profile p = Profile::Build(r);

@@ -32,7 +32,7 @@ class RecordBuilder {
     return *this;
   }
   // The sample_id trailer of a non-sample record, for `sample_type`.
-  RecordBuilder& Trailer(uint64_t sample_type, const tracer::SampleId& sid) {
+  RecordBuilder& Trailer(uint64_t sample_type, const event::SampleId& sid) {
     if (sample_type & PERF_SAMPLE_TID) U32(sid.pid).U32(sid.tid);
     if (sample_type & PERF_SAMPLE_TIME) U64(sid.time);
     if (sample_type & PERF_SAMPLE_CPU) U32(sid.cpu).U32(0);
@@ -57,7 +57,7 @@ class RecordBuilder {
 
 // A sample of IDENTIFIER | IP | TID | TIME | CPU | PERIOD | CALLCHAIN [| RAW], the tracer's
 // layout without user registers.
-inline std::vector<uint8_t> SampleBytes(const tracer::SampleId& sid, uint16_t misc, uint64_t period,
+inline std::vector<uint8_t> SampleBytes(const event::SampleId& sid, uint16_t misc, uint64_t period,
                                         std::vector<uint64_t> callchain,
                                         std::vector<uint8_t> raw = {}, bool with_raw = false) {
   RecordBuilder b(PERF_RECORD_SAMPLE, misc);

@@ -17,7 +17,7 @@ using testing::RecordBuilder;
 constexpr uint64_t kId = 77;
 constexpr uint64_t kType = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP | PERF_SAMPLE_TID |
                            PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD;
-const SampleId kSid{.pid = 10, .tid = 11, .time = 123456, .cpu = 1, .id = kId};
+const event::SampleId kSid{.pid = 10, .tid = 11, .time = 123456, .cpu = 1, .id = kId};
 
 class RecordsTest : public ::testing::Test {
  protected:
@@ -36,7 +36,7 @@ class RecordsTest : public ::testing::Test {
     EXPECT_TRUE(std::holds_alternative<T>(r));
     return std::holds_alternative<T>(r) ? std::get<T>(r) : T{};
   }
-  static void ExpectSid(const SampleId& sid) {
+  static void ExpectSid(const event::SampleId& sid) {
     EXPECT_EQ(sid.pid, kSid.pid);
     EXPECT_EQ(sid.tid, kSid.tid);
     EXPECT_EQ(sid.time, kSid.time);
@@ -94,7 +94,7 @@ TEST_F(RecordsTest, Mmap2WithBuildIdAndWithInode) {
   for (int i = 0; i < 20; ++i) b.U8(static_cast<uint8_t>(i));
   b.U32(PROT_READ | PROT_EXEC).U32(MAP_PRIVATE).PaddedString("/usr/bin/app");
   b.Trailer(kType, kSid);
-  const Mmap2Record m = ParseAs<Mmap2Record>(b.Finish());
+  const event::Mmap2Record m = ParseAs<event::Mmap2Record>(b.Finish());
   EXPECT_EQ(m.address, 0x400000u);
   EXPECT_EQ(m.length, 0x2000u);
   EXPECT_EQ(m.pgoff, 0x1000u);
@@ -107,45 +107,45 @@ TEST_F(RecordsTest, Mmap2WithBuildIdAndWithInode) {
   RecordBuilder c(PERF_RECORD_MMAP2);
   c.U32(10).U32(11).U64(0x7f0000).U64(0x1000).U64(0).U32(8).U32(1).U64(12345).U64(0);
   c.U32(PROT_READ).U32(MAP_SHARED).PaddedString("/lib/x.so").Trailer(kType, kSid);
-  const Mmap2Record n = ParseAs<Mmap2Record>(c.Finish());
+  const event::Mmap2Record n = ParseAs<event::Mmap2Record>(c.Finish());
   EXPECT_TRUE(n.build_id.empty());
   EXPECT_EQ(n.filename, "/lib/x.so");
 }
 
 TEST_F(RecordsTest, CommForkExit) {
-  const CommRecord c =
-      ParseAs<CommRecord>(RecordBuilder(PERF_RECORD_COMM, PERF_RECORD_MISC_COMM_EXEC)
-                              .U32(10)
-                              .U32(10)
-                              .PaddedString("worker-1")
-                              .Trailer(kType, kSid)
-                              .Finish());
+  const event::CommRecord c =
+      ParseAs<event::CommRecord>(RecordBuilder(PERF_RECORD_COMM, PERF_RECORD_MISC_COMM_EXEC)
+                                     .U32(10)
+                                     .U32(10)
+                                     .PaddedString("worker-1")
+                                     .Trailer(kType, kSid)
+                                     .Finish());
   EXPECT_EQ(c.comm, "worker-1");
   EXPECT_TRUE(c.exec);
   ExpectSid(c.sid);
 
-  const TaskRecord f = ParseAs<TaskRecord>(RecordBuilder(PERF_RECORD_FORK)
-                                               .U32(20)
-                                               .U32(10)
-                                               .U32(21)
-                                               .U32(11)
-                                               .U64(999)
-                                               .Trailer(kType, kSid)
-                                               .Finish());
+  const event::TaskRecord f = ParseAs<event::TaskRecord>(RecordBuilder(PERF_RECORD_FORK)
+                                                             .U32(20)
+                                                             .U32(10)
+                                                             .U32(21)
+                                                             .U32(11)
+                                                             .U64(999)
+                                                             .Trailer(kType, kSid)
+                                                             .Finish());
   EXPECT_FALSE(f.exit);
   EXPECT_EQ(f.pid, 20u);
   EXPECT_EQ(f.ppid, 10u);
   EXPECT_EQ(f.tid, 21u);
   EXPECT_EQ(f.ptid, 11u);
   EXPECT_EQ(f.time, 999u);
-  const TaskRecord e = ParseAs<TaskRecord>(RecordBuilder(PERF_RECORD_EXIT)
-                                               .U32(20)
-                                               .U32(10)
-                                               .U32(21)
-                                               .U32(11)
-                                               .U64(1000)
-                                               .Trailer(kType, kSid)
-                                               .Finish());
+  const event::TaskRecord e = ParseAs<event::TaskRecord>(RecordBuilder(PERF_RECORD_EXIT)
+                                                             .U32(20)
+                                                             .U32(10)
+                                                             .U32(21)
+                                                             .U32(11)
+                                                             .U64(1000)
+                                                             .Trailer(kType, kSid)
+                                                             .Finish());
   EXPECT_TRUE(e.exit);
 }
 
@@ -202,7 +202,7 @@ TEST_F(RecordsTest, UnknownForeignAndMalformedRecordsAreReportedNotMisparsed) {
   EXPECT_EQ(parser_.Parse(unknown, &r), ParseStatus::kUnknownType);
   EXPECT_EQ(std::get<UnknownRecord>(r).size, unknown.size());
 
-  SampleId foreign = kSid;
+  event::SampleId foreign = kSid;
   foreign.id = 12345;
   EXPECT_EQ(
       parser_.Parse(RecordBuilder(PERF_RECORD_LOST_SAMPLES).U64(1).Trailer(kType, foreign).Finish(),

@@ -76,20 +76,20 @@ TEST(TimerSamplerConcurrencyTest, ThreadsComeAndGoWhileSampled) {
   watcher.join();
   ASSERT_TRUE(run.ok()) << run;
 
-  const TracerStats stats = sampler.Stats();
-  EXPECT_GT(stats[TracerStat::kSamples], 50u);
-  EXPECT_EQ(stats[TracerStat::kSamples], sink.events.size());
-  EXPECT_GT(stats[TracerStat::kThreadsNotSampled], 0u);  // 8 at once, 6 slots
+  const event::TracerStats stats = sampler.Stats();
+  EXPECT_GT(stats[event::TracerStat::kSamples], 50u);
+  EXPECT_EQ(stats[event::TracerStat::kSamples], sink.events.size());
+  EXPECT_GT(stats[event::TracerStat::kThreadsNotSampled], 0u);  // 8 at once, 6 slots
   std::set<uint32_t> tids;
-  for (const TraceEvent& e : sink.events) {
+  for (const event::TraceEvent& e : sink.events) {
     tids.insert(e.tid);
     EXPECT_NE(static_cast<pid_t>(e.tid), reader_tid.load());
     EXPECT_TRUE(e.user_mode);
   }
   EXPECT_GT(tids.size(), 6u) << "slots of exited threads were reused";
   // Every deferred stack was delivered, once.
-  for (const TraceEvent& e : sink.events) {
-    if (e.user != UserStack::kDeferred) continue;
+  for (const event::TraceEvent& e : sink.events) {
+    if (e.user != event::UserStack::kDeferred) continue;
     auto it = sink.deliveries.find(e.cookie);
     ASSERT_NE(it, sink.deliveries.end()) << "cookie " << e.cookie << " never delivered";
     EXPECT_EQ(it->second, 1);

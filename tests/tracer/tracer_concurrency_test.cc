@@ -39,8 +39,8 @@ TEST(TracerConcurrencyTest, WorkersStatsAndStopRaceTheReader) {
   std::thread watcher([&] {
     // Stats() from another thread while the reader and the workers update them.
     while (!done.load(std::memory_order_acquire)) {
-      const TracerStats s = tracer.Stats();
-      samples_seen.push_back(s[TracerStat::kSamples]);
+      const event::TracerStats s = tracer.Stats();
+      samples_seen.push_back(s[event::TracerStat::kSamples]);
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   });
@@ -64,12 +64,12 @@ TEST(TracerConcurrencyTest, WorkersStatsAndStopRaceTheReader) {
 
   // Every cookie an event asked a user stack for was unwound once and delivered once, by
   // whichever worker took it; Run() returned only after the last delivery.
-  const TracerStats stats = tracer.Stats();
+  const event::TracerStats stats = tracer.Stats();
   std::set<cookie::Cookie> cookies;
   std::set<uint32_t> tids;
-  for (const TraceEvent& e : sink.events) {
+  for (const event::TraceEvent& e : sink.events) {
     tids.insert(e.tid);
-    if (e.user == UserStack::kDeferred) cookies.insert(e.cookie);
+    if (e.user == event::UserStack::kDeferred) cookies.insert(e.cookie);
   }
   EXPECT_GE(tids.size(), 3u) << "main and the first threads ran before the stop";
   ASSERT_FALSE(cookies.empty());
@@ -80,10 +80,10 @@ TEST(TracerConcurrencyTest, WorkersStatsAndStopRaceTheReader) {
     ASSERT_EQ(sink.deliveries[c], 1) << "cookie " << c;
   }
   EXPECT_EQ(sink.deliveries.size(), cookies.size());
-  EXPECT_EQ(stats[TracerStat::kSamples],
-            static_cast<uint64_t>(
-                std::count_if(sink.events.begin(), sink.events.end(),
-                              [](const TraceEvent& e) { return e.kind == EventKind::kSample; })));
+  EXPECT_EQ(stats[event::TracerStat::kSamples],
+            static_cast<uint64_t>(std::count_if(
+                sink.events.begin(), sink.events.end(),
+                [](const event::TraceEvent& e) { return e.kind == event::EventKind::kSample; })));
 }
 
 }  // namespace

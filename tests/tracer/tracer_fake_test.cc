@@ -56,7 +56,8 @@ class TracerFakeTest : public ::testing::Test {
     tracer_->RequestStop();
     ASSERT_TRUE(tracer_->Run().ok());
   }
-  SampleId Sid(uint32_t tid, uint64_t time, int cpu, uint64_t config = PERF_COUNT_SW_CPU_CLOCK) {
+  event::SampleId Sid(uint32_t tid, uint64_t time, int cpu,
+                      uint64_t config = PERF_COUNT_SW_CPU_CLOCK) {
     return {.pid = 40,
             .tid = tid,
             .time = time,
@@ -115,14 +116,14 @@ TEST_F(TracerFakeTest, NativeDeferredCallchainsStitchToTheirSamples) {
   EXPECT_EQ(sink_.events[0].cookie, c1);
   EXPECT_EQ(sink_.events[1].cookie, c2);
   EXPECT_EQ(sink_.events[2].cookie, c1);
-  for (const TraceEvent& e : sink_.events) EXPECT_EQ(e.user, UserStack::kDeferred);
+  for (const event::TraceEvent& e : sink_.events) EXPECT_EQ(e.user, event::UserStack::kDeferred);
   EXPECT_EQ(sink_.user_stacks[c1], (std::vector<uint64_t>{0x401000, 0x402000, 0x403000}));
   EXPECT_EQ(sink_.user_stacks[c2], (std::vector<uint64_t>{0x501000}));
   EXPECT_EQ(sink_.UserPcs(sink_.events[2], *tracer_->depot()), sink_.user_stacks[c1]);
   const std::span<const uint64_t> kernel = tracer_->depot()->Fetch(sink_.events[0].kernel_stack);
   EXPECT_EQ(std::vector<uint64_t>(kernel.begin(), kernel.end()),
             (std::vector<uint64_t>{0xffffffff81000010, 0xffffffff81000020}));
-  EXPECT_EQ(tracer_->Stats()[TracerStat::kDeferredCallchains], 2u);
+  EXPECT_EQ(tracer_->Stats()[event::TracerStat::kDeferredCallchains], 2u);
 }
 
 TEST_F(TracerFakeTest, WithoutKernelSupportAutoFallsBackToDwarf) {
@@ -143,7 +144,7 @@ TEST_F(TracerFakeTest, EventsFromAllBuffersArriveInTimeOrder) {
   Write(1, SampleBytes(Sid(42, 300, 1), PERF_RECORD_MISC_USER, 1, {kUser, 0x402000}));
   Finish();
   std::vector<uint64_t> times;
-  for (const TraceEvent& e : sink_.events) times.push_back(e.time_ns);
+  for (const event::TraceEvent& e : sink_.events) times.push_back(e.time_ns);
   EXPECT_EQ(times, (std::vector<uint64_t>{100, 200, 300, 400}));
   EXPECT_EQ(sink_.UserPcs(sink_.events[1], *tracer_->depot()), (std::vector<uint64_t>{0x402000}));
 }
@@ -166,7 +167,7 @@ TEST_F(TracerFakeTest, LossThrottlingAndBadRecordsAreCountedPerReasonAndThread) 
                .Trailer(type, Sid(42, 13, 0))
                .Finish());
   Write(0, RecordBuilder(PERF_RECORD_KSYMBOL).U64(0).U64(0).Trailer(type, Sid(0, 14, 0)).Finish());
-  SampleId foreign = Sid(41, 15, 0);
+  event::SampleId foreign = Sid(41, 15, 0);
   foreign.id = 999;
   Write(0, RecordBuilder(PERF_RECORD_EXIT)
                .U32(1)
@@ -178,14 +179,14 @@ TEST_F(TracerFakeTest, LossThrottlingAndBadRecordsAreCountedPerReasonAndThread) 
                .Finish());
   Write(0, SampleBytes(Sid(41, 16, 0), PERF_RECORD_MISC_USER, 1, {kUser, 0x401000}));
   Finish();
-  const TracerStats s = tracer_->Stats();
-  EXPECT_EQ(s[TracerStat::kLost], 17u);
-  EXPECT_EQ(s[TracerStat::kLostSamples], 3u);
-  EXPECT_EQ(s[TracerStat::kThrottled], 1u);
-  EXPECT_EQ(s[TracerStat::kUnthrottled], 1u);
-  EXPECT_EQ(s[TracerStat::kUnknownRecords], 1u);
-  EXPECT_EQ(s[TracerStat::kForeignRecords], 1u);
-  EXPECT_EQ(s[TracerStat::kSamples], 1u);
+  const event::TracerStats s = tracer_->Stats();
+  EXPECT_EQ(s[event::TracerStat::kLost], 17u);
+  EXPECT_EQ(s[event::TracerStat::kLostSamples], 3u);
+  EXPECT_EQ(s[event::TracerStat::kThrottled], 1u);
+  EXPECT_EQ(s[event::TracerStat::kUnthrottled], 1u);
+  EXPECT_EQ(s[event::TracerStat::kUnknownRecords], 1u);
+  EXPECT_EQ(s[event::TracerStat::kForeignRecords], 1u);
+  EXPECT_EQ(s[event::TracerStat::kSamples], 1u);
   EXPECT_EQ(s.threads.at(41).lost, 20u);
   EXPECT_EQ(s.threads.at(42).throttled, 1u);
   EXPECT_EQ(s.threads.at(41).samples, 1u);
@@ -193,14 +194,14 @@ TEST_F(TracerFakeTest, LossThrottlingAndBadRecordsAreCountedPerReasonAndThread) 
 
 TEST_F(TracerFakeTest, SystemWideFilterKeepsOnlyTheGivenProcesses) {
   StartWith({.target = {.pids = {40}}, .call_graph = CallGraph::kNone});
-  SampleId other = Sid(51, 20, 0);
+  event::SampleId other = Sid(51, 20, 0);
   other.pid = 50;
   Write(0, SampleBytes(Sid(41, 10, 0), PERF_RECORD_MISC_USER, 1, {}));
   Write(0, SampleBytes(other, PERF_RECORD_MISC_USER, 1, {}));
   Finish();
   ASSERT_EQ(sink_.events.size(), 1u);
   EXPECT_EQ(sink_.events[0].pid, 40u);
-  EXPECT_EQ(tracer_->Stats()[TracerStat::kFilteredOut], 1u);
+  EXPECT_EQ(tracer_->Stats()[event::TracerStat::kFilteredOut], 1u);
 }
 
 TEST_F(TracerFakeTest, OffCpuIntervalRunsFromSwitchOutToSwitchIn) {
@@ -218,8 +219,8 @@ TEST_F(TracerFakeTest, OffCpuIntervalRunsFromSwitchOutToSwitchIn) {
   backend_.now_ns = 10000;
   Finish();
   ASSERT_EQ(sink_.events.size(), 2u) << "the internal sched_switch is not an event of its own";
-  const TraceEvent& a = sink_.events[0];
-  EXPECT_EQ(a.kind, EventKind::kOffCpu);
+  const event::TraceEvent& a = sink_.events[0];
+  EXPECT_EQ(a.kind, event::EventKind::kOffCpu);
   EXPECT_EQ(a.tid, 41u);
   EXPECT_EQ(a.time_ns, 1000u);
   EXPECT_EQ(a.weight, 4000u);
@@ -227,7 +228,7 @@ TEST_F(TracerFakeTest, OffCpuIntervalRunsFromSwitchOutToSwitchIn) {
   EXPECT_EQ(sink_.UserPcs(a, *tracer_->depot()), (std::vector<uint64_t>{0x401000, 0x402000}));
   EXPECT_EQ(sink_.events[1].tid, 42u);
   EXPECT_EQ(sink_.events[1].weight, 4000u);
-  EXPECT_EQ(tracer_->Stats()[TracerStat::kOffCpuIntervals], 2u);
+  EXPECT_EQ(tracer_->Stats()[event::TracerStat::kOffCpuIntervals], 2u);
 }
 
 TEST_F(TracerFakeTest, PermissionDeniedNamesParanoidAndTheFix) {

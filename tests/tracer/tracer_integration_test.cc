@@ -51,7 +51,7 @@ void Record(TracerOptions options, Recording* r,
 }
 
 // The functions of an event's user stack, innermost first.
-std::vector<std::string> UserFunctions(const Recording& r, const TraceEvent& e) {
+std::vector<std::string> UserFunctions(const Recording& r, const event::TraceEvent& e) {
   std::vector<uint64_t> pcs = r.sink.UserPcs(e, *r.tracer->depot());
   std::shared_ptr<const unwind::AddressSpace> space = r.tracer->AddressSpaceOf(e.pid);
   if (pcs.empty() || space == nullptr) return {};
@@ -74,8 +74,8 @@ struct CpuBoundProfile {
 CpuBoundProfile ProfileOf(const Recording& r, pid_t pid) {
   CpuBoundProfile p;
   testing::Symbolizer symbolize(*r.tracer->AddressSpaceOf(pid));
-  for (const TraceEvent& e : r.sink.events) {
-    if (e.kind != EventKind::kSample || e.pid != static_cast<uint32_t>(pid)) continue;
+  for (const event::TraceEvent& e : r.sink.events) {
+    if (e.kind != event::EventKind::kSample || e.pid != static_cast<uint32_t>(pid)) continue;
     ++p.samples;
     p.weight += e.weight;
     p.periods.insert(e.weight);
@@ -109,9 +109,9 @@ TEST_P(CpuBoundTest, DwarfStacksReachMainAndKeepTheRatio) {
   ASSERT_GT(p.b, 0);
   EXPECT_NEAR(p.ratio(), 2.0, testing::RatioTolerance(p.a, p.b))
       << p.a << " hot_a, " << p.b << " hot_b";
-  const TracerStats stats = r.tracer->Stats();
-  EXPECT_EQ(stats[TracerStat::kLost], 0u);
-  EXPECT_EQ(stats[TracerStat::kDroppedSnapshots], 0u);
+  const event::TracerStats stats = r.tracer->Stats();
+  EXPECT_EQ(stats[event::TracerStat::kLost], 0u);
+  EXPECT_EQ(stats[event::TracerStat::kDroppedSnapshots], 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Builds, CpuBoundTest, ::testing::Values("fp", "nofp"));
@@ -143,10 +143,10 @@ TEST(TracerTest, FramePointerChainsReachMain) {
           .call_graph = CallGraph::kFramePointer},
          &r);
   int samples = 0, reach_main = 0;
-  for (const TraceEvent& e : r.sink.events) {
-    if (e.kind != EventKind::kSample) continue;
+  for (const event::TraceEvent& e : r.sink.events) {
+    if (e.kind != event::EventKind::kSample) continue;
     ++samples;
-    ASSERT_EQ(e.user, UserStack::kInline);
+    ASSERT_EQ(e.user, event::UserStack::kInline);
     if (Has(UserFunctions(r, e), "main")) ++reach_main;
   }
   ASSERT_GT(samples, 500);
@@ -163,17 +163,17 @@ TEST(TracerTest, FollowsThreadsAndChildrenCreatedWhileRecording) {
 
   std::map<uint32_t, int> samples_by_tid;
   std::map<uint32_t, std::set<std::string>> functions_by_tid;
-  for (const TraceEvent& e : r.sink.events) {
-    if (e.kind != EventKind::kSample) continue;
+  for (const event::TraceEvent& e : r.sink.events) {
+    if (e.kind != event::EventKind::kSample) continue;
     ++samples_by_tid[e.tid];
     for (const std::string& f : UserFunctions(r, e)) functions_by_tid[e.tid].insert(f);
   }
   // main, three threads, one child: each created by a FORK the tracer saw, each sampled.
   std::set<uint32_t> created;
-  for (const TaskRecord& t : r.sink.forks) created.insert(t.tid);
+  for (const event::TaskRecord& t : r.sink.forks) created.insert(t.tid);
   ASSERT_EQ(created.size(), 4u);
   int threads = 0, children = 0;
-  for (const TaskRecord& t : r.sink.forks) {
+  for (const event::TaskRecord& t : r.sink.forks) {
     EXPECT_GT(samples_by_tid[t.tid], 20) << "task " << t.tid;
     if (t.pid == t.tid) {
       ++children;
@@ -208,8 +208,8 @@ TEST(TracerTest, AttachesToRunningProcessThatExitsMidRecording) {
 
   std::set<uint32_t> tids;
   int samples = 0, reach_main = 0;
-  for (const TraceEvent& e : r.sink.events) {
-    if (e.kind != EventKind::kSample) continue;
+  for (const event::TraceEvent& e : r.sink.events) {
+    if (e.kind != event::EventKind::kSample) continue;
     EXPECT_EQ(e.pid, static_cast<uint32_t>(pid));
     tids.insert(e.tid);
     ++samples;
@@ -235,15 +235,15 @@ TEST(TracerTest, SystemWideFilteredToOneProcess) {
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
   int samples = 0, reach_main = 0;
-  for (const TraceEvent& e : r.sink.events) {
+  for (const event::TraceEvent& e : r.sink.events) {
     ASSERT_EQ(e.pid, static_cast<uint32_t>(pid));
-    if (e.kind != EventKind::kSample) continue;
+    if (e.kind != event::EventKind::kSample) continue;
     ++samples;
     if (Has(UserFunctions(r, e), "main")) ++reach_main;
   }
   EXPECT_GT(samples, 500);
   EXPECT_GE(reach_main, samples * 95 / 100);
-  EXPECT_GT(r.tracer->Stats()[TracerStat::kFilteredOut], 0u) << "other processes ran too";
+  EXPECT_GT(r.tracer->Stats()[event::TracerStat::kFilteredOut], 0u) << "other processes ran too";
 }
 
 // A cgroup the test creates, removed with everything in it killed.
@@ -302,7 +302,7 @@ TEST(TracerTest, SystemWideFilteredToACgroup) {
   Record({.target = {.system_wide = true, .cgroup = absl::StrCat("dprof-test-", getpid())}}, &r,
          std::chrono::seconds(1));
   std::set<uint32_t> pids;
-  for (const TraceEvent& e : r.sink.events) pids.insert(e.pid);
+  for (const event::TraceEvent& e : r.sink.events) pids.insert(e.pid);
   EXPECT_THAT(pids, ::testing::ElementsAre(static_cast<uint32_t>(inside)));
   const CpuBoundProfile p = ProfileOf(r, inside);
   EXPECT_GT(p.samples, 300);
@@ -362,11 +362,11 @@ TEST(TracerTest, TracepointHitsCarryFieldsAndStacks) {
   const uint32_t main_tid = r.tracer->command_pid();
   int hits = 0, faults = 0;
   for (size_t i = 0; i < r.sink.events.size(); ++i) {
-    const TraceEvent& e = r.sink.events[i];
+    const event::TraceEvent& e = r.sink.events[i];
     if (e.tid != main_tid) continue;
     if (e.event == 1) ++faults;
     if (e.event != 2) continue;
-    EXPECT_EQ(e.kind, EventKind::kTracepoint);
+    EXPECT_EQ(e.kind, event::EventKind::kTracepoint);
     EXPECT_EQ(e.weight, 1u);
     int64_t clock = -1, rqtp = 0;
     EXPECT_TRUE(tp->ReadInt(r.sink.raw[i], "which_clock", &clock));
@@ -398,8 +398,8 @@ TEST_P(OffCpuTest, BlockedTimeAddsUp) {
   const std::string function = mode + "_once";
   uint64_t blocked_ns = 0;
   int intervals = 0;
-  for (const TraceEvent& e : r.sink.events) {
-    if (e.kind != EventKind::kOffCpu || e.tid != main_tid) continue;
+  for (const event::TraceEvent& e : r.sink.events) {
+    if (e.kind != event::EventKind::kOffCpu || e.tid != main_tid) continue;
     const std::vector<std::string> f = UserFunctions(r, e);
     if (!Has(f, function)) continue;
     EXPECT_NE(e.kernel_stack, stackdepot::kNoHandle);
@@ -425,12 +425,12 @@ TEST(TracerTest, EventsOfOneSyscallShareOneCookieAndOneUnwind) {
   const uint32_t main_tid = r.tracer->command_pid();
   std::map<cookie::Cookie, int> off_cpu, kernel_samples;
   std::set<cookie::Cookie> cookies;
-  for (const TraceEvent& e : r.sink.events) {
-    if (e.user == UserStack::kDeferred) cookies.insert(e.cookie);
+  for (const event::TraceEvent& e : r.sink.events) {
+    if (e.user == event::UserStack::kDeferred) cookies.insert(e.cookie);
     if (e.tid != main_tid || e.user_mode) continue;
     if (!Has(UserFunctions(r, e), "write_all")) continue;
-    if (e.kind == EventKind::kOffCpu) ++off_cpu[e.cookie];
-    if (e.kind == EventKind::kSample) ++kernel_samples[e.cookie];
+    if (e.kind == event::EventKind::kOffCpu) ++off_cpu[e.cookie];
+    if (e.kind == event::EventKind::kSample) ++kernel_samples[e.cookie];
   }
   // The write() is one kernel entry. Under load the thread may also be preempted just before or
   // after it (a timer interrupt in user code: another entry, rightly another cookie), so the
@@ -446,7 +446,7 @@ TEST(TracerTest, EventsOfOneSyscallShareOneCookieAndOneUnwind) {
   EXPECT_GE(off_cpu[c], total * 9 / 10) << off_cpu.size() << " cookies";
   EXPECT_GE(kernel_samples[c], 1) << "timer samples inside write() share the cookie";
   // One unwind job per cookie, however many events asked.
-  const TracerStats stats = r.tracer->Stats();
+  const event::TracerStats stats = r.tracer->Stats();
   EXPECT_EQ(stats.engine[unwind::EngineStat::kJobs], cookies.size());
   EXPECT_EQ(stats.engine[unwind::EngineStat::kDrops], 0u);
   EXPECT_GT(stats.engine[unwind::EngineStat::kShared], static_cast<uint64_t>(off_cpu[c]) - 1);

@@ -11,36 +11,36 @@
 
 namespace dprof::testing {
 
-void CollectingSink::OnEvent(const tracer::TraceEvent& event) {
+void CollectingSink::OnEvent(const event::TraceEvent& event) {
   std::lock_guard lock(mu_);
   events.push_back(event);
   events.back().raw = {};  // valid only during the call
   raw.emplace_back(event.raw.begin(), event.raw.end());
 }
 
-void CollectingSink::OnUserStack(cookie::Cookie cookie, const tracer::UserStackTrace& trace) {
+void CollectingSink::OnUserStack(cookie::Cookie cookie, const event::UserStackTrace& trace) {
   std::lock_guard lock(mu_);
   user_stacks[cookie].assign(trace.pcs.begin(), trace.pcs.end());
   ++deliveries[cookie];
 }
 
-void CollectingSink::OnComm(const tracer::CommRecord& comm) {
+void CollectingSink::OnComm(const event::CommRecord& comm) {
   std::lock_guard lock(mu_);
   comms[comm.tid] = std::string(comm.comm);
 }
 
-void CollectingSink::OnTask(const tracer::TaskRecord& task) {
+void CollectingSink::OnTask(const event::TaskRecord& task) {
   std::lock_guard lock(mu_);
   if (!task.exit) forks.push_back(task);
 }
 
-std::vector<uint64_t> CollectingSink::UserPcs(const tracer::TraceEvent& event,
+std::vector<uint64_t> CollectingSink::UserPcs(const event::TraceEvent& event,
                                               const stackdepot::Depot& depot) const {
-  if (event.user == tracer::UserStack::kInline) {
+  if (event.user == event::UserStack::kInline) {
     std::span<const uint64_t> pcs = depot.Fetch(event.user_stack);
     return {pcs.begin(), pcs.end()};
   }
-  if (event.user != tracer::UserStack::kDeferred) return {};
+  if (event.user != event::UserStack::kDeferred) return {};
   auto it = user_stacks.find(event.cookie);
   return it == user_stacks.end() ? std::vector<uint64_t>{} : it->second;
 }

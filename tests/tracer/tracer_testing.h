@@ -14,23 +14,23 @@
 namespace dprof::testing {
 
 // Keeps every event, user stack, name and task record the tracer produced.
-class CollectingSink : public tracer::TraceSink {
+class CollectingSink : public event::TraceSink {
  public:
-  void OnEvent(const tracer::TraceEvent& event) override;
-  void OnUserStack(cookie::Cookie cookie, const tracer::UserStackTrace& trace) override;
-  void OnComm(const tracer::CommRecord& comm) override;
-  void OnTask(const tracer::TaskRecord& task) override;
+  void OnEvent(const event::TraceEvent& event) override;
+  void OnUserStack(cookie::Cookie cookie, const event::UserStackTrace& trace) override;
+  void OnComm(const event::CommRecord& comm) override;
+  void OnTask(const event::TaskRecord& task) override;
 
   // Read after Run() returned.
-  std::vector<tracer::TraceEvent> events;
+  std::vector<event::TraceEvent> events;
   std::vector<std::vector<uint8_t>> raw;  // a copy of each event's tracepoint fields
   std::map<uint32_t, std::string> comms;  // by tid
-  std::vector<tracer::TaskRecord> forks;  // FORK records
+  std::vector<event::TaskRecord> forks;   // FORK records
   std::map<cookie::Cookie, std::vector<uint64_t>> user_stacks;
   std::map<cookie::Cookie, int> deliveries;  // OnUserStack calls per cookie
 
   // The user frames of `event`: inline, or delivered for its cookie; empty when none.
-  std::vector<uint64_t> UserPcs(const tracer::TraceEvent& event,
+  std::vector<uint64_t> UserPcs(const event::TraceEvent& event,
                                 const stackdepot::Depot& depot) const;
 
  private:

@@ -31,7 +31,7 @@ size_t StripMarkers(std::span<const uint64_t> chain, std::span<uint64_t> out);
 unwind::Registers ToDwarfRegisters(const SampleRecord& sample);
 
 // What an event's user stack becomes after the engine answered its request.
-UserStack UserStackOf(unwind::RequestStatus status);
+event::UserStack UserStackOf(unwind::RequestStatus status);
 
 }  // namespace dprof::tracer::internal
 

@@ -16,18 +16,18 @@ namespace dprof::tracer::internal {
 class OffCpuTracker {
  public:
   // `out` is the event the switch-out sample became (stacks, cookie, time).
-  void SwitchedOut(const TraceEvent& out) {
-    TraceEvent& pending = pending_[out.tid];
+  void SwitchedOut(const event::TraceEvent& out) {
+    event::TraceEvent& pending = pending_[out.tid];
     pending = out;
-    pending.kind = EventKind::kOffCpu;
+    pending.kind = event::EventKind::kOffCpu;
     pending.raw = {};
   }
 
   // The interval that ends now, if the thread's switch-out was seen.
-  std::optional<TraceEvent> SwitchedIn(uint32_t tid, uint64_t time_ns) {
+  std::optional<event::TraceEvent> SwitchedIn(uint32_t tid, uint64_t time_ns) {
     auto it = pending_.find(tid);
     if (it == pending_.end()) return std::nullopt;
-    TraceEvent e = it->second;
+    event::TraceEvent e = it->second;
     pending_.erase(it);
     e.weight = time_ns > e.time_ns ? time_ns - e.time_ns : 0;
     return e;
@@ -36,7 +36,7 @@ class OffCpuTracker {
   void Exited(uint32_t tid) { pending_.erase(tid); }
 
   // Threads still off the CPU when recording ends: their intervals end at `time_ns`.
-  void CloseAll(uint64_t time_ns, absl::FunctionRef<void(const TraceEvent&)> fn) {
+  void CloseAll(uint64_t time_ns, absl::FunctionRef<void(const event::TraceEvent&)> fn) {
     for (auto& [tid, e] : pending_) {
       e.weight = time_ns > e.time_ns ? time_ns - e.time_ns : 0;
       fn(e);
@@ -45,7 +45,7 @@ class OffCpuTracker {
   }
 
  private:
-  absl::flat_hash_map<uint32_t, TraceEvent> pending_;
+  absl::flat_hash_map<uint32_t, event::TraceEvent> pending_;
 };
 
 }  // namespace dprof::tracer::internal

@@ -29,11 +29,12 @@ std::vector<pid_t> Descendants(const std::vector<pid_t>& roots);
 // Tells `sink` about the executable mappings of `space` (read from /proc: perf's synthesized
 // MMAP2 records), so that a recording knows what was mapped before it began.
 void AnnounceMappings(uint32_t pid, const unwind::AddressSpace& space, uint64_t now_ns,
-                      TraceSink* sink);
+                      event::TraceSink* sink);
 // Tells `sink` the names of `tids` of process `pid`, from /proc: the kernel reports only names
 // that change, so those of threads running before the recording began are synthesized, as perf
 // does. Threads gone meanwhile are skipped.
-void AnnounceNames(uint32_t pid, const std::vector<pid_t>& tids, uint64_t now_ns, TraceSink* sink);
+void AnnounceNames(uint32_t pid, const std::vector<pid_t>& tids, uint64_t now_ns,
+                   event::TraceSink* sink);
 
 // A pidfd that becomes readable when the process (or, with `thread`, the thread) exits.
 // -errno on failure.

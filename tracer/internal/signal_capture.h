@@ -26,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "dprof/cookie/cookie.h"
+#include "dprof/event/event.h"
 #include "dprof/unwind/registers.h"
 
 namespace dprof::tracer::internal {

@@ -18,7 +18,7 @@ namespace dprof::tracer::internal {
 class SourceCounters {
  public:
   // Relaxed: counters, read for their values.
-  void Count(TracerStat s, uint64_t n = 1) {
+  void Count(event::TracerStat s, uint64_t n = 1) {
     values_[static_cast<int>(s)].fetch_add(n, std::memory_order_relaxed);
   }
   template <typename F>
@@ -27,12 +27,12 @@ class SourceCounters {
     f(threads_[tid]);
   }
   // Everything so far, with `engine`'s counters (when there is one).
-  TracerStats Stats(const unwind::DeferredUnwinder* engine) const;
+  event::TracerStats Stats(const unwind::DeferredUnwinder* engine) const;
 
  private:
-  std::array<std::atomic<uint64_t>, kNumTracerStats> values_{};
+  std::array<std::atomic<uint64_t>, event::kNumTracerStats> values_{};
   mutable std::mutex threads_mu_;
-  absl::flat_hash_map<uint32_t, ThreadStats> threads_;
+  absl::flat_hash_map<uint32_t, event::ThreadStats> threads_;
 };
 
 // The request that ends Run(): a flag, and an eventfd that wakes the loop waiting on it.

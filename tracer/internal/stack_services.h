@@ -25,10 +25,10 @@ class StackServices {
   // `depot`, or a depot of its own when null.
   absl::Status InitDepot(stackdepot::Depot* depot);
   // `engine` (or its own DWARF engine with `workers` threads when null), with a work that passes
-  // every trace to `sink` (tagged kUserStackTag), requested together with `shared` works, which
-  // must be registered on the given `engine`.
+  // every trace to `sink` (tagged event::kUserStackTag), requested together with `shared` works,
+  // which must be registered on the given `engine`.
   absl::Status InitEngine(unwind::DeferredUnwinder* engine, int workers,
-                          std::span<const unwind::UnwindWork> shared, TraceSink* sink);
+                          std::span<const unwind::UnwindWork> shared, event::TraceSink* sink);
 
   stackdepot::Depot* depot() const { return depot_; }
   unwind::DeferredUnwinder* engine() const { return engine_; }

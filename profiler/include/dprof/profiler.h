@@ -71,9 +71,10 @@ struct ProfilerOptions {
   uint64_t frequency = 999;  // samples per second (of each thread's CPU time)
   uint64_t period = 0;       // events per sample instead (nanoseconds for the clocks)
   tracer::CallGraph call_graph = tracer::CallGraph::kDwarf;
-  uint32_t stack_size = 32768;  // bytes of user stack copied per sample (dwarf); 8..65528
-  bool off_cpu = false;         // also where threads blocked, and for how long (perf_event only)
-  size_t buffer_pages = 0;      // ring buffer data pages per CPU (perf_event); 0: by call graph
+  uint32_t stack_size =
+      32768;  // bytes of user stack copied per sample (dwarf); 8..unwind::kMaxStackCopy (65528)
+  bool off_cpu = false;     // also where threads blocked, and for how long (perf_event only)
+  size_t buffer_pages = 0;  // ring buffer data pages per CPU (perf_event); 0: by call graph
   // User stacks that may wait for an unwind worker (each holds its stack copy); beyond it they
   // are dropped and counted. 0: a second of samples at `frequency` on every CPU, at least
   // 2048.
@@ -90,7 +91,7 @@ struct ProfilerOptions {
   bool command_args = true;
   // Sinks that see everything the recorder sees, on the reader thread (OnUserStack on unwind
   // workers); OnTick suits a status line. Not owned; must outlive the profiler.
-  std::vector<tracer::TraceSink*> sinks = {};
+  std::vector<event::TraceSink*> sinks = {};
   // Consumers of the deferred unwinds next to the recorder's: each is called once per cookie
   // with the user stack of that kernel entry, from the same unwind, on unwind worker threads.
   // They need call_graph kDwarf (the default), where dprof itself unwinds.
@@ -174,7 +175,7 @@ class Profiler {
   // What samples: never kAuto once created.
   Sampler sampler() const { return sampler_; }
   // Counters so far: samples, lost, dropped, unwinds. Context: any thread.
-  tracer::TracerStats Stats() const;
+  event::TracerStats Stats() const;
   // Bytes of the recording written so far. Context: a sink's OnTick (the reader thread), or
   // after Finish().
   uint64_t bytes_written() const;

@@ -34,12 +34,12 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "dprof/event/event.h"
 #include "dprof/profile/recording.h"
 #include "dprof/profile/recording_reader.h"
 #include "dprof/profile/recording_writer.h"
 #include "dprof/profile/symbolizer.h"
 #include "dprof/stackdepot/depot.h"
-#include "dprof/tracer/tracer.h"
 
 namespace dprof::profile {
 
@@ -50,9 +50,9 @@ struct RunCounters {
   std::map<std::string, uint64_t> run;
   std::map<uint32_t, std::map<std::string, uint64_t>> threads;
 };
-RunCounters CountersOf(const tracer::TracerStats& stats);
+RunCounters CountersOf(const event::TracerStats& stats);
 
-class Recorder : public tracer::TraceSink {
+class Recorder : public event::TraceSink {
  public:
   struct Options {
     size_t flush_events = 16384;
@@ -79,11 +79,11 @@ class Recorder : public tracer::TraceSink {
       const std::vector<std::string>& event_names, Options options);
   ~Recorder() override;
 
-  void OnEvent(const tracer::TraceEvent& event) override;
-  void OnUserStack(cookie::Cookie cookie, const tracer::UserStackTrace& trace) override;
-  void OnComm(const tracer::CommRecord& comm) override;
-  void OnTask(const tracer::TaskRecord& task) override;
-  void OnMmap(const tracer::Mmap2Record& mmap) override;
+  void OnEvent(const event::TraceEvent& event) override;
+  void OnUserStack(cookie::Cookie cookie, const event::UserStackTrace& trace) override;
+  void OnComm(const event::CommRecord& comm) override;
+  void OnTask(const event::TaskRecord& task) override;
+  void OnMmap(const event::Mmap2Record& mmap) override;
   // Writes what is pending once Options::flush_interval_ns passed since the last chunk: mappings,
   // names and late user stacks of a quiet target reach the file too.
   void OnTick(uint64_t now_ns) override;

@@ -22,7 +22,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "dprof/cookie/cookie.h"
-#include "dprof/tracer/tracer.h"
+#include "dprof/event/event.h"
 #include "dprof/unwind/unwinder.h"
 
 namespace dprof::profile {
@@ -36,7 +36,7 @@ inline constexpr uint32_t kKernelPid = ~uint32_t{0};
 inline constexpr uint32_t kNoMapping = ~uint32_t{0};
 
 struct Event {
-  tracer::EventKind kind = tracer::EventKind::kSample;
+  event::EventKind kind = event::EventKind::kSample;
   uint32_t event = 0;  // index into Recording::event_names
   uint32_t pid = 0;
   uint32_t tid = 0;
@@ -45,7 +45,7 @@ struct Event {
   uint64_t weight = 0;
   bool user_mode = false;
   StackId kernel_stack = kNoStack;
-  tracer::UserStack user = tracer::UserStack::kNone;
+  event::UserStack user = event::UserStack::kNone;
   cookie::Cookie cookie = cookie::kNoCookie;  // user == kDeferred
   StackId user_stack = kNoStack;              // user == kInline
   uint32_t raw_offset = 0;                    // tracepoint fields: Recording::raw bytes

@@ -26,6 +26,7 @@
 #include <variant>
 
 #include "absl/container/flat_hash_map.h"
+#include "dprof/event/event.h"
 
 namespace dprof::tracer {
 
@@ -35,17 +36,8 @@ struct EventLayout {
   uint64_t regs_user_mask = 0;
 };
 
-// The sample_id fields every record carries (sample_id_all), and the head of every sample.
-struct SampleId {
-  uint32_t pid = 0;
-  uint32_t tid = 0;
-  uint64_t time = 0;
-  uint32_t cpu = 0;
-  uint64_t id = 0;
-};
-
 struct SampleRecord {
-  SampleId sid;
+  event::SampleId sid;
   uint16_t misc = 0;
   uint64_t ip = 0;
   uint64_t period = 0;
@@ -63,51 +55,19 @@ struct SampleRecord {
   bool Reg(int perf_reg, uint64_t* value) const;
 };
 
-struct Mmap2Record {
-  SampleId sid;
-  uint32_t pid = 0;
-  uint32_t tid = 0;
-  uint64_t address = 0;
-  uint64_t length = 0;
-  uint64_t pgoff = 0;
-  std::span<const uint8_t> build_id = {};  // when the kernel gave one (attr.build_id)
-  uint32_t prot = 0;
-  uint32_t flags = 0;
-  std::string_view filename = {};
-};
-
-struct CommRecord {
-  SampleId sid;
-  uint32_t pid = 0;
-  uint32_t tid = 0;
-  std::string_view comm = {};
-  bool exec = false;  // the name changed because the task exec'd
-};
-
-// PERF_RECORD_FORK and PERF_RECORD_EXIT share a layout.
-struct TaskRecord {
-  SampleId sid;
-  bool exit = false;
-  uint32_t pid = 0;
-  uint32_t ppid = 0;
-  uint32_t tid = 0;
-  uint32_t ptid = 0;
-  uint64_t time = 0;
-};
-
 struct LostRecord {
-  SampleId sid;
+  event::SampleId sid;
   uint64_t id = 0;
   uint64_t lost = 0;
 };
 
 struct LostSamplesRecord {
-  SampleId sid;
+  event::SampleId sid;
   uint64_t lost = 0;
 };
 
 struct ThrottleRecord {
-  SampleId sid;
+  event::SampleId sid;
   bool throttle = true;  // false: PERF_RECORD_UNTHROTTLE
   uint64_t time = 0;
   uint64_t id = 0;
@@ -115,7 +75,7 @@ struct ThrottleRecord {
 
 // PERF_RECORD_SWITCH (the sampled task) and PERF_RECORD_SWITCH_CPU_WIDE (any task on the CPU).
 struct SwitchRecord {
-  SampleId sid;
+  event::SampleId sid;
   bool out = false;      // switched out; else switched in
   bool preempt = false;  // switched out while runnable
   bool cpu_wide = false;
@@ -125,7 +85,7 @@ struct SwitchRecord {
 
 // PERF_RECORD_CALLCHAIN_DEFERRED (Linux 6.19): the user frames of a deferred cookie.
 struct DeferredCallchainRecord {
-  SampleId sid;
+  event::SampleId sid;
   uint64_t cookie = 0;
   std::span<const uint64_t> ips = {};
 };
@@ -135,9 +95,9 @@ struct UnknownRecord {
   uint16_t size = 0;
 };
 
-using Record =
-    std::variant<SampleRecord, Mmap2Record, CommRecord, TaskRecord, LostRecord, LostSamplesRecord,
-                 ThrottleRecord, SwitchRecord, DeferredCallchainRecord, UnknownRecord>;
+using Record = std::variant<SampleRecord, event::Mmap2Record, event::CommRecord, event::TaskRecord,
+                            LostRecord, LostSamplesRecord, ThrottleRecord, SwitchRecord,
+                            DeferredCallchainRecord, UnknownRecord>;
 
 enum class ParseStatus {
   kOk,
@@ -164,7 +124,7 @@ class RecordParser {
 
   // Only the sample_id part (for ordering): false when the record names no known event or is
   // too short.
-  bool ParseSampleId(std::span<const uint8_t> bytes, SampleId* sid) const;
+  bool ParseSampleId(std::span<const uint8_t> bytes, event::SampleId* sid) const;
 
  private:
   const EventLayout* LayoutOf(std::span<const uint8_t> bytes, uint32_t type) const;

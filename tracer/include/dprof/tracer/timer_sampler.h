@@ -56,13 +56,14 @@
 
 namespace dprof::tracer {
 
-class TimerSampler : public EventSource {
+class TimerSampler : public event::EventSource {
  public:
   struct Options {
-    uint64_t frequency = 999;     // samples per second of each thread's CPU time
-    uint64_t period = 0;          // nanoseconds of a thread's CPU time per sample, instead
-    uint32_t stack_size = 32768;  // bytes of stack copied per sample; 8..65528
-    int signal = SIGPROF;         // must have no handler of the process's own
+    uint64_t frequency = 999;  // samples per second of each thread's CPU time
+    uint64_t period = 0;       // nanoseconds of a thread's CPU time per sample, instead
+    uint32_t stack_size =
+        32768;             // bytes of stack copied per sample; 8..unwind::kMaxStackCopy (65528)
+    int signal = SIGPROF;  // must have no handler of the process's own
     // Threads never sampled besides the one that calls Start() and Run(): the unwind workers and
     // any other thread of the embedding profiler.
     std::vector<pid_t> exclude_tids = {};
@@ -76,7 +77,8 @@ class TimerSampler : public EventSource {
   };
 
   // Checks the options. `sink` must outlive the sampler.
-  static absl::StatusOr<std::unique_ptr<TimerSampler>> Create(Options options, TraceSink* sink);
+  static absl::StatusOr<std::unique_ptr<TimerSampler>> Create(Options options,
+                                                              event::TraceSink* sink);
   // Stops sampling if Run() did not (timers deleted, the signal's previous action restored).
   ~TimerSampler() override;
   TimerSampler(const TimerSampler&) = delete;
@@ -95,7 +97,7 @@ class TimerSampler : public EventSource {
   // kSamples, kDroppedSnapshots (a thread's buffers were all waiting, or the engine's queue was
   // full), kTruncatedSnapshots, kNoUserContext (the stack could not be read), kThreadsNotSampled;
   // per thread; and the engine's. Context: any thread.
-  TracerStats Stats() const override;
+  event::TracerStats Stats() const override;
   stackdepot::Depot* depot() const override;
   unwind::BinaryCache* binaries() const override;
 

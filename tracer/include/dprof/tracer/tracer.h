@@ -16,7 +16,7 @@
 // per reason and per thread (Stats()).
 //
 // Example:
-//   CollectingSink sink;  // a TraceSink of the caller's
+//   CollectingSink sink;  // a event::TraceSink of the caller's
 //   auto tracer = Tracer::Create({.target = {.command = {"./app", "--fast"}}}, &sink).value();
 //   absl::Status s = tracer->Start();   // opens, maps, launches; counters start at exec
 //   s = tracer->Run();                  // returns when ./app exits or RequestStop() is called
@@ -43,6 +43,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "dprof/cookie/cookie.h"
+#include "dprof/event/event.h"
 #include "dprof/stackdepot/depot.h"
 #include "dprof/tracer/backend.h"
 #include "dprof/tracer/records.h"
@@ -83,8 +84,9 @@ struct TracerOptions {
   uint64_t frequency = 999;  // samples per second per thread (-F); ignored when period is set
   uint64_t period = 0;       // events per sample (-c): nanoseconds for the clocks
   CallGraph call_graph = CallGraph::kDwarf;
-  uint32_t stack_size = 32768;  // bytes of user stack per snapshot (dwarf); 8..65528
-  bool off_cpu = false;         // record off-CPU intervals (sched_switch in both directions)
+  uint32_t stack_size =
+      32768;  // bytes of user stack per snapshot (dwarf); 8..unwind::kMaxStackCopy (65528)
+  bool off_cpu = false;  // record off-CPU intervals (sched_switch in both directions)
   // Data pages per ring buffer (a power of two); 0: room for an eighth of a second of samples
   // at `frequency` (1024 at 999 Hz with 32 KiB stacks; 128 to 4096).
   size_t buffer_pages = 0;
@@ -102,167 +104,6 @@ struct TracerOptions {
   std::string tracefs_root = {};  // "": found (Tracefs::Find)
 };
 
-// Tags the tracer puts in the caller-owned bits of the handles it saves.
-inline constexpr uint32_t kKernelStackTag = 1;
-inline constexpr uint32_t kUserStackTag = 2;
-
-enum class EventKind : uint8_t {
-  kSample,      // a counter overflowed: cpu-clock, task-clock, page-faults
-  kTracepoint,  // a tracepoint hit
-  kOffCpu,      // a thread was off the CPU from time_ns for weight nanoseconds
-};
-
-// Where the user half of an event's stack comes from.
-enum class UserStack : uint8_t {
-  kDeferred,  // TraceSink::OnUserStack(cookie) delivers it (dwarf, native)
-  kInline,    // user_stack holds it (frame pointers)
-  kNone,      // no user context: a kernel thread, or call graphs off
-  kDropped,   // the engine's queue was full: the snapshot was dropped (counted)
-  kMissing,   // the sample had no usable registers or stack (counted)
-};
-
-struct TraceEvent {
-  EventKind kind = EventKind::kSample;
-  uint32_t event = 0;  // index into TracerOptions::events (off-CPU: events.size())
-  uint32_t pid = 0;
-  uint32_t tid = 0;
-  uint32_t cpu = 0;
-  uint64_t time_ns = 0;    // CLOCK_MONOTONIC
-  uint64_t weight = 0;     // period (ns for the clocks), 1 per tracepoint hit, ns off the CPU
-  bool user_mode = false;  // interrupted user code (no kernel frames then)
-  stackdepot::Handle kernel_stack = stackdepot::kNoHandle;
-  UserStack user = UserStack::kNone;
-  cookie::Cookie cookie = cookie::kNoCookie;              // kDeferred
-  stackdepot::Handle user_stack = stackdepot::kNoHandle;  // kInline
-  std::span<const uint8_t> raw = {};                      // tracepoint fields; valid during OnEvent
-};
-
-struct UserStackTrace {
-  std::span<const uint64_t> pcs = {};  // innermost first; valid during the call
-  stackdepot::Handle handle = stackdepot::kNoHandle;
-  unwind::StopReason reason = unwind::StopReason::kOutermost;
-  bool native = false;  // from the kernel (PERF_RECORD_CALLCHAIN_DEFERRED), not an unwind
-};
-
-// Receives what the tracer produces. OnEvent and the task callbacks run on the reader thread, in
-// time order. OnUserStack runs on unwind worker threads (dwarf) or the reader thread (native),
-// possibly before or after the events with that cookie, and concurrently with OnEvent.
-class TraceSink {
- public:
-  virtual ~TraceSink() = default;
-  virtual void OnEvent(const TraceEvent& event) = 0;
-  virtual void OnUserStack(cookie::Cookie cookie, const UserStackTrace& trace) = 0;
-  virtual void OnComm(const CommRecord&) {}
-  virtual void OnTask(const TaskRecord&) {}  // fork or exit
-  // Executable mappings: from MMAP2 records, and those of /proc/PID/maps for processes that were
-  // running before the recording began (synthesized, as perf does).
-  virtual void OnMmap(const Mmap2Record&) {}
-  // Once per round of the reader's loop, after the round's events (at least every 100 ms while
-  // Run() runs, also when nothing happens): `now_ns` is CLOCK_MONOTONIC. Where a sink does
-  // periodic work on the reader thread: flushing, a status line, checking its own failures.
-  virtual void OnTick(uint64_t /*now_ns*/) {}
-};
-
-// A sink that passes everything on to `next` (when set): derive from it to see some of the
-// calls and forward all of them.
-class ForwardingSink : public TraceSink {
- public:
-  explicit ForwardingSink(TraceSink* next = nullptr) : next_(next) {}
-  void set_next(TraceSink* next) { next_ = next; }
-
-  void OnEvent(const TraceEvent& e) override {
-    if (next_) next_->OnEvent(e);
-  }
-  void OnUserStack(cookie::Cookie c, const UserStackTrace& t) override {
-    if (next_) next_->OnUserStack(c, t);
-  }
-  void OnComm(const CommRecord& r) override {
-    if (next_) next_->OnComm(r);
-  }
-  void OnTask(const TaskRecord& r) override {
-    if (next_) next_->OnTask(r);
-  }
-  void OnMmap(const Mmap2Record& r) override {
-    if (next_) next_->OnMmap(r);
-  }
-  void OnTick(uint64_t now_ns) override {
-    if (next_) next_->OnTick(now_ns);
-  }
-
- private:
-  TraceSink* next_;
-};
-
-struct TracerStats;
-
-// What produces events for a TraceSink: perf_event (Tracer), or the CPU-time timer signals of a
-// process profiling itself (TimerSampler). Start() then Run() on one thread; RequestStop() from
-// anywhere.
-class EventSource {
- public:
-  virtual ~EventSource() = default;
-  // Begins sampling. Errors name the fix.
-  virtual absl::Status Start() = 0;
-  // Delivers events until the targets are gone, RequestStop() was called or `duration` passed
-  // (0: no limit); then delivers what is left, every user stack included.
-  virtual absl::Status Run(std::chrono::nanoseconds duration) = 0;
-  // Makes Run() finish. Context: any thread; async-signal-safe.
-  virtual void RequestStop() = 0;
-  // Context: any thread, also while Run() runs.
-  virtual TracerStats Stats() const = 0;
-  // Where kernel and user stacks are saved.
-  virtual stackdepot::Depot* depot() const = 0;
-  // The files opened for unwinding, for a symbolizer.
-  virtual unwind::BinaryCache* binaries() const = 0;
-};
-
-enum class TracerStat : int {
-  kSamples,  // counter samples
-  kTracepointHits,
-  kOffCpuIntervals,
-  kLost,         // records the kernel could not write (PERF_RECORD_LOST)
-  kLostSamples,  // samples lost (PERF_RECORD_LOST_SAMPLES)
-  kThrottled,    // PERF_RECORD_THROTTLE: the kernel slowed sampling down
-  kUnthrottled,
-  kDroppedSnapshots,    // user stack copies the engine's full queue dropped
-  kTruncatedSnapshots,  // stack copies that filled stack_size: likely cut short
-  kNoUserContext,       // events with no user registers (kernel threads)
-  kDeferredCallchains,  // PERF_RECORD_CALLCHAIN_DEFERRED records
-  kUnknownRecords,      // record types skipped by size
-  kMalformedRecords,    // records that did not parse (skipped)
-  kForeignRecords,      // records of no event the tracer opened
-  kCorruptBytes,        // ring-buffer bytes discarded after a malformed header
-  kFilteredOut,         // system-wide events of other processes than the filter's
-  kThreadsNotSampled,   // TimerSampler: threads beyond Options::max_threads
-  kCount,
-};
-inline constexpr int kNumTracerStats = static_cast<int>(TracerStat::kCount);
-std::string_view TracerStatName(TracerStat stat);
-
-struct ThreadStats {
-  uint64_t samples = 0;
-  uint64_t off_cpu = 0;
-  uint64_t lost = 0;
-  uint64_t throttled = 0;
-  uint64_t dropped_snapshots = 0;
-  uint64_t truncated_snapshots = 0;
-};
-
-struct TracerStats {
-  std::array<uint64_t, kNumTracerStats> values{};
-  absl::flat_hash_map<uint32_t, ThreadStats> threads;
-  unwind::EngineStats engine;  // of the tracer's engine (or the caller's)
-
-  uint64_t operator[](TracerStat s) const { return values[static_cast<int>(s)]; }
-  // Events delivered: counter samples, tracepoint hits and off-CPU intervals.
-  uint64_t events() const {
-    return (*this)[TracerStat::kSamples] + (*this)[TracerStat::kTracepointHits] +
-           (*this)[TracerStat::kOffCpuIntervals];
-  }
-  // What the kernel could not write: records, and samples among them.
-  uint64_t lost() const { return (*this)[TracerStat::kLost] + (*this)[TracerStat::kLostSamples]; }
-};
-
 // How a launched command ended.
 struct CommandExit {
   bool exited = false;  // false: still running, or not launched
@@ -270,11 +111,12 @@ struct CommandExit {
   int signal = 0;       // the signal that killed it, else 0
 };
 
-class Tracer : public EventSource {
+class Tracer : public event::EventSource {
  public:
   // Checks the options (events exist, frequency within the kernel's limit, stack size, target
   // shape). `sink` must outlive the tracer.
-  static absl::StatusOr<std::unique_ptr<Tracer>> Create(TracerOptions options, TraceSink* sink);
+  static absl::StatusOr<std::unique_ptr<Tracer>> Create(TracerOptions options,
+                                                        event::TraceSink* sink);
   ~Tracer() override;
   Tracer(const Tracer&) = delete;
   Tracer& operator=(const Tracer&) = delete;
@@ -295,7 +137,7 @@ class Tracer : public EventSource {
 
   // Context: any thread, also while Run() runs (a status line). The accessors below read state
   // the reader thread changes: call them after Run() returned, or from the sink's OnEvent().
-  TracerStats Stats() const override;
+  event::TracerStats Stats() const override;
   CommandExit ExitStatus() const;
   // Processes and threads still followed: the targets and what they forked while recorded, as
   // far as the records read so far tell (a recording ends when none is left).

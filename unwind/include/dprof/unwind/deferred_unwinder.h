@@ -144,7 +144,7 @@ class DeferredUnwinder {
     // Jobs waiting for a worker: enough for a second of 999 Hz samples while the first unwinds
     // of a binary read its DWARF (each holds a stack copy of up to max_stack_bytes).
     size_t queue_capacity = 1024;
-    size_t max_stack_bytes = 65528;  // per snapshot (perf's maximum)
+    size_t max_stack_bytes = kMaxStackCopy;  // per snapshot
     size_t max_frames = 256;
     size_t result_cache = 1024;   // finished cookies whose trace is kept for late requests
     size_t content_cache = 1024;  // snapshot contents whose result is kept for reuse

@@ -16,6 +16,10 @@
 
 namespace dprof::unwind {
 
+// The largest user stack copy perf_event takes (PERF_SAMPLE_STACK_USER: a multiple of 8 that keeps
+// the sample under 64 KiB), and so the most any sampler copies.
+inline constexpr uint32_t kMaxStackCopy = 65528;
+
 struct Snapshot {
   uint32_t pid = 0;
   uint32_t tid = 0;
