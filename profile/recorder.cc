@@ -27,6 +27,10 @@ RunCounters CountersOf(const event::TracerStats& stats) {
     c.run["stopped." + std::string(unwind::StopReasonName(static_cast<unwind::StopReason>(i)))] =
         stats.engine.stop_reasons[i];
   }
+  for (int i = 0; i < stackdepot::kNumStats; ++i) {
+    c.run["depot." + std::string(stackdepot::StatName(static_cast<stackdepot::Stat>(i)))] =
+        stats.depot.values[i];
+  }
   for (const auto& [tid, t] : stats.threads) {
     c.threads[tid] = {{"samples", t.samples},
                       {"off-cpu intervals", t.off_cpu},
@@ -124,8 +128,13 @@ void Recorder::OnEvent(const event::TraceEvent& e) {
             .cookie = e.cookie};
   {
     std::lock_guard lock(mu_);
-    if (e.kernel_stack != stackdepot::kNoHandle) out.kernel_stack = Reference(e.kernel_stack);
-    if (e.user_stack != stackdepot::kNoHandle) out.user_stack = Reference(e.user_stack);
+    // A stack the depot refused comes as frames: kept under an id of the recorder's own.
+    if (e.kernel_stack != stackdepot::kNoHandle || !e.kernel_pcs.empty()) {
+      out.kernel_stack = Reference(e.kernel_stack, e.kernel_pcs);
+    }
+    if (e.user_stack != stackdepot::kNoHandle || !e.user_pcs.empty()) {
+      out.user_stack = Reference(e.user_stack, e.user_pcs);
+    }
   }
   if (!e.raw.empty()) {
     out.raw_offset = static_cast<uint32_t>(raw_.size());

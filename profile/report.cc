@@ -75,6 +75,12 @@ void WriteStats(const Recording& r, const Profile& p, std::ostream& out) {
   out << absl::StrFormat(
       "#   unwinds %u done of %u requested (%u jobs; sharing: %.2f events per unwind)\n", done,
       requests, jobs, jobs == 0 ? 0.0 : static_cast<double>(requests) / static_cast<double>(jobs));
+  if (const uint64_t refused = Counter(r, "depot.failures"); refused != 0) {
+    out << absl::StrFormat(
+        "#   stack depot: %u stacks refused (%u for capacity; %u bytes in use), recorded "
+        "without it\n",
+        refused, Counter(r, "depot.fail_capacity"), Counter(r, "depot.bytes_in_use"));
+  }
   const StitchCounts& c = p.stitch_counts();
   uint64_t orphans = 0;
   for (int i = 1; i < kNumOrphans; ++i) orphans += c.orphans[i];  // [0] counts the non-orphans

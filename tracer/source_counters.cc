@@ -5,7 +5,8 @@
 
 namespace dprof::tracer::internal {
 
-event::TracerStats SourceCounters::Stats(const unwind::DeferredUnwinder* engine) const {
+event::TracerStats SourceCounters::Stats(const unwind::DeferredUnwinder* engine,
+                                         const stackdepot::Depot* depot) const {
   event::TracerStats out;
   for (int i = 0; i < event::kNumTracerStats; ++i) {
     out.values[i] = values_[i].load(std::memory_order_relaxed);
@@ -15,6 +16,7 @@ event::TracerStats SourceCounters::Stats(const unwind::DeferredUnwinder* engine)
     out.threads = threads_;
   }
   if (engine != nullptr) out.engine = engine->Stats();
+  if (depot != nullptr) out.depot = depot->Stats();
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "tracer/internal/stack_services.h"
 
+#include "tracer/internal/callchain.h"
+
 namespace dprof::tracer::internal {
 
 StackServices::~StackServices() {
@@ -44,6 +46,26 @@ absl::Status StackServices::InitEngine(unwind::DeferredUnwinder* engine, int wor
   works_ = {*work};
   works_.insert(works_.end(), shared.begin(), shared.end());
   return absl::OkStatus();
+}
+
+stackdepot::Handle StackServices::Save(std::span<const uint64_t> frames, uint32_t tag) const {
+  if (frames.empty()) return stackdepot::kNoHandle;
+  return stackdepot::SetExtraBits(depot_->Save(frames, stackdepot::kCanAlloc), tag);
+}
+
+void StackServices::RequestUserStack(const unwind::TaskContext& context, bool truncated,
+                                     SourceCounters* counters, event::TraceEvent* e) const {
+  if (truncated) {
+    counters->Count(event::TracerStat::kTruncatedSnapshots);
+    counters->CountThread(context.tid, [](event::ThreadStats& t) { ++t.truncated_snapshots; });
+  }
+  const unwind::RequestResult r = engine_->Request(works_, context);
+  e->user = UserStackOf(r.status);
+  if (e->user != event::UserStack::kMissing) e->cookie = r.cookie;
+  if (e->user == event::UserStack::kDropped) {
+    counters->Count(event::TracerStat::kDroppedSnapshots);
+    counters->CountThread(context.tid, [](event::ThreadStats& t) { ++t.dropped_snapshots; });
+  }
 }
 
 }  // namespace dprof::tracer::internal

@@ -213,10 +213,6 @@ void TimerSampler::Impl::TakeSample(const internal::ThreadSlot& slot,
     e.user = event::UserStack::kMissing;
     Count(event::TracerStat::kNoUserContext);
   } else {
-    if (c.stack_bytes >= options_.stack_size) {
-      Count(event::TracerStat::kTruncatedSnapshots);
-      CountThread(tid, [](event::ThreadStats& t) { ++t.truncated_snapshots; });
-    }
     const unwind::TaskContext context{.pid = e.pid,
                                       .tid = tid,
                                       .cpu = c.cpu,
@@ -227,13 +223,7 @@ void TimerSampler::Impl::TakeSample(const internal::ThreadSlot& slot,
                                       .stack_address = c.regs.sp(),
                                       .stack = std::span<const uint8_t>(c.stack, c.stack_bytes),
                                       .space = SpaceFor(c.regs.ip())};
-    const unwind::RequestResult r = stacks_.engine()->Request(stacks_.works(), context);
-    e.user = internal::UserStackOf(r.status);
-    if (e.user != event::UserStack::kMissing) e.cookie = r.cookie;
-    if (e.user == event::UserStack::kDropped) {
-      Count(event::TracerStat::kDroppedSnapshots);
-      CountThread(tid, [](event::ThreadStats& t) { ++t.dropped_snapshots; });
-    }
+    stacks_.RequestUserStack(context, c.stack_bytes >= options_.stack_size, &counters_, &e);
   }
   Count(event::TracerStat::kSamples);
   CountThread(tid, [](event::ThreadStats& t) { ++t.samples; });
@@ -312,7 +302,7 @@ absl::Status TimerSampler::Impl::Run(std::chrono::nanoseconds duration) {
 
 void TimerSampler::Impl::RequestStop() { stop_.Request(); }
 
-event::TracerStats TimerSampler::Impl::Stats() const { return counters_.Stats(stacks_.engine()); }
+event::TracerStats TimerSampler::Impl::Stats() const { return stacks_.Stats(counters_); }
 
 TimerSampler::TimerSampler(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TimerSampler::~TimerSampler() = default;

@@ -124,6 +124,14 @@ bool NativeDeferredSupported(PerfBackend* backend) {
   return Probe(backend, attr) == 0;
 }
 
+// Where user stacks come from, once the options' call graph met this kernel.
+enum class StackMode {
+  kNone,          // no call chains
+  kFramePointer,  // the kernel walks user frame pointers (inline in each sample)
+  kDwarf,         // user registers and a stack copy, unwound by the engine
+  kNative,        // the kernel's deferred callchains (CallGraph::kAuto on Linux 6.19+)
+};
+
 class Tracer::Impl {
  public:
   Impl(TracerOptions options, event::TraceSink* sink)
@@ -141,7 +149,7 @@ class Tracer::Impl {
   CommandExit exit_status() const { return exit_; }
   size_t followed() const { return exits_->size(); }
   pid_t command_pid() const { return child_ ? child_->pid() : 0; }
-  bool native() const { return native_; }
+  bool native() const { return mode_ == StackMode::kNative; }
   bool user_only() const { return user_only_; }
   size_t buffer_pages() const { return data_bytes_ / PageSize(); }
   std::shared_ptr<const unwind::AddressSpace> AddressSpaceOf(pid_t pid) const {
@@ -152,7 +160,7 @@ class Tracer::Impl {
     return event < options_.events.size() && specs_[event].tracepoint ? &*specs_[event].tracepoint
                                                                       : nullptr;
   }
-  stackdepot::Depot* depot() const { return depot_; }
+  stackdepot::Depot* depot() const { return stacks_.depot(); }
   unwind::BinaryCache* binaries() { return &binaries_; }
 
  private:
@@ -196,13 +204,10 @@ class Tracer::Impl {
   event::TraceSink* sink_;
   PerfBackend* backend_ = nullptr;
   std::unique_ptr<PerfBackend> own_backend_;
-  stackdepot::Depot* depot_ = nullptr;
-  unwind::DeferredUnwinder* engine_ = nullptr;  // dwarf mode
 
-  std::vector<EventSpec> specs_;  // options_.events, then an internal sched_switch if needed
-  int off_cpu_event_ = -1;        // index in specs_ of the sched_switch that feeds off-CPU
-  CallGraph mode_ = CallGraph::kNone;
-  bool native_ = false;
+  std::vector<EventSpec> specs_;       // options_.events, then an internal sched_switch if needed
+  int off_cpu_event_ = -1;             // index in specs_ of the sched_switch that feeds off-CPU
+  StackMode mode_ = StackMode::kNone;  // what the options' call graph became on this kernel
   bool user_only_ = false;  // the kernel is off limits to this user: exclude_kernel on every event
   bool build_ids_ = true;   // attr.build_id accepted (Linux 5.12+)
   size_t data_bytes_ = 0;
@@ -297,21 +302,28 @@ absl::Status Tracer::Impl::Init() {
   // (cpu-clock:u): rather than fail, record that, and say so. Other CPUs' events and
   // tracepoints still fail with their fix.
   if (!t.system_wide && !KernelSamplingAllowed(backend_)) user_only_ = true;
-  mode_ = options_.call_graph;
-  if (mode_ == CallGraph::kAuto) {
-    native_ = NativeDeferredSupported(backend_);
-    mode_ = native_ ? CallGraph::kAuto : CallGraph::kDwarf;
+  switch (options_.call_graph) {
+    case CallGraph::kNone:
+      mode_ = StackMode::kNone;
+      break;
+    case CallGraph::kFramePointer:
+      mode_ = StackMode::kFramePointer;
+      break;
+    case CallGraph::kDwarf:
+      mode_ = StackMode::kDwarf;
+      break;
+    case CallGraph::kAuto:
+      mode_ = NativeDeferredSupported(backend_) ? StackMode::kNative : StackMode::kDwarf;
+      break;
   }
 
   if (absl::Status st = stacks_.InitDepot(options_.depot); !st.ok()) return st;
-  depot_ = stacks_.depot();
-  if (mode_ == CallGraph::kDwarf) {
+  if (mode_ == StackMode::kDwarf) {
     if (absl::Status st = stacks_.InitEngine(options_.engine, options_.unwind_workers,
                                              options_.shared_works, sink_);
         !st.ok()) {
       return st;
     }
-    engine_ = stacks_.engine();
   } else if (!options_.shared_works.empty()) {
     return absl::InvalidArgumentError(
         "shared unwind works need --call-graph dwarf: only then does dprof unwind user stacks");
@@ -333,7 +345,7 @@ size_t Tracer::Impl::DefaultPages() const {
   // An eighth of a second of samples at the frequency on one CPU (the most a CPU's clock event
   // makes): room for the reader to be late by that much. Counter and tracepoint rates are not
   // known in advance: the sizes for 999 Hz.
-  const bool dwarf = mode_ == CallGraph::kDwarf;
+  const bool dwarf = mode_ == StackMode::kDwarf;
   const uint64_t rate =
       options_.period == 0 && options_.frequency > 0 ? options_.frequency : uint64_t{999};
   // A sample's header, ids, registers and kernel call chain, and its stack copy (dwarf).
@@ -382,15 +394,15 @@ perf_event_attr Tracer::Impl::MakeAttr(const EventSpec& spec, bool lead) const {
     attr.freq = 1;
     attr.sample_freq = options_.frequency;
   }
-  const bool stacks = mode_ != CallGraph::kNone;
+  const bool stacks = mode_ != StackMode::kNone;
   if (stacks) attr.sample_type |= PERF_SAMPLE_CALLCHAIN;
-  if (mode_ == CallGraph::kDwarf) {
+  if (mode_ == StackMode::kDwarf) {
     attr.sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
     attr.sample_regs_user = abi::kUserRegsMask;
     attr.sample_stack_user = options_.stack_size;
     attr.exclude_callchain_user = 1;  // dprof unwinds the copy; the kernel need not walk it
   }
-  if (native_) {
+  if (mode_ == StackMode::kNative) {
     abi::SetAttrFlag(attr, abi::kAttrBitDeferCallchain);
     if (lead) abi::SetAttrFlag(attr, abi::kAttrBitDeferOutput);
   }
@@ -635,7 +647,7 @@ absl::Status Tracer::Impl::Run(std::chrono::nanoseconds duration) {
     // workers wake once for the round's snapshots, not once each.
     {
       std::optional<unwind::DeferredUnwinder::Batch> batch;
-      if (engine_ != nullptr) batch.emplace(engine_);
+      if (stacks_.engine() != nullptr) batch.emplace(stacks_.engine());
       queue_.PopUntil(horizon, process);
     }
     processed = horizon;
@@ -658,13 +670,13 @@ absl::Status Tracer::Impl::Run(std::chrono::nanoseconds duration) {
     const RingBufferStats& rs = b.ring->stats();
     Count(event::TracerStat::kCorruptBytes, rs.corrupt_bytes);
   }
-  if (engine_ != nullptr) engine_->Flush();
+  if (stacks_.engine() != nullptr) stacks_.engine()->Flush();
   return absl::OkStatus();
 }
 
 void Tracer::Impl::RequestStop() { stop_.Request(); }
 
-event::TracerStats Tracer::Impl::Stats() const { return counters_.Stats(engine_); }
+event::TracerStats Tracer::Impl::Stats() const { return stacks_.Stats(counters_); }
 
 bool Tracer::Impl::Filtered(uint32_t pid, uint32_t tid) const {
   if (excluded_.contains(tid)) return true;
@@ -713,7 +725,7 @@ void Tracer::Impl::Process(std::span<const uint8_t> bytes) {
     sink_->OnComm(*c);
   } else if (auto* t = std::get_if<event::TaskRecord>(&record)) {
     if (t->exit) {
-      if (engine_ != nullptr) engine_->TaskExited(t->tid);
+      if (stacks_.engine() != nullptr) stacks_.engine()->TaskExited(t->tid);
       tracker_.TaskExited(t->tid);
       off_cpu_.Exited(t->tid);
       if (t->pid == t->tid) exits_->Forget(t->pid);
@@ -741,8 +753,8 @@ void Tracer::Impl::Process(std::span<const uint8_t> bytes) {
     if (th->throttle) CountThread(th->sid.tid, [](event::ThreadStats& ts) { ++ts.throttled; });
   } else if (auto* sw = std::get_if<SwitchRecord>(&record)) {
     if (!sw->out) {
-      if (std::optional<event::TraceEvent> e = off_cpu_.SwitchedIn(sw->sid.tid, sw->sid.time))
-        Emit(*e);
+      off_cpu_.SwitchedIn(sw->sid.tid, sw->sid.time,
+                          [this](const event::TraceEvent& e) { Emit(e); });
     }
   } else if (auto* d = std::get_if<DeferredCallchainRecord>(&record)) {
     OnDeferredCallchain(*d);
@@ -786,35 +798,33 @@ void Tracer::Impl::OnMmap(const event::Mmap2Record& m) {
 
 void Tracer::Impl::AttachStacks(const SampleRecord& s, event::TraceEvent* e) {
   const internal::Callchain chain = internal::SplitCallchain(s.callchain);
-  if (!chain.kernel.empty()) {
-    e->kernel_stack = stackdepot::SetExtraBits(depot_->Save(chain.kernel, stackdepot::kCanAlloc),
-                                               event::kKernelStackTag);
-  }
+  e->kernel_stack = stacks_.Save(chain.kernel, event::kKernelStackTag);
+  if (e->kernel_stack == stackdepot::kNoHandle) e->kernel_pcs = chain.kernel;
+  // The user frames the kernel walked (frame pointers), or those before native support.
+  auto user_inline = [&] {
+    if (chain.user.empty()) {
+      Count(event::TracerStat::kNoUserContext);
+      return;
+    }
+    e->user = event::UserStack::kInline;
+    e->user_stack = stacks_.Save(chain.user, event::kUserStackTag);
+    if (e->user_stack == stackdepot::kNoHandle) e->user_pcs = chain.user;
+  };
   switch (mode_) {
-    case CallGraph::kNone:
+    case StackMode::kNone:
       return;
-    case CallGraph::kFramePointer:
-      if (!chain.user.empty()) {
-        e->user = event::UserStack::kInline;
-        e->user_stack = stackdepot::SetExtraBits(depot_->Save(chain.user, stackdepot::kCanAlloc),
-                                                 event::kUserStackTag);
-      } else {
-        Count(event::TracerStat::kNoUserContext);
-      }
+    case StackMode::kFramePointer:
+      user_inline();
       return;
-    case CallGraph::kAuto:  // native deferred callchains
+    case StackMode::kNative:
       if (chain.deferred_cookie != 0) {
         e->user = event::UserStack::kDeferred;
         e->cookie = tracker_.AcceptNative(s.sid.tid, s.sid.cpu, s.sid.time, chain.deferred_cookie);
-      } else if (!chain.user.empty()) {
-        e->user = event::UserStack::kInline;
-        e->user_stack = stackdepot::SetExtraBits(depot_->Save(chain.user, stackdepot::kCanAlloc),
-                                                 event::kUserStackTag);
       } else {
-        Count(event::TracerStat::kNoUserContext);
+        user_inline();
       }
       return;
-    case CallGraph::kDwarf:
+    case StackMode::kDwarf:
       break;
   }
   if (s.regs_abi == abi::kRegsAbiNone || s.regs.empty()) {
@@ -826,10 +836,6 @@ void Tracer::Impl::AttachStacks(const SampleRecord& s, event::TraceEvent* e) {
     Count(event::TracerStat::kNoUserContext);
     return;
   }
-  if (s.stack.size() >= s.stack_reserved) {
-    Count(event::TracerStat::kTruncatedSnapshots);
-    CountThread(s.sid.tid, [](event::ThreadStats& t) { ++t.truncated_snapshots; });
-  }
   const unwind::Registers regs = internal::ToDwarfRegisters(s);
   const unwind::TaskContext context{.pid = s.sid.pid,
                                     .tid = s.sid.tid,
@@ -840,13 +846,7 @@ void Tracer::Impl::AttachStacks(const SampleRecord& s, event::TraceEvent* e) {
                                     .stack_address = regs.sp(),
                                     .stack = s.stack,
                                     .space = SpaceFor(s.sid.pid)};
-  const unwind::RequestResult r = engine_->Request(stacks_.works(), context);
-  e->user = internal::UserStackOf(r.status);
-  if (e->user != event::UserStack::kMissing) e->cookie = r.cookie;
-  if (e->user == event::UserStack::kDropped) {
-    Count(event::TracerStat::kDroppedSnapshots);
-    CountThread(s.sid.tid, [](event::ThreadStats& t) { ++t.dropped_snapshots; });
-  }
+  stacks_.RequestUserStack(context, s.stack.size() >= s.stack_reserved, &counters_, e);
 }
 
 void Tracer::Impl::OnSample(const SampleRecord& s, uint32_t event) {
@@ -884,8 +884,7 @@ void Tracer::Impl::OnDeferredCallchain(const DeferredCallchainRecord& d) {
   const size_t n = internal::StripMarkers(d.ips, frames_);
   const std::span<const uint64_t> pcs(frames_.data(), n);
   sink_->OnUserStack(cookie, {.pcs = pcs,
-                              .handle = stackdepot::SetExtraBits(
-                                  depot_->Save(pcs, stackdepot::kCanAlloc), event::kUserStackTag),
+                              .handle = stacks_.Save(pcs, event::kUserStackTag),
                               .reason = unwind::StopReason::kOutermost,
                               .native = true});
 }

@@ -10,13 +10,16 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "dprof/profile/output_file.h"
+#include "dprof/profile/profile.h"
 #include "dprof/profile/recorder.h"
 #include "dprof/profile/recording_reader.h"
 #include "dprof/profile/recording_writer.h"
+#include "dprof/profile/report.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/profile/recording_testing.h"
@@ -293,6 +296,51 @@ TEST_F(RecordingTest, RecorderTicksFlushAQuietRecording) {
   ASSERT_EQ(r->threads.size(), 1u);
   EXPECT_EQ(r->threads[0].comm, "quiet");
   EXPECT_FALSE(report.complete) << "still recording";
+}
+
+// Stacks the depot refused reach the recorder as frames: the recording keeps them, and its counters
+// and the report's stats say the depot refused them.
+TEST_F(RecordingTest, StacksTheDepotRefusedAreRecordedAndCounted) {
+  auto depot = stackdepot::Depot::Create({}).value();
+  auto recorder =
+      Recorder::Create(Path("refused.dprof"), depot.get(), {{"command", "refused"}}, {"cpu-clock"})
+          .value();
+  const std::vector<uint64_t> kernel = {0xffffffff81000100, 0xffffffff81000200};
+  const std::vector<uint64_t> user = {0x401000, 0x402000};
+  const std::vector<uint64_t> stored = {0xffffffff81000300};
+  const stackdepot::Handle stored_handle =
+      stackdepot::SetExtraBits(depot->Save(stored, stackdepot::kCanAlloc), event::kKernelStackTag);
+  recorder->OnEvent({.pid = 7,
+                     .tid = 7,
+                     .time_ns = 10,
+                     .weight = 1000,
+                     .user = event::UserStack::kInline,
+                     .kernel_pcs = kernel,
+                     .user_pcs = user});
+  recorder->OnEvent(
+      {.pid = 7, .tid = 7, .time_ns = 20, .weight = 1000, .kernel_stack = stored_handle});
+  event::TracerStats stats;
+  stats.values[static_cast<int>(event::TracerStat::kSamples)] = 2;
+  stats.depot.values[static_cast<int>(stackdepot::Stat::kFailures)] = 2;
+  stats.depot.values[static_cast<int>(stackdepot::Stat::kFailCapacity)] = 2;
+  stats.depot.values[static_cast<int>(stackdepot::Stat::kBytesInUse)] = 4096;
+  ASSERT_TRUE(recorder->Finish(CountersOf(stats), nullptr).ok());
+
+  ReadReport report;
+  absl::StatusOr<Recording> r = ReadRecording(Path("refused.dprof"), &report);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->events.size(), 2u);
+  ASSERT_NE(r->Stack(r->events[0].kernel_stack), nullptr);
+  EXPECT_EQ(*r->Stack(r->events[0].kernel_stack), kernel);
+  ASSERT_NE(r->Stack(r->events[0].user_stack), nullptr);
+  EXPECT_EQ(*r->Stack(r->events[0].user_stack), user);
+  ASSERT_NE(r->Stack(r->events[1].kernel_stack), nullptr);
+  EXPECT_EQ(*r->Stack(r->events[1].kernel_stack), stored);
+  EXPECT_EQ(r->counters.at("depot.fail_capacity"), 2u);
+  std::ostringstream out;
+  WriteReport(*r, Profile::Build(*r), {}, out);
+  EXPECT_THAT(out.str(), ::testing::HasSubstr(
+                             "stack depot: 2 stacks refused (2 for capacity; 4096 bytes in use)"));
 }
 
 TEST_F(RecordingTest, AFailedWriteLeavesTheFileReadable) {

@@ -231,6 +231,65 @@ TEST_F(TracerFakeTest, OffCpuIntervalRunsFromSwitchOutToSwitchIn) {
   EXPECT_EQ(tracer_->Stats()[event::TracerStat::kOffCpuIntervals], 2u);
 }
 
+// A full depot refuses stacks: the refusals are counted, and each refused stack reaches the sink
+// as frames instead of a handle, so nothing is lost.
+TEST_F(TracerFakeTest, AFullDepotIsCountedAndItsRefusedStacksArriveAsFrames) {
+  auto depot = stackdepot::Depot::Create({.pool_bytes = 4096, .max_bytes = 4096}).value();
+  StartWith({.call_graph = CallGraph::kFramePointer, .depot = depot.get()});
+  constexpr uint64_t kSamples = 200;
+  std::vector<std::vector<uint64_t>> kernel, user;
+  for (uint64_t i = 0; i < kSamples; ++i) {
+    kernel.push_back({0xffffffff81000000 + i * 0x100, 0xffffffff81000010, 0xffffffff81000020});
+    user.push_back({0x401000 + i, 0x402000, 0x403000});
+    std::vector<uint64_t> chain = {kKernel};
+    chain.insert(chain.end(), kernel.back().begin(), kernel.back().end());
+    chain.push_back(kUser);
+    chain.insert(chain.end(), user.back().begin(), user.back().end());
+    Write(0, SampleBytes(Sid(41, 100 + i, 0), PERF_RECORD_MISC_KERNEL, 1, chain));
+  }
+  Finish();
+  const event::TracerStats stats = tracer_->Stats();
+  EXPECT_GT(stats.depot[stackdepot::Stat::kFailCapacity], 0u);
+  EXPECT_EQ(stats.depot[stackdepot::Stat::kFailures], stats.depot[stackdepot::Stat::kFailCapacity]);
+  ASSERT_EQ(sink_.events.size(), kSamples);
+  uint64_t refused = 0;
+  for (uint64_t i = 0; i < kSamples; ++i) {
+    const event::TraceEvent& e = sink_.events[i];
+    refused += (e.kernel_stack == stackdepot::kNoHandle) + (e.user_stack == stackdepot::kNoHandle);
+    EXPECT_EQ(sink_.KernelPcs(e, *depot), kernel[i]) << i;
+    EXPECT_EQ(sink_.UserPcs(e, *depot), user[i]) << i;
+  }
+  EXPECT_EQ(refused, stats.depot[stackdepot::Stat::kFailCapacity]);
+  EXPECT_GT(refused, kSamples) << "most stacks should not have fit in one 4 KiB pool";
+}
+
+// An off-CPU interval is emitted at the switch-in, long after its switch-out sample: stacks the
+// full depot refused at the switch-out are kept until then.
+TEST_F(TracerFakeTest, AnOffCpuIntervalKeepsTheStacksAFullDepotRefused) {
+  auto depot = stackdepot::Depot::Create({.pool_bytes = 4096, .max_bytes = 4096}).value();
+  for (uint64_t i = 0;
+       depot->Save(std::vector<uint64_t>{i, i + 1}, stackdepot::kCanAlloc) != stackdepot::kNoHandle;
+       ++i) {
+  }
+  StartWith({.call_graph = CallGraph::kFramePointer,
+             .off_cpu = true,
+             .depot = depot.get(),
+             .tracefs_root = FakeTracefs()});
+  std::vector<uint8_t> raw(64, 0);
+  raw[32] = 1;  // prev_state: S (interruptible sleep)
+  Write(0, SampleBytes(Sid(41, 1000, 0, 372), PERF_RECORD_MISC_KERNEL, 1,
+                       {kKernel, 0xffffffff81000100, kUser, 0x401000, 0x402000}, raw, true));
+  Write(0, SampleBytes(Sid(41, 1500, 0), PERF_RECORD_MISC_USER, 1, {kUser, 0x404000}));
+  Write(1, RecordBuilder(PERF_RECORD_SWITCH).Trailer(SampleType(1), Sid(41, 5000, 1)).Finish());
+  Finish();
+  ASSERT_EQ(sink_.events.size(), 2u);
+  const event::TraceEvent& interval = sink_.events[1];
+  EXPECT_EQ(interval.kind, event::EventKind::kOffCpu);
+  EXPECT_EQ(interval.kernel_stack, stackdepot::kNoHandle);
+  EXPECT_EQ(sink_.KernelPcs(interval, *depot), (std::vector<uint64_t>{0xffffffff81000100}));
+  EXPECT_EQ(sink_.UserPcs(interval, *depot), (std::vector<uint64_t>{0x401000, 0x402000}));
+}
+
 TEST_F(TracerFakeTest, PermissionDeniedNamesParanoidAndTheFix) {
   backend_.open_error = -EACCES;
   TracerOptions options{.target = {.system_wide = true}, .backend = &backend_};

@@ -16,6 +16,10 @@ void CollectingSink::OnEvent(const event::TraceEvent& event) {
   events.push_back(event);
   events.back().raw = {};  // valid only during the call
   raw.emplace_back(event.raw.begin(), event.raw.end());
+  // Frames the depot refused: copied, and the event points at the copies.
+  events.back().kernel_pcs =
+      refused_.emplace_back(event.kernel_pcs.begin(), event.kernel_pcs.end());
+  events.back().user_pcs = refused_.emplace_back(event.user_pcs.begin(), event.user_pcs.end());
 }
 
 void CollectingSink::OnUserStack(cookie::Cookie cookie, const event::UserStackTrace& trace) {
@@ -34,10 +38,19 @@ void CollectingSink::OnTask(const event::TaskRecord& task) {
   if (!task.exit) forks.push_back(task);
 }
 
+std::vector<uint64_t> CollectingSink::KernelPcs(const event::TraceEvent& event,
+                                                const stackdepot::Depot& depot) const {
+  std::span<const uint64_t> pcs = event.kernel_stack == stackdepot::kNoHandle
+                                      ? event.kernel_pcs
+                                      : depot.Fetch(event.kernel_stack);
+  return {pcs.begin(), pcs.end()};
+}
+
 std::vector<uint64_t> CollectingSink::UserPcs(const event::TraceEvent& event,
                                               const stackdepot::Depot& depot) const {
   if (event.user == event::UserStack::kInline) {
-    std::span<const uint64_t> pcs = depot.Fetch(event.user_stack);
+    std::span<const uint64_t> pcs =
+        event.user_stack == stackdepot::kNoHandle ? event.user_pcs : depot.Fetch(event.user_stack);
     return {pcs.begin(), pcs.end()};
   }
   if (event.user != event::UserStack::kDeferred) return {};

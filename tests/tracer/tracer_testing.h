@@ -4,6 +4,7 @@
 #define DPROF_TESTS_TRACER_TRACER_TESTING_H_
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <string>
@@ -29,12 +30,17 @@ class CollectingSink : public event::TraceSink {
   std::map<cookie::Cookie, std::vector<uint64_t>> user_stacks;
   std::map<cookie::Cookie, int> deliveries;  // OnUserStack calls per cookie
 
-  // The user frames of `event`: inline, or delivered for its cookie; empty when none.
+  // The kernel frames of `event`: from the depot, or those it refused; empty when none.
+  std::vector<uint64_t> KernelPcs(const event::TraceEvent& event,
+                                  const stackdepot::Depot& depot) const;
+  // The user frames of `event`: inline (from the depot, or those it refused), or delivered for its
+  // cookie; empty when none.
   std::vector<uint64_t> UserPcs(const event::TraceEvent& event,
                                 const stackdepot::Depot& depot) const;
 
  private:
-  std::mutex mu_;  // OnUserStack runs on unwind workers
+  std::mutex mu_;                              // OnUserStack runs on unwind workers
+  std::deque<std::vector<uint64_t>> refused_;  // what events' kernel_pcs and user_pcs point at
 };
 
 // Whether perf_event_open works here at all (a cpu-clock event on this thread). Tests that need

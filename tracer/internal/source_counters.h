@@ -9,7 +9,8 @@
 #include <mutex>
 
 #include "absl/container/flat_hash_map.h"
-#include "dprof/tracer/tracer.h"
+#include "dprof/event/event.h"
+#include "dprof/stackdepot/depot.h"
 #include "dprof/unwind/deferred_unwinder.h"
 
 namespace dprof::tracer::internal {
@@ -26,8 +27,9 @@ class SourceCounters {
     std::lock_guard lock(threads_mu_);
     f(threads_[tid]);
   }
-  // Everything so far, with `engine`'s counters (when there is one).
-  event::TracerStats Stats(const unwind::DeferredUnwinder* engine) const;
+  // Everything so far, with the counters of `engine` and `depot` (those that are not null).
+  event::TracerStats Stats(const unwind::DeferredUnwinder* engine,
+                           const stackdepot::Depot* depot) const;
 
  private:
   std::array<std::atomic<uint64_t>, event::kNumTracerStats> values_{};

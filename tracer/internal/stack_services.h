@@ -8,9 +8,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "dprof/event/event.h"
 #include "dprof/stackdepot/depot.h"
-#include "dprof/tracer/tracer.h"
 #include "dprof/unwind/deferred_unwinder.h"
+#include "tracer/internal/source_counters.h"
 
 namespace dprof::tracer::internal {
 
@@ -29,6 +30,22 @@ class StackServices {
   // which must be registered on the given `engine`.
   absl::Status InitEngine(unwind::DeferredUnwinder* engine, int workers,
                           std::span<const unwind::UnwindWork> shared, event::TraceSink* sink);
+
+  // Saves `frames` tagged `tag` (event::kKernelStackTag, event::kUserStackTag): the handle, or
+  // kNoHandle when there were none or the depot refused them (its stats count why).
+  stackdepot::Handle Save(std::span<const uint64_t> frames, uint32_t tag) const;
+
+  // What both samplers do with a user stack snapshot (dwarf): ask every work for the unwind of
+  // `context`, and give `e` the outcome (kDeferred with the cookie, kDropped, or kMissing).
+  // Truncated copies (`truncated`: the copy filled the size asked for) and dropped snapshots are
+  // counted in `counters`, for the run and the thread.
+  void RequestUserStack(const unwind::TaskContext& context, bool truncated,
+                        SourceCounters* counters, event::TraceEvent* e) const;
+
+  // Everything counted so far, with the engine's and the depot's counters.
+  event::TracerStats Stats(const SourceCounters& counters) const {
+    return counters.Stats(engine_, depot_);
+  }
 
   stackdepot::Depot* depot() const { return depot_; }
   unwind::DeferredUnwinder* engine() const { return engine_; }

@@ -79,6 +79,10 @@ struct TraceEvent {
   cookie::Cookie cookie = cookie::kNoCookie;              // kDeferred
   stackdepot::Handle user_stack = stackdepot::kNoHandle;  // kInline
   std::span<const uint8_t> raw = {};                      // tracepoint fields; valid during OnEvent
+  // The frames of a stack the depot refused to store (full: TracerStats::depot counts it), whose
+  // handle is then kNoHandle; valid during OnEvent. A recording keeps them all the same.
+  std::span<const uint64_t> kernel_pcs = {};
+  std::span<const uint64_t> user_pcs = {};  // kInline
 };
 
 struct UserStackTrace {
@@ -215,7 +219,8 @@ struct ThreadStats {
 struct TracerStats {
   std::array<uint64_t, kNumTracerStats> values{};
   absl::flat_hash_map<uint32_t, ThreadStats> threads;
-  unwind::EngineStats engine;  // of the source's engine (or the caller's)
+  unwind::EngineStats engine;    // of the source's engine (or the caller's)
+  stackdepot::DepotStats depot;  // of the depot the source saves stacks in
 
   uint64_t operator[](TracerStat s) const { return values[static_cast<int>(s)]; }
   // Events delivered: counter samples, tracepoint hits and off-CPU intervals.
