@@ -8,9 +8,9 @@
 
 #include "dprof/profile/flamegraph.h"
 #include "dprof/profile/folded.h"
-#include "dprof/profile/profile.h"
 #include "dprof/profile/recording_reader.h"
 #include "dprof/profile/report.h"
+#include "dprof/profile/view.h"
 
 int main(int argc, char** argv) {
   using namespace dprof::profile;
@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::ios::sync_with_stdio(false);
-  const Profile p = Profile::Build(*r, {.thread_root = view != "report"});
+  const View p = View::Build(*r, {.thread_root = view != "report"});
   if (view == "folded") {
     WriteFolded(p, {}, std::cout);
   } else if (view == "html") {

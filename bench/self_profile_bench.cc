@@ -53,7 +53,7 @@ void BM_Rounds(benchmark::State& state, bool profile, dprof::Sampler sampler) {
   state.counters["profiler_cpu"] = thread > 0 ? others / thread : 0;
   if (profiler != nullptr) {
     absl::StatusOr<dprof::Profile> p = profiler->Stop();
-    if (p.ok()) state.counters["samples"] = static_cast<double>(p->stacks().total_count());
+    if (p.ok()) state.counters["samples"] = static_cast<double>(p->view().total_count());
   }
 }
 

@@ -12,8 +12,8 @@
 #include "cli/view_flags.h"
 #include "dprof/profile/folded.h"
 #include "dprof/profile/pprof.h"
-#include "dprof/profile/profile.h"
 #include "dprof/profile/speedscope.h"
+#include "dprof/profile/view.h"
 
 namespace dprof::cli {
 namespace {
@@ -44,7 +44,7 @@ int Export(const ExportFlags& flags) {
   absl::StatusOr<View> view =
       BuildView(flags.view, *recording, {.thread_root = flags.format == "folded"});
   if (!view.ok()) return UsageError(view.status().message());
-  const profile::Profile& profile = view->profile;
+  const profile::View& profile = view->profile;
   absl::Status s = WriteOutput(
       output,
       [&](std::ostream& out) {

@@ -64,7 +64,7 @@ int FlameGraph(const FlameGraphFlags& flags) {
 
 }  // namespace
 
-absl::Status WriteFlameGraphFile(const profile::Profile& profile,
+absl::Status WriteFlameGraphFile(const profile::View& profile,
                                  const profile::FlameGraphOptions& options, const std::string& path,
                                  mode_t mode) {
   return WriteOutput(

@@ -8,12 +8,12 @@
 
 #include "absl/status/status.h"
 #include "dprof/profile/flamegraph.h"
-#include "dprof/profile/profile.h"
+#include "dprof/profile/view.h"
 
 namespace dprof::cli {
 
 // An SVG picture when `path` ends in .svg, else an HTML page; the file gets mode `mode`.
-absl::Status WriteFlameGraphFile(const profile::Profile& profile,
+absl::Status WriteFlameGraphFile(const profile::View& profile,
                                  const profile::FlameGraphOptions& options, const std::string& path,
                                  mode_t mode);
 

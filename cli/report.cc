@@ -22,7 +22,7 @@
 #include "cli/view_flags.h"
 #include "dprof/profile/folded.h"
 #include "dprof/profile/output_file.h"
-#include "dprof/profile/profile.h"
+#include "dprof/profile/view.h"
 
 namespace dprof::cli {
 namespace {
@@ -102,7 +102,7 @@ int Report(const ReportFlags& flags) {
   absl::StatusOr<View> view =
       BuildView(flags.view, *recording, {.thread_root = flags.folded, .by_thread = by_thread});
   if (!view.ok()) return UsageError(view.status().message());
-  const profile::Profile& profile = view->profile;
+  const profile::View& profile = view->profile;
   options.events = view->shown;
   if (!flags.stats_only) options.other_events = view->other;
   absl::Status written = WriteOutput(

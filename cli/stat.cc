@@ -17,9 +17,9 @@
 #include "cli/recording_input.h"
 #include "cli/usage.h"
 #include "dprof/profile/output_file.h"
-#include "dprof/profile/profile.h"
 #include "dprof/profile/recording.h"
 #include "dprof/profile/recording_reader.h"
+#include "dprof/profile/view.h"
 
 namespace dprof::cli {
 namespace {

@@ -47,10 +47,10 @@ void AddViewFlags(CLI::App* command, ViewFlags* flags) {
 }
 
 absl::StatusOr<View> BuildView(const ViewFlags& flags, const profile::Recording& recording,
-                               profile::ProfileOptions shape) {
+                               profile::ViewOptions shape) {
   const std::vector<std::string>& names = recording.event_names;
   View out;
-  profile::ProfileOptions& o = shape;
+  profile::ViewOptions& o = shape;
   o.pids.insert(flags.pids.begin(), flags.pids.end());
   o.tids.insert(flags.tids.begin(), flags.tids.end());
   o.comms.insert(flags.comms.begin(), flags.comms.end());
@@ -92,7 +92,7 @@ absl::StatusOr<View> BuildView(const ViewFlags& flags, const profile::Recording&
         absl::StrCat("the events ", absl::StrJoin(out.shown, ", "),
                      " weigh different things (time and counts); show them apart with --event"));
   }
-  out.profile = profile::Profile::Build(recording, o);
+  out.profile = profile::View::Build(recording, o);
   if (out.profile.total_count() == 0 && !recording.events.empty()) {
     // Say which filter left nothing, and what the recording has instead.
     std::vector<std::string> filters;

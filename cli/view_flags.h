@@ -9,8 +9,8 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
-#include "dprof/profile/profile.h"
 #include "dprof/profile/recording.h"
+#include "dprof/profile/view.h"
 
 namespace dprof::cli {
 
@@ -34,12 +34,12 @@ void AddViewFlags(CLI::App* command, ViewFlags* flags);
 // graphs and folded stacks; by_thread: kept apart by thread); its filters are the flags'. Filters
 // that match no event are InvalidArgument naming them.
 struct View {
-  profile::Profile profile;
+  profile::View profile;
   std::vector<std::string> shown = {};  // the selected events' names
   std::vector<std::string> other = {};  // recorded events not shown, for a hint
 };
 absl::StatusOr<View> BuildView(const ViewFlags& flags, const profile::Recording& recording,
-                               profile::ProfileOptions shape = {});
+                               profile::ViewOptions shape = {});
 
 }  // namespace dprof::cli
 

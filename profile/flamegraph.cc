@@ -30,11 +30,11 @@ class FlameTree {
     std::vector<uint32_t> children = {};
   };
 
-  FlameTree(const Profile& p, const FlameGraphOptions& options) : reverse_(options.reverse) {
-    Name("all", Profile::FrameKind::kThread);
+  FlameTree(const View& p, const FlameGraphOptions& options) : reverse_(options.reverse) {
+    Name("all", View::FrameKind::kThread);
     nodes_.push_back(Node{});
     const std::vector<uint32_t> names = NamesOf(p);
-    for (const Profile::Stack& s : p.stacks()) {
+    for (const View::Stack& s : p.stacks()) {
       std::vector<uint32_t> path = Path(names, s);
       uint32_t node = 0;
       nodes_[0].value += s.weight;
@@ -44,10 +44,10 @@ class FlameTree {
       }
     }
     if (options.base != nullptr) {
-      const Profile& b = *options.base;
+      const View& b = *options.base;
       base_total_ = b.total_weight();
       const std::vector<uint32_t> base_names = NamesOf(b);
-      for (const Profile::Stack& s : b.stacks()) {
+      for (const View::Stack& s : b.stacks()) {
         uint32_t node = 0;
         nodes_[0].base += s.weight;
         for (uint32_t name : Path(base_names, s)) {
@@ -80,11 +80,11 @@ class FlameTree {
 
   const std::vector<Node>& nodes() const { return nodes_; }
   const std::vector<std::string>& names() const { return names_; }
-  const std::vector<Profile::FrameKind>& kinds() const { return kinds_; }
+  const std::vector<View::FrameKind>& kinds() const { return kinds_; }
   uint64_t base_total() const { return base_total_; }
 
  private:
-  uint32_t Name(const std::string& name, Profile::FrameKind kind) {
+  uint32_t Name(const std::string& name, View::FrameKind kind) {
     auto [it, inserted] =
         name_ids_.try_emplace(std::pair(name, kind), static_cast<uint32_t>(names_.size()));
     if (inserted) {
@@ -95,14 +95,14 @@ class FlameTree {
   }
 
   // The name of each of the profile's frames, looked up once.
-  std::vector<uint32_t> NamesOf(const Profile& p) {
+  std::vector<uint32_t> NamesOf(const View& p) {
     std::vector<uint32_t> names;
     names.reserve(p.frames().size());
-    for (const Profile::Frame& f : p.frames()) names.push_back(Name(FoldedName(f, false), f.kind));
+    for (const View::Frame& f : p.frames()) names.push_back(Name(FoldedName(f, false), f.kind));
     return names;
   }
 
-  std::vector<uint32_t> Path(const std::vector<uint32_t>& names, const Profile::Stack& s) const {
+  std::vector<uint32_t> Path(const std::vector<uint32_t>& names, const View::Stack& s) const {
     std::vector<uint32_t> path;
     path.reserve(s.frames.size());
     for (uint32_t f : s.frames) path.push_back(names[f]);
@@ -124,8 +124,8 @@ class FlameTree {
 
   bool reverse_;
   std::vector<std::string> names_;
-  std::vector<Profile::FrameKind> kinds_;
-  absl::flat_hash_map<std::pair<std::string, Profile::FrameKind>, uint32_t> name_ids_;
+  std::vector<View::FrameKind> kinds_;
+  absl::flat_hash_map<std::pair<std::string, View::FrameKind>, uint32_t> name_ids_;
   std::vector<Node> nodes_;
   absl::flat_hash_map<std::pair<uint32_t, uint32_t>, uint32_t> child_;
   uint64_t base_total_ = 0;
@@ -145,7 +145,7 @@ std::string Format(uint64_t v, WeightUnit unit) {
 
 }  // namespace
 
-void WriteFlameGraphHtml(const Profile& p, const FlameGraphOptions& options, std::ostream& out) {
+void WriteFlameGraphHtml(const View& p, const FlameGraphOptions& options, std::ostream& out) {
   const FlameTree tree(p, options);
   using internal::AppendJsonString;
   std::string data = "{\"title\":";
@@ -181,7 +181,7 @@ void WriteFlameGraphHtml(const Profile& p, const FlameGraphOptions& options, std
       << page.substr(title_at + 9, data_at - title_at - 9) << data << page.substr(data_at + 8);
 }
 
-void WriteFlameGraphSvg(const Profile& p, const FlameGraphOptions& options, std::ostream& out) {
+void WriteFlameGraphSvg(const View& p, const FlameGraphOptions& options, std::ostream& out) {
   const FlameTree tree(p, options);
   constexpr double kWidth = 1200, kMargin = 10, kRow = 16, kTop = 36;
   uint32_t depth = 0;
@@ -216,11 +216,11 @@ void WriteFlameGraphSvg(const Profile& p, const FlameGraphOptions& options, std:
     const size_t h = std::hash<std::string>()(name);
     std::string fill;
     switch (tree.kinds()[node.name]) {
-      case Profile::FrameKind::kKernel:
+      case View::FrameKind::kKernel:
         fill = absl::StrFormat("rgb(%d,%d,%d)", 90 + h % 40, 150 + h % 50, 220);
         break;
-      case Profile::FrameKind::kOrphan:
-      case Profile::FrameKind::kThread:
+      case View::FrameKind::kOrphan:
+      case View::FrameKind::kThread:
         fill = "rgb(190,190,190)";
         break;
       default:
@@ -245,7 +245,7 @@ void WriteFlameGraphSvg(const Profile& p, const FlameGraphOptions& options, std:
   out << "</svg>\n";
 }
 
-void WriteFlameGraphFor(std::string_view path, const Profile& profile,
+void WriteFlameGraphFor(std::string_view path, const View& profile,
                         const FlameGraphOptions& options, std::ostream& out) {
   if (absl::EndsWithIgnoreCase(absl::string_view(path.data(), path.size()), ".svg")) {
     WriteFlameGraphSvg(profile, options, out);

@@ -9,28 +9,28 @@
 
 namespace dprof::profile {
 
-std::string FoldedName(const Profile::Frame& frame, bool kernel_suffix) {
+std::string FoldedName(const View::Frame& frame, bool kernel_suffix) {
   std::string name = frame.name;
   std::replace(name.begin(), name.end(), ';', ':');
   std::replace(name.begin(), name.end(), '\n', ' ');
   std::replace(name.begin(), name.end(), '\r', ' ');
-  if (kernel_suffix && frame.kind == Profile::FrameKind::kKernel) name += "_[k]";
+  if (kernel_suffix && frame.kind == View::FrameKind::kKernel) name += "_[k]";
   return name;
 }
 
 namespace {
 
 // The profile's stacks merged by their folded text.
-absl::flat_hash_map<std::string, uint64_t> FoldedLines(const Profile& profile,
+absl::flat_hash_map<std::string, uint64_t> FoldedLines(const View& profile,
                                                        const FoldedOptions& options) {
   std::vector<std::string> names;
   names.reserve(profile.frames().size());
-  for (const Profile::Frame& f : profile.frames()) {
+  for (const View::Frame& f : profile.frames()) {
     names.push_back(FoldedName(f, options.kernel_suffix));
   }
   absl::flat_hash_map<std::string, uint64_t> lines;
   std::string line;
-  for (const Profile::Stack& s : profile.stacks()) {
+  for (const View::Stack& s : profile.stacks()) {
     line.clear();
     for (uint32_t f : s.frames) {
       if (!line.empty()) line += ';';
@@ -43,7 +43,7 @@ absl::flat_hash_map<std::string, uint64_t> FoldedLines(const Profile& profile,
 
 }  // namespace
 
-void WriteFolded(const Profile& profile, const FoldedOptions& options, std::ostream& out) {
+void WriteFolded(const View& profile, const FoldedOptions& options, std::ostream& out) {
   const absl::flat_hash_map<std::string, uint64_t> lines = FoldedLines(profile, options);
   std::vector<std::pair<std::string, uint64_t>> sorted(lines.begin(), lines.end());
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
@@ -52,7 +52,7 @@ void WriteFolded(const Profile& profile, const FoldedOptions& options, std::ostr
   for (const auto& [stack, weight] : sorted) out << stack << ' ' << weight << '\n';
 }
 
-void WriteFoldedDiff(const Profile& base, const Profile& profile, const FoldedOptions& options,
+void WriteFoldedDiff(const View& base, const View& profile, const FoldedOptions& options,
                      std::ostream& out) {
   const absl::flat_hash_map<std::string, uint64_t> before = FoldedLines(base, options);
   const absl::flat_hash_map<std::string, uint64_t> after = FoldedLines(profile, options);

@@ -52,7 +52,7 @@ absl::Status Gzip(const std::string& bytes, std::ostream& out) {
 
 }  // namespace
 
-absl::Status WritePprof(const Recording& r, const Profile& p, std::ostream& out) {
+absl::Status WritePprof(const Recording& r, const View& p, std::ostream& out) {
   pb::Profile profile;
   StringTable strings(&profile);
 
@@ -104,7 +104,7 @@ absl::Status WritePprof(const Recording& r, const Profile& p, std::ostream& out)
 
   // Functions: by name and source file.
   absl::flat_hash_map<std::pair<std::string, std::string>, uint64_t> function_ids;
-  auto function_of = [&](const Profile::Frame& f) -> uint64_t {
+  auto function_of = [&](const View::Frame& f) -> uint64_t {
     auto [it, inserted] =
         function_ids.try_emplace(std::pair(f.name, f.file), function_ids.size() + 1);
     if (inserted) {
@@ -117,15 +117,15 @@ absl::Status WritePprof(const Recording& r, const Profile& p, std::ostream& out)
     return it->second;
   };
 
-  // Locations: Profile's, ids from 1; lines innermost first.
+  // Locations: View's, ids from 1; lines innermost first.
   for (size_t i = 0; i < p.locations().size(); ++i) {
-    const Profile::Location& l = p.locations()[i];
+    const View::Location& l = p.locations()[i];
     pb::Location* location = profile.add_location();
     location->set_id(i + 1);
     location->set_mapping_id(mapping_of(l.module));
     location->set_address(l.offset);
     for (auto f = l.frames.rbegin(); f != l.frames.rend(); ++f) {
-      const Profile::Frame& frame = p.frame(*f);
+      const View::Frame& frame = p.frame(*f);
       pb::Line* line = location->add_line();
       line->set_function_id(function_of(frame));
       line->set_line(frame.line);
@@ -133,7 +133,7 @@ absl::Status WritePprof(const Recording& r, const Profile& p, std::ostream& out)
   }
 
   // Samples: the leaf first.
-  for (const Profile::Stack& s : p.stacks()) {
+  for (const View::Stack& s : p.stacks()) {
     pb::Sample* sample = profile.add_sample();
     for (auto l = s.locations.rbegin(); l != s.locations.rend(); ++l) {
       sample->add_location_id(*l + 1);

@@ -58,7 +58,7 @@ void WriteUnnamed(const Recording& r, const UnnamedCounts& u, std::ostream& out)
   }
 }
 
-void WriteStats(const Recording& r, const Profile& p, std::ostream& out) {
+void WriteStats(const Recording& r, const View& p, std::ostream& out) {
   out << "# stats\n";
   out << absl::StrFormat(
       "#   samples %u, tracepoint hits %u, off-cpu intervals %u; in this report %u events\n",
@@ -133,7 +133,7 @@ namespace {
 // a thread (comm, pid, tid) come from the stack, those of a function (dso, sym) from a frame.
 class RowTable {
  public:
-  RowTable(const Profile& p, const std::vector<ReportKey>& keys) : keys_(keys) {
+  RowTable(const View& p, const std::vector<ReportKey>& keys) : keys_(keys) {
     by_frame_ = std::any_of(keys.begin(), keys.end(), [](ReportKey k) { return !IsThreadKey(k); });
     absl::flat_hash_map<std::vector<std::string>, uint32_t> ids;
     auto intern = [&](std::vector<std::string> part, std::vector<std::vector<std::string>>* parts) {
@@ -141,7 +141,7 @@ class RowTable {
       if (inserted) parts->push_back(std::move(part));
       return it->second;
     };
-    for (const Profile::Frame& f : p.frames()) {
+    for (const View::Frame& f : p.frames()) {
       std::vector<std::string> part;
       for (ReportKey k : keys) {
         if (k == ReportKey::kSym) part.push_back(f.name);
@@ -150,7 +150,7 @@ class RowTable {
       frame_part_.push_back(intern(std::move(part), &frame_parts_));
     }
     ids.clear();
-    for (const Profile::Stack& s : p.stacks()) {
+    for (const View::Stack& s : p.stacks()) {
       std::vector<std::string> part;
       for (ReportKey k : keys) {
         if (k == ReportKey::kComm) part.push_back(s.comm);
@@ -161,7 +161,7 @@ class RowTable {
     }
     absl::flat_hash_set<uint32_t> seen;
     for (size_t i = 0; i < p.stacks().size(); ++i) {
-      const Profile::Stack& s = p.stacks()[i];
+      const View::Stack& s = p.stacks()[i];
       if (s.frames.empty()) continue;
       ReportRow& leaf = rows_[Row(i, s.frames.back())];
       leaf.self += s.weight;
@@ -376,7 +376,7 @@ class CallTree {
 
 }  // namespace
 
-std::vector<ReportRow> ReportRows(const Profile& p, const std::vector<ReportKey>& keys,
+std::vector<ReportRow> ReportRows(const View& p, const std::vector<ReportKey>& keys,
                                   ReportOptions::Sort sort) {
   RowTable table(p, keys);
   std::vector<ReportRow> rows = std::move(table.rows());
@@ -385,7 +385,7 @@ std::vector<ReportRow> ReportRows(const Profile& p, const std::vector<ReportKey>
   return rows;
 }
 
-std::vector<FunctionWeight> FunctionWeights(const Profile& p, ReportOptions::Sort sort) {
+std::vector<FunctionWeight> FunctionWeights(const View& p, ReportOptions::Sort sort) {
   std::vector<FunctionWeight> out;
   for (ReportRow& row : ReportRows(p, {ReportKey::kSym, ReportKey::kDso}, sort)) {
     out.push_back(FunctionWeight{.name = std::move(row.keys[0]),
@@ -399,7 +399,7 @@ std::vector<FunctionWeight> FunctionWeights(const Profile& p, ReportOptions::Sor
 namespace {
 
 // The table of rows, each with its call graph when asked.
-void WriteRows(const Profile& p, const ReportOptions& o, std::ostream& out) {
+void WriteRows(const View& p, const ReportOptions& o, std::ostream& out) {
   RowTable table(p, o.keys);
   std::vector<uint32_t> order(table.rows().size());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -469,7 +469,7 @@ void WriteRows(const Profile& p, const ReportOptions& o, std::ostream& out) {
     CallTree tree;
     std::vector<std::string_view> path;
     for (size_t s = 0; s < p.stacks().size(); ++s) {
-      const Profile::Stack& stack = p.stacks()[s];
+      const View::Stack& stack = p.stacks()[s];
       if (stack.frames.empty()) continue;
       const std::vector<uint32_t>& f = stack.frames;
       size_t at = f.size() - 1;
@@ -498,7 +498,7 @@ void WriteRows(const Profile& p, const ReportOptions& o, std::ostream& out) {
 
 }  // namespace
 
-void WriteReport(const Recording& r, const Profile& p, const ReportOptions& options,
+void WriteReport(const Recording& r, const View& p, const ReportOptions& options,
                  std::ostream& out) {
   if (options.header) {
     auto command = r.metadata.find("command");

@@ -7,14 +7,14 @@
 
 namespace dprof::profile {
 
-void WriteSpeedscope(const Profile& p, const std::string& name, std::ostream& out) {
+void WriteSpeedscope(const View& p, const std::string& name, std::ostream& out) {
   using internal::AppendJsonString;
   std::string json = R"({"$schema":"https://www.speedscope.app/file-format-schema.json",)";
   json += R"("exporter":"dprof","name":)";
   AppendJsonString(json, name);
   json += R"(,"activeProfileIndex":0,"shared":{"frames":[)";
   for (size_t i = 0; i < p.frames().size(); ++i) {
-    const Profile::Frame& f = p.frames()[i];
+    const View::Frame& f = p.frames()[i];
     json += i == 0 ? "{\"name\":" : ",{\"name\":";
     AppendJsonString(json, f.name);
     if (!f.file.empty()) {

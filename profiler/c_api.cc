@@ -123,7 +123,7 @@ int dprof_write_folded(dprof_profiler* profiler, const char* path) {
 }
 
 unsigned long long dprof_sample_count(const dprof_profiler* profiler) {
-  return profiler != nullptr && profiler->profile ? profiler->profile->stacks().total_count() : 0;
+  return profiler != nullptr && profiler->profile ? profiler->profile->view().total_count() : 0;
 }
 
 const char* dprof_sampler_name(const dprof_profiler* profiler) {

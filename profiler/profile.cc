@@ -11,21 +11,21 @@ namespace dprof {
 
 Profile::Profile(profile::Recording recording)
     : recording_(std::move(recording)),
-      stacks_(profile::Profile::Build(recording_, DefaultView(/*thread_root=*/false))) {}
+      view_(profile::View::Build(recording_, DefaultView(/*thread_root=*/false))) {}
 
-profile::ProfileOptions Profile::DefaultView(bool thread_root) const {
+profile::ViewOptions Profile::DefaultView(bool thread_root) const {
   return {.events = profile::DefaultEvents(recording_), .thread_root = thread_root};
 }
 
-profile::Profile Profile::View(const profile::ProfileOptions& options) const {
-  return profile::Profile::Build(recording_, options);
+profile::View Profile::MakeView(const profile::ViewOptions& options) const {
+  return profile::View::Build(recording_, options);
 }
 
 absl::Status Profile::WriteFlameGraph(const std::string& path,
                                       const profile::FlameGraphOptions& options) const {
   profile::FlameGraphOptions o = options;
   if (o.title == profile::FlameGraphOptions{}.title) o.title = profile::FlameGraphTitle(recording_);
-  const profile::Profile view = View(DefaultView(/*thread_root=*/true));
+  const profile::View view = MakeView(DefaultView(/*thread_root=*/true));
   std::ostringstream out;
   profile::WriteFlameGraphFor(path, view, o, out);
   return profile::ReplaceFile(path, out.str());
@@ -33,19 +33,19 @@ absl::Status Profile::WriteFlameGraph(const std::string& path,
 
 absl::Status Profile::WriteFolded(const std::string& path) const {
   std::ostringstream out;
-  profile::WriteFolded(View(DefaultView(/*thread_root=*/true)), {.kernel_suffix = true}, out);
+  profile::WriteFolded(MakeView(DefaultView(/*thread_root=*/true)), {.kernel_suffix = true}, out);
   return profile::ReplaceFile(path, out.str());
 }
 
 absl::Status Profile::WritePprof(const std::string& path) const {
   std::ostringstream out;
-  if (absl::Status s = profile::WritePprof(recording_, stacks_, out); !s.ok()) return s;
+  if (absl::Status s = profile::WritePprof(recording_, view_, out); !s.ok()) return s;
   return profile::ReplaceFile(path, out.str());
 }
 
 absl::Status Profile::WriteSpeedscope(const std::string& path) const {
   std::ostringstream out;
-  profile::WriteSpeedscope(stacks_, profile::FlameGraphTitle(recording_), out);
+  profile::WriteSpeedscope(view_, profile::FlameGraphTitle(recording_), out);
   return profile::ReplaceFile(path, out.str());
 }
 
@@ -54,7 +54,7 @@ absl::Status Profile::WriteRecording(const std::string& path) const {
 }
 
 void Profile::WriteReport(std::ostream& out, const profile::ReportOptions& options) const {
-  profile::WriteReport(recording_, stacks_, options, out);
+  profile::WriteReport(recording_, view_, options, out);
 }
 
 }  // namespace dprof

@@ -47,7 +47,7 @@ fuzz_seconds=${DPROF_FUZZ_SECONDS:-120}
 section "fuzz the recording reader (${fuzz_seconds} s)"
 corpus=build-fuzz/corpus
 mkdir -p "$corpus"
-cp build/tests/artifacts/recordings/*.dprof tests/profile/golden/*.dprof "$corpus"/ 2>/dev/null || true
+cp build/tests/artifacts/recordings/*.dprof tests/data/recordings/*.dprof "$corpus"/ 2>/dev/null || true
 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   build-fuzz/tests/fuzz/recording_reader_fuzz "$corpus" -max_total_time="$fuzz_seconds" \
   -timeout=10 -rss_limit_mb=2048 -print_final_stats=1

@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  const dprof::profile::Profile& stacks = profile->stacks();
+  const dprof::profile::View& stacks = profile->view();
   std::printf("embed_self: sampler %s\n",
               std::string(dprof::SamplerName((*profiler)->sampler())).c_str());
   std::printf("embed_self: %llu samples\n", static_cast<unsigned long long>(stacks.total_count()));

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
+
+#include "gtest/gtest.h"
 
 namespace dprof::testing {
 namespace {
@@ -38,10 +41,46 @@ void DenyPerfEventOpen(int err) {
 
 }  // namespace
 
+std::string ReachableByEveryone(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target = fs::absolute(path);
+  bool reachable = true;
+  for (fs::path p = target; reachable; p = p.parent_path()) {
+    struct stat st = {};
+    reachable = stat(p.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) != 0 &&
+                (p != target || (st.st_mode & S_IROTH) != 0);
+    if (p == p.root_path()) break;
+  }
+  if (reachable) return path;
+  // Removed when this process exits.
+  static const struct Dir {
+    fs::path path =
+        fs::path(::testing::TempDir()) / ("dprof-for-everyone-" + std::to_string(getpid()));
+    ~Dir() {
+      std::error_code ignored;
+      fs::remove_all(path, ignored);
+    }
+  } copies;
+  const fs::path& dir = copies.path;
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec);
+  auto copy = [&](const fs::path& from) {
+    fs::copy_file(from, dir / from.filename(), fs::copy_options::overwrite_existing);
+  };
+  copy(target);
+  if (const fs::path agent = target.parent_path() / "libdprof_agent.so"; fs::exists(agent)) {
+    copy(agent);
+  }
+  return (dir / target.filename()).string();
+}
+
 CliProcess::CliProcess(const std::vector<std::string>& args, const CliOptions& options) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return;
-  std::vector<std::string> argv = {options.program.empty() ? DPROF_CLI : options.program};
+  std::string program = options.program.empty() ? DPROF_CLI : options.program;
+  if (options.as_nobody && geteuid() == 0) program = ReachableByEveryone(program);
+  std::vector<std::string> argv = {program};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<char*> cargv;
   for (std::string& a : argv) cargv.push_back(a.data());

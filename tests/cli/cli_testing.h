@@ -21,7 +21,9 @@ struct CliOptions {
   // When non-zero, perf_event_open fails with this errno in dprof (a seccomp filter), as in a
   // container or under kernel.perf_event_paranoid=3.
   int perf_errno = 0;
-  bool as_nobody = false;    // run as uid/gid 65534 (when this process is root)
+  // Run as uid/gid 65534 (when this process is root). The program is run from a copy every user
+  // can reach when its own directory is closed to them (a build tree under /root).
+  bool as_nobody = false;
   std::string program = {};  // "": the dprof binary; else this program (a path, or on PATH)
   std::vector<std::string> env = {};  // "NAME=VALUE" added to the environment
 };
@@ -48,6 +50,11 @@ class CliProcess {
   int err_fd_ = -1;
   CliResult result_;
 };
+
+// `path` when every user can reach and run it, else a copy that every user can (in a directory of
+// this process under the test's temporary directory; a copy of the dprof binary takes the timer
+// sampler's agent along). For a program a test runs as another user.
+std::string ReachableByEveryone(const std::string& path);
 
 // Runs dprof with `args` to the end.
 CliResult RunDprof(const std::vector<std::string>& args, const CliOptions& options = {});

@@ -233,8 +233,9 @@ TEST(RecordTest, OrdinaryUserRecordsUserSpace) {
   ASSERT_EQ(chmod(dir.c_str(), 0777), 0);
   int paranoid = 2;
   std::ifstream("/proc/sys/kernel/perf_event_paranoid") >> paranoid;
-  CliResult r = RunDprof({"record", "--", SampleProgram("cpu_bound", "nofp"), "1"},
-                         {.cwd = dir, .as_nobody = true});
+  CliResult r =
+      RunDprof({"record", "--", ReachableByEveryone(SampleProgram("cpu_bound", "nofp")), "1"},
+               {.cwd = dir, .as_nobody = true});
   if (paranoid > 2) {
     // Nothing at all for ordinary users: said, with the fix.
     EXPECT_EQ(r.exit_code, 1);
@@ -263,10 +264,10 @@ TEST(RecordTest, OrdinaryUserAttachesToItsOwnProcess) {
     GTEST_SKIP() << "kernel.perf_event_paranoid " << paranoid << ": nothing allowed";
   const std::string dir = ScratchDir("ordinary_pid");
   ASSERT_EQ(chmod(dir.c_str(), 0777), 0);
+  const std::string program = ReachableByEveryone(SampleProgram("cpu_bound", "nofp"));
   const pid_t target = fork();
   if (target == 0) {
     if (setgid(65534) != 0 || setuid(65534) != 0) _exit(126);
-    const std::string program = SampleProgram("cpu_bound", "nofp");
     execl(program.c_str(), program.c_str(), "4", nullptr);
     _exit(127);
   }

@@ -12,9 +12,9 @@
 #include <sstream>
 
 #include "dprof/profile/folded.h"
-#include "dprof/profile/profile.h"
 #include "dprof/profile/recording_reader.h"
 #include "dprof/profile/report.h"
+#include "dprof/profile/view.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace dprof::profile;
@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       ParseRecording(std::span(data, size), "fuzz input", &report, {.max_raw_bytes = 256 << 20});
   if (!r.ok()) return 0;
   (void)report.Summary();
-  const Profile profile = Profile::Build(*r, {.thread_root = true});
+  const View profile = View::Build(*r, {.thread_root = true});
   std::ostringstream out;
   WriteFolded(profile, {.kernel_suffix = true}, out);
   WriteReport(*r, profile, {}, out);

@@ -13,7 +13,7 @@
 #include <string>
 
 #include "dprof/profile/folded.h"
-#include "dprof/profile/profile.h"
+#include "dprof/profile/view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/profile/recording_testing.h"
@@ -27,7 +27,7 @@ using ::testing::Not;
 TEST(FlameGraphSvgTest, FramesWithTooltips) {
   const Recording r = testing::SymbolizedRecording();
   std::ostringstream svg;
-  WriteFlameGraphSvg(Profile::Build(r), {.title = "a <test>"}, svg);
+  WriteFlameGraphSvg(View::Build(r), {.title = "a <test>"}, svg);
   const std::string text = svg.str();
   EXPECT_THAT(text, HasSubstr("<svg "));
   EXPECT_THAT(text, HasSubstr(">a &lt;test&gt;</text>"));
@@ -40,8 +40,8 @@ TEST(FlameGraphSvgTest, FramesWithTooltips) {
 TEST(FoldedDiffTest, BothWeightsOfEveryStack) {
   const Recording r = testing::SymbolizedRecording();
   std::ostringstream out;
-  WriteFoldedDiff(Profile::Build(r, {.tids = {11}, .kernel = false}),
-                  Profile::Build(r, {.tids = {10}, .kernel = false}), {}, out);
+  WriteFoldedDiff(View::Build(r, {.tids = {11}, .kernel = false}),
+                  View::Build(r, {.tids = {10}, .kernel = false}), {}, out);
   EXPECT_EQ(out.str(),
             "main;work;hot_a 0 3000000\n"
             "[user stack never arrived: task exited or recording cut short] 0 1000000\n"
@@ -120,7 +120,7 @@ constexpr char kDriver[] = R"(
 TEST_F(BrowserTest, ZoomSearchAndTooltipWork) {
   const Recording r = testing::SymbolizedRecording();
   std::ostringstream html;
-  WriteFlameGraphHtml(Profile::Build(r), {.title = "views test"}, html);
+  WriteFlameGraphHtml(View::Build(r), {.title = "views test"}, html);
   EXPECT_THAT(html.str(), Not(HasSubstr("http://")));  // nothing fetched from anywhere
   EXPECT_THAT(html.str(), Not(HasSubstr("src=")));
   const std::filesystem::path page = PageWithDriver(html.str(), kDriver);
@@ -162,7 +162,7 @@ TEST_F(BrowserTest, HundredThousandDistinctStacksRender) {
                              .user = event::UserStack::kInline,
                              .user_stack = id});
   }
-  const Profile p = Profile::Build(r);
+  const View p = View::Build(r);
   ASSERT_EQ(p.stacks().size(), 100'000u);
   std::ostringstream html;
   WriteFlameGraphHtml(p, {}, html);

@@ -15,11 +15,11 @@
 #include <vector>
 
 #include "dprof/profile/output_file.h"
-#include "dprof/profile/profile.h"
 #include "dprof/profile/recorder.h"
 #include "dprof/profile/recording_reader.h"
 #include "dprof/profile/recording_writer.h"
 #include "dprof/profile/report.h"
+#include "dprof/profile/view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/profile/recording_testing.h"
@@ -338,7 +338,7 @@ TEST_F(RecordingTest, StacksTheDepotRefusedAreRecordedAndCounted) {
   EXPECT_EQ(*r->Stack(r->events[1].kernel_stack), stored);
   EXPECT_EQ(r->counters.at("depot.fail_capacity"), 2u);
   std::ostringstream out;
-  WriteReport(*r, Profile::Build(*r), {}, out);
+  WriteReport(*r, View::Build(*r), {}, out);
   EXPECT_THAT(out.str(), ::testing::HasSubstr(
                              "stack depot: 2 stacks refused (2 for capacity; 4096 bytes in use)"));
 }

@@ -13,11 +13,11 @@
 
 #include "dprof/profile/folded.h"
 #include "dprof/profile/process_history.h"
-#include "dprof/profile/profile.h"
 #include "dprof/profile/recorder.h"
 #include "dprof/profile/recording_reader.h"
 #include "dprof/profile/report.h"
 #include "dprof/profile/symbolizer.h"
+#include "dprof/profile/view.h"
 #include "dprof/tracer/tracer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -86,10 +86,10 @@ class SymbolizationTest : public ::testing::Test {
   // Of the weight of the events that have a user stack (a loaded machine drops some snapshots;
   // those are counted, and tested, elsewhere), the share whose leaf frame satisfies `pred`.
   template <typename Pred>
-  static double LeafShare(const Profile& p, Pred pred) {
+  static double LeafShare(const View& p, Pred pred) {
     uint64_t weight = 0, unwound = 0;
-    for (const Profile::Stack& s : p.stacks()) {
-      if (p.frame(s.frames.front()).kind == Profile::FrameKind::kOrphan) continue;
+    for (const View::Stack& s : p.stacks()) {
+      if (p.frame(s.frames.front()).kind == View::FrameKind::kOrphan) continue;
       unwound += s.weight;
       if (pred(p.frame(s.frames.back()))) weight += s.weight;
     }
@@ -97,7 +97,7 @@ class SymbolizationTest : public ::testing::Test {
   }
 
   // The heaviest stacks, for failure messages.
-  static std::string Top(const Profile& p) {
+  static std::string Top(const View& p) {
     std::ostringstream folded;
     WriteFolded(p, {}, folded);
     std::string text = folded.str();
@@ -115,20 +115,20 @@ class SymbolizationTest : public ::testing::Test {
 TEST_F(SymbolizationTest, InlinedFunctionsUnfold) {
   DPROF_REQUIRE_PERF_OR_SKIP();
   const Recording r = RecordAndRead({SampleFile("inlined"), "0.6"});
-  const Profile p = Profile::Build(r, {.kernel = false});
+  const View p = View::Build(r, {.kernel = false});
   ASSERT_GT(p.total_count(), 200u);
   const uint32_t step_line = MarkedLine("inlined/main.cc", "step");
   const uint32_t mix_line = MarkedLine("inlined/main.cc", "mix-calls-step");
   const uint32_t accumulate_line = MarkedLine("inlined/main.cc", "accumulate-calls-mix");
   uint64_t matched = 0, unwound = 0;
-  for (const Profile::Stack& s : p.stacks()) {
-    if (p.frame(s.frames.front()).kind == Profile::FrameKind::kOrphan) continue;
+  for (const View::Stack& s : p.stacks()) {
+    if (p.frame(s.frames.front()).kind == View::FrameKind::kOrphan) continue;
     unwound += s.weight;
     const size_t n = s.frames.size();
     if (n < 4) continue;
-    const Profile::Frame& step = p.frame(s.frames[n - 1]);
-    const Profile::Frame& mix = p.frame(s.frames[n - 2]);
-    const Profile::Frame& accumulate = p.frame(s.frames[n - 3]);
+    const View::Frame& step = p.frame(s.frames[n - 1]);
+    const View::Frame& mix = p.frame(s.frames[n - 2]);
+    const View::Frame& accumulate = p.frame(s.frames[n - 3]);
     if (step.name != "(anonymous namespace)::step") continue;
     EXPECT_TRUE(step.inlined);
     EXPECT_THAT(step.file, EndsWith("samples/inlined/main.cc"));
@@ -149,12 +149,12 @@ TEST_F(SymbolizationTest, InlinedFunctionsUnfold) {
 TEST_F(SymbolizationTest, CxxNamesAreDemangled) {
   DPROF_REQUIRE_PERF_OR_SKIP();
   const Recording r = RecordAndRead({SampleFile("cxx_names"), "0.6"});
-  const Profile p = Profile::Build(r, {.kernel = false});
+  const View p = View::Build(r, {.kernel = false});
   ASSERT_GT(p.total_count(), 200u);
-  const double doubles = LeafShare(p, [](const Profile::Frame& f) {
+  const double doubles = LeafShare(p, [](const View::Frame& f) {
     return f.name == "shapes::detail::Accumulator<double>::Add(double)";
   });
-  const double integers = LeafShare(p, [](const Profile::Frame& f) {
+  const double integers = LeafShare(p, [](const View::Frame& f) {
     return f.name == "shapes::detail::Accumulator<unsigned long>::Add(unsigned long)";
   });
   EXPECT_GT(doubles, 0.1);
@@ -162,7 +162,7 @@ TEST_F(SymbolizationTest, CxxNamesAreDemangled) {
   EXPECT_GT(doubles + integers, 0.8) << Top(p);
   // Their callers: a lambda in main, through a function template in an anonymous namespace.
   bool drive = false, lambda = false;
-  for (const Profile::Frame& f : p.frames()) {
+  for (const View::Frame& f : p.frames()) {
     drive |= f.name.starts_with("(anonymous namespace)::Drive<");
     lambda |= f.name == "main::{lambda()#1}::operator()() const";
   }
@@ -174,10 +174,10 @@ TEST_F(SymbolizationTest, LibraryLoadedWithDlopen) {
   DPROF_REQUIRE_PERF_OR_SKIP();
   const Recording r =
       RecordAndRead({SampleFile("dlopen"), SampleFile("libdlopen_plugin.so"), "0.6"});
-  const Profile p = Profile::Build(r, {.kernel = false});
+  const View p = View::Build(r, {.kernel = false});
   ASSERT_GT(p.total_count(), 200u);
   EXPECT_GT(LeafShare(p,
-                      [](const Profile::Frame& f) {
+                      [](const View::Frame& f) {
                         return f.name == "plugin_hot" && !f.deleted &&
                                f.module.ends_with("libdlopen_plugin.so");
                       }),
@@ -187,10 +187,9 @@ TEST_F(SymbolizationTest, LibraryLoadedWithDlopen) {
   // entry and exit); how the samples split between the two depends on the CPU.
   const uint32_t body = MarkedLine("dlopen/plugin.cc", "plugin-hot");
   const uint32_t control = MarkedLine("dlopen/plugin.cc", "plugin-loop");
-  EXPECT_GT(LeafShare(p, [&](const Profile::Frame& f) { return f.line == body; }), 0.1) << Top(p);
-  EXPECT_GT(
-      LeafShare(p, [&](const Profile::Frame& f) { return f.line == body || f.line == control; }),
-      0.8)
+  EXPECT_GT(LeafShare(p, [&](const View::Frame& f) { return f.line == body; }), 0.1) << Top(p);
+  EXPECT_GT(LeafShare(p, [&](const View::Frame& f) { return f.line == body || f.line == control; }),
+            0.8)
       << Top(p);
 }
 
@@ -200,10 +199,10 @@ TEST_F(SymbolizationTest, DeletedLibraryStaysNamed) {
   DPROF_REQUIRE_PERF_OR_SKIP();
   const Recording r =
       RecordAndRead({SampleFile("dlopen"), SampleFile("libdlopen_plugin.so"), "0.6", "--deleted"});
-  const Profile p = Profile::Build(r, {.kernel = false});
+  const View p = View::Build(r, {.kernel = false});
   ASSERT_GT(p.total_count(), 200u);
   EXPECT_GT(LeafShare(p,
-                      [](const Profile::Frame& f) {
+                      [](const View::Frame& f) {
                         return f.name == "plugin_hot" && f.deleted &&
                                f.module.ends_with("/libdlopen_plugin.so");
                       }),
@@ -262,10 +261,10 @@ TEST_F(SymbolizationTest, JitCodeNamedByItsPerfMap) {
   for (const ThreadName& t : r.threads) {
     std::filesystem::remove("/tmp/perf-" + std::to_string(t.pid) + ".map");
   }
-  const Profile p = Profile::Build(r, {.kernel = false});
+  const View p = View::Build(r, {.kernel = false});
   ASSERT_GT(p.total_count(), 200u);
   EXPECT_GT(LeafShare(p,
-                      [](const Profile::Frame& f) {
+                      [](const View::Frame& f) {
                         return f.name == "jit_hot_loop" && f.module.starts_with("/tmp/perf-");
                       }),
             0.8)
@@ -277,11 +276,11 @@ TEST_F(SymbolizationTest, JitCodeNamedByItsPerfMap) {
 TEST_F(SymbolizationTest, KernelFramesAreNamed) {
   DPROF_REQUIRE_PERF_OR_SKIP();
   const Recording r = RecordAndRead({testing::SampleProgram("blocking", "nofp"), "write", "256"});
-  const Profile p = Profile::Build(r, {.user = false});
+  const View p = View::Build(r, {.user = false});
   ASSERT_GT(p.total_count(), 0u);
   size_t named = 0, kernel = 0;
-  for (const Profile::Frame& f : p.frames()) {
-    if (f.kind != Profile::FrameKind::kKernel) continue;
+  for (const View::Frame& f : p.frames()) {
+    if (f.kind != View::FrameKind::kKernel) continue;
     ++kernel;
     named += !f.name.starts_with("[unknown]");
     EXPECT_EQ(f.module, "[kernel.kallsyms]");
@@ -297,9 +296,9 @@ TEST_F(SymbolizationTest, EveryProcessOfATreeIsNamed) {
   DPROF_REQUIRE_PERF_OR_SKIP();
   constexpr double kSeconds = 0.3;
   const Recording r = RecordAndRead({SampleFile("forker"), "all", std::to_string(kSeconds)});
-  const Profile p = Profile::Build(r, {.kernel = false});
+  const View p = View::Build(r, {.kernel = false});
   ASSERT_GT(p.total_count(), 1000u);
-  EXPECT_GT(LeafShare(p, [](const Profile::Frame& f) { return !f.name.starts_with("[unknown]"); }),
+  EXPECT_GT(LeafShare(p, [](const View::Frame& f) { return !f.name.starts_with("[unknown]"); }),
             0.97)
       << Top(p);
   // Each burns kSeconds of wall time per process; on a loaded machine it gets less of the CPU.

@@ -15,9 +15,9 @@
 #include "absl/strings/str_join.h"
 #include "dprof/profile/folded.h"
 #include "dprof/profile/pprof.h"
-#include "dprof/profile/profile.h"
 #include "dprof/profile/report.h"
 #include "dprof/profile/speedscope.h"
+#include "dprof/profile/view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/profile/recording_testing.h"
@@ -29,7 +29,7 @@ using ::testing::HasSubstr;
 
 TEST(ProfileTest, StitchesSymbolizesAndMerges) {
   const Recording r = testing::SymbolizedRecording();
-  const Profile p = Profile::Build(r);
+  const View p = View::Build(r);
   // 3 events main;work;hot_a (one through a cookie), 1 main;work;hot_b, 1 orphan in the kernel.
   EXPECT_EQ(p.total_count(), 5u);
   EXPECT_EQ(p.total_weight(), 5'000'000u);
@@ -47,9 +47,9 @@ TEST(ProfileTest, StitchesSymbolizesAndMerges) {
 TEST(ProfileTest, FiltersAndThreadRoot) {
   const Recording r = testing::SymbolizedRecording();
   std::ostringstream folded;
-  WriteFolded(Profile::Build(r, {.tids = {11}, .kernel = false, .thread_root = true}), {}, folded);
+  WriteFolded(View::Build(r, {.tids = {11}, .kernel = false, .thread_root = true}), {}, folded);
   EXPECT_EQ(folded.str(), "worker;main;work;inlined_helper;hot_b 1000000\n");
-  EXPECT_EQ(Profile::Build(r, {.comms = {"nobody"}}).total_count(), 0u);
+  EXPECT_EQ(View::Build(r, {.comms = {"nobody"}}).total_count(), 0u);
 }
 
 // A thread never renamed has its creator's name (the kernel copies it at clone), else its
@@ -71,7 +71,7 @@ TEST(ProfileTest, ThreadNamesInheritTheirCreators) {
 
 TEST(ReportTest, TopFunctionsAndStats) {
   const Recording r = testing::SymbolizedRecording();
-  const Profile p = Profile::Build(r);
+  const View p = View::Build(r);
   std::vector<FunctionWeight> rows = FunctionWeights(p, ReportOptions::Sort::kSelf);
   ASSERT_GE(rows.size(), 3u);
   EXPECT_EQ(rows[0].name, "hot_a");
@@ -95,7 +95,7 @@ TEST(ReportTest, TopFunctionsAndStats) {
 // thread, modules and functions from the frames; self from the leaf, total once per stack.
 TEST(ReportTest, RowsBySortKeys) {
   const Recording r = testing::SymbolizedRecording();
-  const Profile p = Profile::Build(r, {.by_thread = true});
+  const View p = View::Build(r, {.by_thread = true});
   auto rows = [&](std::vector<ReportKey> keys, ReportOptions::Sort sort) {
     std::vector<std::string> out;
     for (const ReportRow& row : ReportRows(p, keys, sort)) {
@@ -134,7 +134,7 @@ TEST(ReportTest, RowsBySortKeys) {
 // from the function down into what it called.
 TEST(ReportTest, CallGraphs) {
   const Recording r = testing::SymbolizedRecording();
-  const Profile p = Profile::Build(r, {.kernel = false});
+  const View p = View::Build(r, {.kernel = false});
   auto report = [&](ReportOptions o) {
     o.header = false;
     o.stats = false;
@@ -173,7 +173,7 @@ TEST(ReportTest, CallGraphs) {
 // with an ellipsis (never misaligned), and the header's units.
 TEST(ReportTest, ColumnsAndWidth) {
   const Recording r = testing::SymbolizedRecording();
-  const Profile p = Profile::Build(r);
+  const View p = View::Build(r);
   auto report = [&](ReportOptions o) {
     o.stats = false;
     std::ostringstream out;
@@ -218,7 +218,7 @@ TEST(ReportTest, ColumnsAndWidth) {
   Recording faults = r;
   faults.event_names = {"page-faults"};
   std::ostringstream out;
-  WriteReport(faults, Profile::Build(faults), {.stats = false}, out);
+  WriteReport(faults, View::Build(faults), {.stats = false}, out);
   EXPECT_THAT(out.str(), HasSubstr("(page-faults; 5 samples, 5000000 events)"));
   EXPECT_THAT(out.str(), HasSubstr("Self events"));
 }
@@ -247,7 +247,7 @@ TEST(ReportTest, UnnamedFramesByReason) {
                         .user = event::UserStack::kDeferred,
                         .cookie = 1});
   }
-  const Profile p = Profile::Build(r);
+  const View p = View::Build(r);
   const UnnamedCounts& u = p.unnamed_counts();
   EXPECT_EQ(u.user_frames, 10u);
   EXPECT_EQ(u.unnamed(), 8u);
@@ -269,7 +269,7 @@ TEST(ReportTest, UnnamedFramesByReason) {
 TEST(SpeedscopeTest, FramesSamplesAndWeights) {
   const Recording r = testing::SymbolizedRecording();
   std::ostringstream out;
-  WriteSpeedscope(Profile::Build(r, {.tids = {11}}), "app \"<1>\"", out);
+  WriteSpeedscope(View::Build(r, {.tids = {11}}), "app \"<1>\"", out);
   EXPECT_EQ(out.str(),
             R"({"$schema":"https://www.speedscope.app/file-format-schema.json",)"
             R"("exporter":"dprof","name":"app \"\u003c1>\"","activeProfileIndex":0,)"
@@ -343,7 +343,7 @@ std::vector<uint64_t> Values(const std::string& block, const std::string& key) {
 
 TEST(PprofTest, DecodedByProtocWithTotalsOfTheReport) {
   const Recording r = testing::SymbolizedRecording();
-  const Profile p = Profile::Build(r);
+  const View p = View::Build(r);
   std::ostringstream gz;
   ASSERT_TRUE(WritePprof(r, p, gz).ok());
   const std::string text = Decode(Gunzip(gz.str()));

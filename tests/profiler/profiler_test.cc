@@ -27,7 +27,7 @@ using ::testing::Not;
 using ::testing::StartsWith;
 
 // Self weight of `function` as a share of the profile.
-double SelfShare(const profile::Profile& p, const std::string& function) {
+double SelfShare(const profile::View& p, const std::string& function) {
   for (const profile::FunctionWeight& f :
        profile::FunctionWeights(p, profile::ReportOptions::Sort::kSelf)) {
     if (f.name == function) {
@@ -61,7 +61,7 @@ double RunWorkload(double seconds) {
 
 // What every self-profile must show: the 2:1 ratio, and nothing of dprof's threads.
 void ExpectSelfProfile(const Profile& profile, const std::vector<pid_t>& own) {
-  const profile::Profile& stacks = profile.stacks();
+  const profile::View& stacks = profile.view();
   ASSERT_GT(stacks.total_count(), 200u);
   const double a = SelfShare(stacks, "hot_a"), b = SelfShare(stacks, "hot_b");
   EXPECT_GT(a + b, 0.85) << "hot_a " << a << ", hot_b " << b;
@@ -83,7 +83,7 @@ void ExpectSelfProfile(const Profile& profile, const std::vector<pid_t>& own) {
       EXPECT_THAT(it->second, Not(StartsWith("dprof-")));
     }
   }
-  for (const profile::Profile::Frame& f : stacks.frames()) {
+  for (const profile::View::Frame& f : stacks.frames()) {
     EXPECT_THAT(f.name, Not(HasSubstr("WorkerLoop")));
     EXPECT_THAT(f.name, Not(HasSubstr("ReaderLoop")));
   }
@@ -119,7 +119,7 @@ TEST(ProfilerTest, ProfilesItselfWithTimerSignals) {
   EXPECT_EQ(profile->recording().metadata.at("sampler"), "timer signal");
   // Each sample stands for the CPU time it saw: the two threads' CPU time, however coarse the
   // kernel's timer tick made the samples.
-  EXPECT_NEAR(profile->stacks().total_weight() / 1e9, cpu, 0.2 * cpu);
+  EXPECT_NEAR(profile->view().total_weight() / 1e9, cpu, 0.2 * cpu);
   // The signal's default action is back: a stray SIGPROF would end the process.
   struct sigaction now = {};
   sigaction(SIGPROF, nullptr, &now);

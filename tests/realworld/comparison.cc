@@ -17,8 +17,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "dprof/profile/profile.h"
 #include "dprof/profile/recording_reader.h"
+#include "dprof/profile/view.h"
 #include "gtest/gtest.h"
 #include "tests/cli/cli_testing.h"
 
@@ -110,12 +110,12 @@ Figures DprofFigures(const std::string& path) {
   for (const char* counter : {"lost records", "lost samples"}) {
     if (auto it = r->counters.find(counter); it != r->counters.end()) f.lost += it->second;
   }
-  const profile::Profile p = profile::Profile::Build(*r, {.events = profile::DefaultEvents(*r)});
-  for (const profile::Profile::Stack& s : p.stacks()) {
+  const profile::View p = profile::View::Build(*r, {.events = profile::DefaultEvents(*r)});
+  for (const profile::View::Stack& s : p.stacks()) {
     // A snapshot dropped when the unwind queue was full is given up, as perf's lost samples are:
     // counted as lost, not in the shares.
     const bool dropped = std::any_of(s.frames.begin(), s.frames.end(), [&](uint32_t id) {
-      return p.frame(id).kind == profile::Profile::FrameKind::kOrphan &&
+      return p.frame(id).kind == profile::View::FrameKind::kOrphan &&
              p.frame(id).name == profile::OrphanFrame(profile::Orphan::kDropped);
     });
     if (dropped) {
@@ -124,13 +124,13 @@ Figures DprofFigures(const std::string& path) {
     }
     // The function the leaf address was compiled into (its location's outermost frame): perf
     // script --no-inline names that one.
-    const profile::Profile::Frame& leaf = p.frame(p.locations()[s.locations.back()].frames.front());
+    const profile::View::Frame& leaf = p.frame(p.locations()[s.locations.back()].frames.front());
     const bool is_named =
-        leaf.kind != profile::Profile::FrameKind::kOrphan && !leaf.name.starts_with("[unknown]");
+        leaf.kind != profile::View::FrameKind::kOrphan && !leaf.name.starts_with("[unknown]");
     std::vector<std::string> outer;  // user functions, outermost first (stacks are root first)
     for (uint32_t id : s.locations) {
-      const profile::Profile::Frame& frame = p.frame(p.locations()[id].frames.front());
-      if (frame.kind == profile::Profile::FrameKind::kUser) outer.push_back(frame.name);
+      const profile::View::Frame& frame = p.frame(p.locations()[id].frames.front());
+      if (frame.kind == profile::View::FrameKind::kUser) outer.push_back(frame.name);
     }
     AddStack(f, s.count, static_cast<double>(s.weight), is_named ? leaf.name : "",
              leaf.module.empty() ? "[no module]" : leaf.module, outer);

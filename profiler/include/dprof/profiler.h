@@ -19,7 +19,7 @@
 //   RunTheWorkload();
 //   absl::StatusOr<dprof::Profile> profile = profiler->Stop();
 //   s = profile->WriteFlameGraph("profile.html");
-//   for (const auto& stack : profile->stacks().stacks()) { /* stack.weight, stack.frames */ }
+//   for (const auto& stack : profile->view().stacks()) { /* stack.weight, stack.frames */ }
 //
 // Context: Create, Start, Wait, Finish and Stop from one thread at a time (any thread: the
 // profiler records on its own reader thread). RequestStop() from any thread or a signal handler.
@@ -46,9 +46,9 @@
 #include "absl/status/statusor.h"
 #include "dprof/profile/flamegraph.h"
 #include "dprof/profile/output_file.h"
-#include "dprof/profile/profile.h"
 #include "dprof/profile/recording.h"
 #include "dprof/profile/report.h"
+#include "dprof/profile/view.h"
 #include "dprof/tracer/tracer.h"
 #include "dprof/unwind/deferred_unwinder.h"
 
@@ -121,9 +121,9 @@ class Profile {
   const profile::Recording& recording() const { return recording_; }
   // The default view's stacks, merged, with their weights and symbolized frames (root first):
   // the first recorded event, with off-CPU time when recorded with `wall`.
-  const profile::Profile& stacks() const { return stacks_; }
+  const profile::View& view() const { return view_; }
   // Any other view: some events, processes, threads, halves of the stacks.
-  profile::Profile View(const profile::ProfileOptions& options) const;
+  profile::View MakeView(const profile::ViewOptions& options) const;
 
   // Files, each replaced only once whole (profile/output_file.h); WriteRecording() excepted,
   // which writes the recording file in place. The flame graph is an SVG
@@ -140,10 +140,10 @@ class Profile {
   void WriteReport(std::ostream& out, const profile::ReportOptions& options = {}) const;
 
  private:
-  profile::ProfileOptions DefaultView(bool thread_root) const;
+  profile::ViewOptions DefaultView(bool thread_root) const;
 
   profile::Recording recording_;
-  profile::Profile stacks_;
+  profile::View view_;
 };
 
 class Profiler {

@@ -12,7 +12,7 @@
 //
 // Example:
 //   std::ofstream out("flamegraph.html");
-//   WriteFlameGraphHtml(Profile::Build(recording, {.thread_root = true}), {.title = "app"}, out);
+//   WriteFlameGraphHtml(View::Build(recording, {.thread_root = true}), {.title = "app"}, out);
 //
 // Context: any thread; reads the profiles and keeps no state between calls (concurrent calls need
 // their own `out`). Not async-signal-safe (allocates).
@@ -23,23 +23,21 @@
 #include <string>
 #include <string_view>
 
-#include "dprof/profile/profile.h"
+#include "dprof/profile/view.h"
 
 namespace dprof::profile {
 
 struct FlameGraphOptions {
   std::string title = "Flame Graph";
-  bool reverse = false;  // merge stacks from their leaves: each hot function with its callers
-  bool icicle = false;   // hang the stacks from the top (the page can toggle it)
-  const Profile* base = nullptr;  // differential against this profile
+  bool reverse = false;        // merge stacks from their leaves: each hot function with its callers
+  bool icicle = false;         // hang the stacks from the top (the page can toggle it)
+  const View* base = nullptr;  // differential against this profile
 };
 
-void WriteFlameGraphHtml(const Profile& profile, const FlameGraphOptions& options,
-                         std::ostream& out);
-void WriteFlameGraphSvg(const Profile& profile, const FlameGraphOptions& options,
-                        std::ostream& out);
+void WriteFlameGraphHtml(const View& profile, const FlameGraphOptions& options, std::ostream& out);
+void WriteFlameGraphSvg(const View& profile, const FlameGraphOptions& options, std::ostream& out);
 // The SVG picture when `path` (where it is going) ends in .svg, else the HTML page.
-void WriteFlameGraphFor(std::string_view path, const Profile& profile,
+void WriteFlameGraphFor(std::string_view path, const View& profile,
                         const FlameGraphOptions& options, std::ostream& out);
 // A recording's flame graph title: its command.
 std::string FlameGraphTitle(const Recording& recording);

@@ -8,7 +8,7 @@
 // every line parses. The output feeds flamegraph.pl, speedscope, inferno and diff tools.
 //
 // Example:
-//   WriteFolded(Profile::Build(recording, {.thread_root = true}), {.kernel_suffix = true},
+//   WriteFolded(View::Build(recording, {.thread_root = true}), {.kernel_suffix = true},
 //   std::cout);
 //
 // Context: any thread; reads the profiles and keeps no state between calls (concurrent calls need
@@ -19,7 +19,7 @@
 #include <ostream>
 #include <string>
 
-#include "dprof/profile/profile.h"
+#include "dprof/profile/view.h"
 
 namespace dprof::profile {
 
@@ -29,15 +29,15 @@ struct FoldedOptions {
 };
 
 // Writes the profile's stacks, merged by frame names, heaviest first (ties by name).
-void WriteFolded(const Profile& profile, const FoldedOptions& options, std::ostream& out);
+void WriteFolded(const View& profile, const FoldedOptions& options, std::ostream& out);
 
 // The folded diff of two profiles, as difffolded.pl writes it for flamegraph.pl: every stack of
 // either, "stack BASE_WEIGHT WEIGHT", heaviest (in `profile`) first.
-void WriteFoldedDiff(const Profile& base, const Profile& profile, const FoldedOptions& options,
+void WriteFoldedDiff(const View& base, const View& profile, const FoldedOptions& options,
                      std::ostream& out);
 
 // The name a frame is drawn with in folded stacks: ';' and line breaks replaced.
-std::string FoldedName(const Profile::Frame& frame, bool kernel_suffix);
+std::string FoldedName(const View::Frame& frame, bool kernel_suffix);
 
 }  // namespace dprof::profile
 

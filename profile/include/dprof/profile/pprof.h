@@ -7,7 +7,7 @@
 //
 // Example:
 //   std::ofstream out("profile.pb.gz", std::ios::binary);
-//   absl::Status s = WritePprof(recording, Profile::Build(recording), out);
+//   absl::Status s = WritePprof(recording, View::Build(recording), out);
 //
 // Context: any thread; reads the recording and the profile and keeps no state between calls
 // (concurrent calls need their own `out`). Not async-signal-safe (allocates; protobuf, zlib).
@@ -17,13 +17,13 @@
 #include <ostream>
 
 #include "absl/status/status.h"
-#include "dprof/profile/profile.h"
 #include "dprof/profile/recording.h"
+#include "dprof/profile/view.h"
 
 namespace dprof::profile {
 
 // Fails only when compressing or writing fails.
-absl::Status WritePprof(const Recording& recording, const Profile& profile, std::ostream& out);
+absl::Status WritePprof(const Recording& recording, const View& profile, std::ostream& out);
 
 }  // namespace dprof::profile
 

@@ -28,8 +28,8 @@
 #include <string_view>
 #include <vector>
 
-#include "dprof/profile/profile.h"
 #include "dprof/profile/recording.h"
+#include "dprof/profile/view.h"
 
 namespace dprof::profile {
 
@@ -43,7 +43,7 @@ enum class ReportKey : uint8_t {
 };
 // "comm", "pid", "tid", "dso" (or "module"), "sym"; nullopt for anything else.
 std::optional<ReportKey> ParseReportKey(std::string_view name);
-// Whether rows by `keys` need a profile built with ProfileOptions::by_thread (comm, pid or tid
+// Whether rows by `keys` need a profile built with ViewOptions::by_thread (comm, pid or tid
 // among them).
 bool NeedsThreads(const std::vector<ReportKey>& keys);
 
@@ -55,7 +55,7 @@ struct ReportOptions {
 
   Sort sort = Sort::kSelf;  // kTotal: perf's --children order
   // A row per distinct value of these, in this order; comm, pid and tid need a profile built with
-  // ProfileOptions::by_thread.
+  // ViewOptions::by_thread.
   std::vector<ReportKey> keys = {ReportKey::kSym, ReportKey::kDso};
   bool total_column = true;     // false: perf's --no-children (self only)
   bool samples_column = false;  // the events of each row (perf's -n)
@@ -85,7 +85,7 @@ struct ReportRow {
 // The rows of a profile by `keys`, sorted as `sort` says (ties by keys). A row's self weight is
 // that of the stacks whose leaf has its keys; its total, that of the stacks with a frame that has
 // them, each stack counted once.
-std::vector<ReportRow> ReportRows(const Profile& profile, const std::vector<ReportKey>& keys,
+std::vector<ReportRow> ReportRows(const View& profile, const std::vector<ReportKey>& keys,
                                   ReportOptions::Sort sort);
 
 // One function row of the report.
@@ -98,9 +98,9 @@ struct FunctionWeight {
 
 // Every function of the profile with its self and total weight, sorted as `sort` says (ties by
 // name): ReportRows by function and module.
-std::vector<FunctionWeight> FunctionWeights(const Profile& profile, ReportOptions::Sort sort);
+std::vector<FunctionWeight> FunctionWeights(const View& profile, ReportOptions::Sort sort);
 
-void WriteReport(const Recording& recording, const Profile& profile, const ReportOptions& options,
+void WriteReport(const Recording& recording, const View& profile, const ReportOptions& options,
                  std::ostream& out);
 
 // "1.234 s", "12.3 ms", "45 us" for nanoseconds; the plain number for counts.

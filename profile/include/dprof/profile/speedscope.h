@@ -4,7 +4,7 @@
 //
 // Example:
 //   std::ofstream out("profile.speedscope.json");
-//   WriteSpeedscope(Profile::Build(recording), "./app", out);
+//   WriteSpeedscope(View::Build(recording), "./app", out);
 //
 // Context: any thread; reads the profile and keeps no state between calls (concurrent calls need
 // their own `out`). Not async-signal-safe (allocates).
@@ -14,11 +14,11 @@
 #include <ostream>
 #include <string>
 
-#include "dprof/profile/profile.h"
+#include "dprof/profile/view.h"
 
 namespace dprof::profile {
 
-void WriteSpeedscope(const Profile& profile, const std::string& name, std::ostream& out);
+void WriteSpeedscope(const View& profile, const std::string& name, std::ostream& out);
 
 }  // namespace dprof::profile
 

@@ -1,4 +1,4 @@
-// dprof::profile::Profile — a recording's events as symbolized full stacks with weights: what
+// dprof::profile::View — a recording's events as symbolized full stacks with weights: what
 // every view (report, folded, flame graphs, pprof, speedscope) draws.
 //
 // Each event is stitched (kernel half + its cookie's user half, or the pseudo-frame saying why
@@ -8,13 +8,13 @@
 // draw by function merge frames of the same name.
 //
 // Example:
-//   Profile p = Profile::Build(recording, {.events = {0}, .pids = {1234}});
-//   for (const Profile::Stack& s : p.stacks())
+//   View p = View::Build(recording, {.events = {0}, .pids = {1234}});
+//   for (const View::Stack& s : p.stacks())
 //     for (uint32_t f : s.frames) p.frame(f).name;  // root first
 //
 // Context: a plain value; const methods from any thread.
-#ifndef DPROF_PROFILE_PROFILE_H_
-#define DPROF_PROFILE_PROFILE_H_
+#ifndef DPROF_PROFILE_VIEW_H_
+#define DPROF_PROFILE_VIEW_H_
 
 #include <array>
 #include <cstdint>
@@ -29,7 +29,7 @@
 
 namespace dprof::profile {
 
-struct ProfileOptions {
+struct ViewOptions {
   std::set<uint32_t> events = {};    // indices into Recording::event_names; empty: all
   std::set<uint32_t> pids = {};      // empty: all
   std::set<uint32_t> tids = {};      // empty: all
@@ -84,7 +84,7 @@ inline constexpr std::string_view kOffCpuEvent = "off-cpu";
 // Views name each event's thread as it was at the event (ProcessHistory::NameAt).
 absl::flat_hash_map<uint32_t, std::string> ThreadNames(const Recording& recording);
 
-class Profile {
+class View {
  public:
   enum class FrameKind : uint8_t {
     kUser,
@@ -120,13 +120,13 @@ class Profile {
     std::vector<uint32_t> locations = {};  // into locations(), root first
     uint64_t weight = 0;
     uint64_t count = 0;  // events
-    // With ProfileOptions::by_thread: the thread of the stack's events, named as it was then.
+    // With ViewOptions::by_thread: the thread of the stack's events, named as it was then.
     uint32_t pid = 0;
     uint32_t tid = 0;
     std::string comm = {};
   };
 
-  static Profile Build(const Recording& recording, const ProfileOptions& options = {});
+  static View Build(const Recording& recording, const ViewOptions& options = {});
 
   const std::vector<Frame>& frames() const { return frames_; }
   const Frame& frame(uint32_t id) const { return frames_[id]; }
@@ -157,4 +157,4 @@ std::string UnknownFrame(const Symbol* symbol, uint64_t address);
 
 }  // namespace dprof::profile
 
-#endif  // DPROF_PROFILE_PROFILE_H_
+#endif  // DPROF_PROFILE_VIEW_H_

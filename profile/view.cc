@@ -1,4 +1,4 @@
-#include "dprof/profile/profile.h"
+#include "dprof/profile/view.h"
 
 #include <algorithm>
 #include <array>
@@ -57,23 +57,23 @@ std::optional<Unnamed> UnnamedFrame(const Symbol* symbol, uint32_t mapping) {
 
 class Builder {
  public:
-  Builder(const Recording& r, std::vector<Profile::Frame>* frames,
-          std::vector<Profile::Location>* locations)
+  Builder(const Recording& r, std::vector<View::Frame>* frames,
+          std::vector<View::Location>* locations)
       : r_(r), frames_(*frames), locations_(*locations) {}
 
-  uint32_t Intern(Profile::Frame frame) {
+  uint32_t Intern(View::Frame frame) {
     auto [it, inserted] = frame_ids_.try_emplace(frame, static_cast<uint32_t>(frames_.size()));
     if (inserted) frames_.push_back(std::move(frame));
     return it->second;
   }
 
   // A location of one frame of its own: a pseudo-frame (thread, orphan).
-  uint32_t PseudoLocation(Profile::Frame frame) {
+  uint32_t PseudoLocation(View::Frame frame) {
     const uint32_t id = Intern(std::move(frame));
     auto [it, inserted] =
         pseudo_locations_.try_emplace(id, static_cast<uint32_t>(locations_.size()));
     if (inserted) {
-      locations_.push_back(Profile::Location{.frames = {id}});
+      locations_.push_back(View::Location{.frames = {id}});
       unnamed_.push_back(std::nullopt);
     }
     return it->second;
@@ -81,31 +81,31 @@ class Builder {
 
   // The location of one address of `pid` (kKernelPid for the kernel's) in recorded mapping
   // `mapping` (kNoMapping: none held it). Processes share the locations of a mapping.
-  uint32_t LocationAt(uint32_t pid, uint32_t mapping, uint64_t address, Profile::FrameKind kind) {
+  uint32_t LocationAt(uint32_t pid, uint32_t mapping, uint64_t address, View::FrameKind kind) {
     auto [it, inserted] =
         location_ids_.try_emplace(std::tuple(mapping, mapping == kNoMapping ? pid : 0, address),
                                   static_cast<uint32_t>(locations_.size()));
     if (!inserted) return it->second;
     const Symbol* symbol = r_.SymbolAt(pid, mapping, address);
-    unnamed_.push_back(kind == Profile::FrameKind::kUser ? UnnamedFrame(symbol, mapping)
-                                                         : std::nullopt);
-    Profile::Location location{.module = symbol ? symbol->module : "",
-                               .offset = symbol ? symbol->offset : address};
+    unnamed_.push_back(kind == View::FrameKind::kUser ? UnnamedFrame(symbol, mapping)
+                                                      : std::nullopt);
+    View::Location location{.module = symbol ? symbol->module : "",
+                            .offset = symbol ? symbol->offset : address};
     if (symbol == nullptr || symbol->frames.empty()) {
-      location.frames.push_back(Intern(Profile::Frame{.name = UnknownFrame(symbol, address),
-                                                      .module = location.module,
-                                                      .deleted = symbol && symbol->deleted,
-                                                      .kind = kind}));
+      location.frames.push_back(Intern(View::Frame{.name = UnknownFrame(symbol, address),
+                                                   .module = location.module,
+                                                   .deleted = symbol && symbol->deleted,
+                                                   .kind = kind}));
     } else {
       for (auto f = symbol->frames.rbegin(); f != symbol->frames.rend(); ++f) {
-        location.frames.push_back(Intern(Profile::Frame{
-            .name = f->function.empty() ? UnknownFrame(symbol, address) : f->function,
-            .module = symbol->module,
-            .file = f->file,
-            .line = f->line,
-            .inlined = f->inlined,
-            .deleted = symbol->deleted,
-            .kind = kind}));
+        location.frames.push_back(Intern(
+            View::Frame{.name = f->function.empty() ? UnknownFrame(symbol, address) : f->function,
+                        .module = symbol->module,
+                        .file = f->file,
+                        .line = f->line,
+                        .inlined = f->inlined,
+                        .deleted = symbol->deleted,
+                        .kind = kind}));
       }
     }
     locations_.push_back(std::move(location));
@@ -117,9 +117,9 @@ class Builder {
 
  private:
   const Recording& r_;
-  std::vector<Profile::Frame>& frames_;
-  std::vector<Profile::Location>& locations_;
-  absl::flat_hash_map<Profile::Frame, uint32_t> frame_ids_;
+  std::vector<View::Frame>& frames_;
+  std::vector<View::Location>& locations_;
+  absl::flat_hash_map<View::Frame, uint32_t> frame_ids_;
   absl::flat_hash_map<uint32_t, uint32_t> pseudo_locations_;  // by frame
   // By (mapping, pid when no mapping, address).
   absl::flat_hash_map<std::tuple<uint32_t, uint32_t, uint64_t>, uint32_t> location_ids_;
@@ -155,8 +155,8 @@ absl::flat_hash_map<uint32_t, std::string> ThreadNames(const Recording& r) {
   return names;
 }
 
-Profile Profile::Build(const Recording& r, const ProfileOptions& options) {
-  Profile p;
+View View::Build(const Recording& r, const ViewOptions& options) {
+  View p;
   Builder builder(r, &p.frames_, &p.locations_);
   const ProcessHistory history(r);
   // Recordings written before symbols were keyed by mapping name each user address per process:
