@@ -5,7 +5,10 @@
 #include <elfutils/libdwfl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <iterator>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -28,10 +31,53 @@ struct BinarySymbols::Session {
   Dwfl_Module* module = nullptr;
   uint64_t bias = 0;  // module address = ELF virtual address + bias
 
+  // Each compile unit's address ranges (DWARF addresses), sorted by start: made on first need,
+  // for files without .debug_aranges, where libdw finds no compile unit by address (clang writes
+  // none unless asked to with -gdwarf-aranges).
+  struct CuRange {
+    Dwarf_Addr start = 0;
+    Dwarf_Addr end = 0;  // exclusive
+    Dwarf_Die cu;
+  };
+  std::optional<std::vector<CuRange>> cu_ranges;
+  Dwarf_Addr dwarf_bias = 0;  // module address = DWARF address + dwarf_bias
+
+  // The compile unit holding module address `address`, found by its own ranges (its DWARF
+  // addresses are module addresses - dwarf_bias); false when none does or there is no DWARF.
+  bool CuByRanges(Dwarf_Addr address, Dwarf_Die* cu);
+
   ~Session() {
     if (dwfl != nullptr) dwfl_end(dwfl);
   }
 };
+
+bool BinarySymbols::Session::CuByRanges(Dwarf_Addr address, Dwarf_Die* cu) {
+  if (!cu_ranges.has_value()) {
+    cu_ranges.emplace();
+    if (Dwarf* dwarf = dwfl_module_getdwarf(module, &dwarf_bias)) {
+      Dwarf_Off offset = 0, next = 0;
+      size_t header_size = 0;
+      while (dwarf_nextcu(dwarf, offset, &next, &header_size, nullptr, nullptr, nullptr) == 0) {
+        Dwarf_Die die;
+        if (dwarf_offdie(dwarf, offset + header_size, &die) != nullptr) {
+          Dwarf_Addr base = 0, start = 0, end = 0;
+          for (ptrdiff_t at = 0; (at = dwarf_ranges(&die, at, &base, &start, &end)) > 0;) {
+            if (start < end) cu_ranges->push_back({start, end, die});
+          }
+        }
+        offset = next;
+      }
+      std::sort(cu_ranges->begin(), cu_ranges->end(),
+                [](const CuRange& a, const CuRange& b) { return a.start < b.start; });
+    }
+  }
+  const Dwarf_Addr at = address - dwarf_bias;
+  auto it = std::upper_bound(cu_ranges->begin(), cu_ranges->end(), at,
+                             [](Dwarf_Addr a, const CuRange& r) { return a < r.start; });
+  if (it == cu_ranges->begin() || at >= std::prev(it)->end) return false;
+  *cu = std::prev(it)->cu;
+  return true;
+}
 
 namespace {
 
@@ -166,6 +212,15 @@ std::vector<SymbolFrame> BinarySymbols::Resolve(uint64_t vaddr) {
   const Dwarf_Addr address = vaddr + session_->bias;
   std::vector<SymbolFrame> frames;
 
+  // The compile unit of the address: by .debug_aranges, else by the units' own ranges.
+  Dwarf_Addr dwarf_bias = 0;
+  Dwarf_Die cu_storage;
+  Dwarf_Die* cu = dwfl_module_addrdie(module, address, &dwarf_bias);
+  if (cu == nullptr && session_->CuByRanges(address, &cu_storage)) {
+    cu = &cu_storage;
+    dwarf_bias = session_->dwarf_bias;
+  }
+
   // The source line of the address itself: the innermost frame's.
   std::string file;
   uint32_t line = 0;
@@ -175,6 +230,12 @@ std::vector<SymbolFrame> BinarySymbols::Resolve(uint64_t vaddr) {
       file = name;
       line = static_cast<uint32_t>(lineno);
     }
+  } else if (Dwarf_Line* cu_line = cu ? dwarf_getsrc_die(cu, address - dwarf_bias) : nullptr) {
+    int lineno = 0;
+    if (const char* name = dwarf_linesrc(cu_line, nullptr, nullptr)) {
+      file = name;
+      if (dwarf_lineno(cu_line, &lineno) == 0) line = static_cast<uint32_t>(lineno);
+    }
   }
 
   // The innermost function scope at the address (an inlined call or a function), then the DIEs
@@ -182,8 +243,7 @@ std::vector<SymbolFrame> BinarySymbols::Resolve(uint64_t vaddr) {
   // caller's location is its call site; the subprogram around them all is the last frame.
   // (dwarf_getscopes alone continues from an inlined function's abstract definition, skipping the
   // calls it was inlined through.)
-  Dwarf_Addr dwarf_bias = 0;
-  if (Dwarf_Die* cu = dwfl_module_addrdie(module, address, &dwarf_bias)) {
+  if (cu != nullptr) {
     Dwarf_Die* scopes = nullptr;
     const int count = dwarf_getscopes(cu, address - dwarf_bias, &scopes);
     Dwarf_Die innermost;

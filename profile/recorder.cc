@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "dprof/profile/recording_reader.h"
+#include "dprof/sync/mutex.h"
 
 namespace dprof::profile {
 
@@ -127,7 +128,7 @@ void Recorder::OnEvent(const event::TraceEvent& e) {
             .user = e.user,
             .cookie = e.cookie};
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     // A stack the depot refused comes as frames: kept under an id of the recorder's own.
     if (e.kernel_stack != stackdepot::kNoHandle || !e.kernel_pcs.empty()) {
       out.kernel_stack = Reference(e.kernel_stack, e.kernel_pcs);
@@ -151,7 +152,7 @@ void Recorder::OnEvent(const event::TraceEvent& e) {
 }
 
 void Recorder::OnUserStack(cookie::Cookie cookie, const event::UserStackTrace& trace) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(&mu_);
   const StackId id = Reference(trace.handle, trace.pcs);
   user_stacks_.push_back({cookie, {.stack = id, .reason = trace.reason, .native = trace.native}});
 }
@@ -196,7 +197,7 @@ absl::Status Recorder::Flush() {
   std::vector<std::pair<StackId, std::vector<uint64_t>>> stacks;
   std::vector<std::pair<cookie::Cookie, UserStackEntry>> user_stacks;
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     stacks.swap(stacks_);
     user_stacks.swap(user_stacks_);
   }

@@ -21,6 +21,7 @@
 #include "dprof/profile/symbolizer.h"
 #include "dprof/rcu/grace_period.h"
 #include "dprof/stackdepot/depot.h"
+#include "dprof/sync/mutex.h"
 #include "dprof/tracer/backend.h"
 #include "dprof/tracer/timer_sampler.h"
 
@@ -133,15 +134,15 @@ class Profiler::Impl {
 
   // The reader thread: starts the source when told, runs it, says when it is done.
   std::thread reader_;
-  mutable std::mutex mu_;
-  std::condition_variable changed_;
-  pid_t reader_tid_ = 0;
-  bool go_ = false;       // Start() asked the reader to start the source
-  bool quit_ = false;     // the profiler is destroyed before Start()
-  bool started_ = false;  // the source's Start() returned: start_status_
-  bool done_ = false;     // the source's Run() returned: run_status_
-  absl::Status start_status_;
-  absl::Status run_status_;
+  mutable sync::Mutex mu_;
+  sync::CondVar changed_;
+  pid_t reader_tid_ ABSL_GUARDED_BY(mu_) = 0;
+  bool go_ ABSL_GUARDED_BY(mu_) = false;       // Start() asked the reader to start the source
+  bool quit_ ABSL_GUARDED_BY(mu_) = false;     // the profiler is destroyed before Start()
+  bool started_ ABSL_GUARDED_BY(mu_) = false;  // the source's Start() returned: start_status_
+  bool done_ ABSL_GUARDED_BY(mu_) = false;     // the source's Run() returned: run_status_
+  absl::Status start_status_ ABSL_GUARDED_BY(mu_);
+  absl::Status run_status_ ABSL_GUARDED_BY(mu_);
   size_t unwind_queue_ = 0;   // the engine's queue capacity
   int nice_ = 0;              // of the workers, and of the reader once the source started
   std::string nice_refused_;  // why collector_nice could not be applied
@@ -153,16 +154,16 @@ class Profiler::Impl {
 Profiler::Impl::~Impl() {
   bool running = false;
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     running = started_ && start_status_.ok();
   }
   if (running && !finished_) (void)Finish();
   if (reader_.joinable()) {
     {
-      std::lock_guard lock(mu_);
+      sync::MutexLock lock(&mu_);
       quit_ = true;
     }
-    changed_.notify_all();
+    changed_.NotifyAll();
     if (source_ != nullptr) source_->RequestStop();
     reader_.join();
   }
@@ -172,12 +173,13 @@ Profiler::Impl::~Impl() {
 
 void Profiler::Impl::ReaderLoop() {
   pthread_setname_np(pthread_self(), "dprof-reader");
-  std::unique_lock lock(mu_);
-  reader_tid_ = gettid();
-  changed_.notify_all();
-  changed_.wait(lock, [this] { return go_ || quit_; });
-  if (quit_ && !go_) return;
-  lock.unlock();
+  {
+    sync::MutexLock lock(&mu_);
+    reader_tid_ = gettid();
+    changed_.NotifyAll();
+    while (!go_ && !quit_) changed_.Wait(&mu_);
+    if (quit_ && !go_) return;
+  }
   // A command the source launches is forked from this thread and keeps its priority: raised once
   // the command is forked. Attaching to many running threads takes long on a busy machine:
   // raised before, then.
@@ -185,23 +187,24 @@ void Profiler::Impl::ReaderLoop() {
   if (!launches && nice_ != 0) setpriority(PRIO_PROCESS, 0, nice_);
   absl::Status started = source_->Start();
   if (launches && started.ok() && nice_ != 0) setpriority(PRIO_PROCESS, 0, nice_);
-  lock.lock();
-  start_status_ = started;
-  started_ = true;
-  changed_.notify_all();
-  if (!started.ok()) return;
-  lock.unlock();
+  {
+    sync::MutexLock lock(&mu_);
+    start_status_ = started;
+    started_ = true;
+    changed_.NotifyAll();
+    if (!started.ok()) return;
+  }
   absl::Status run = source_->Run(std::chrono::nanoseconds(0));
-  lock.lock();
+  sync::MutexLock lock(&mu_);
   run_status_ = run;
   done_ = true;
-  changed_.notify_all();
+  changed_.NotifyAll();
 }
 
 std::vector<pid_t> Profiler::Impl::OwnThreads() const {
   std::vector<pid_t> tids = engine_->worker_tids();
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     tids.push_back(reader_tid_);
   }
   if (const pid_t rcu = rcu::CallbackThread(); rcu != 0) tids.push_back(rcu);
@@ -238,8 +241,8 @@ absl::Status Profiler::Impl::Init(Sampler sampler) {
   }
   reader_ = std::thread([this] { ReaderLoop(); });
   {
-    std::unique_lock lock(mu_);
-    changed_.wait(lock, [this] { return reader_tid_ != 0; });
+    sync::MutexLock lock(&mu_);
+    while (reader_tid_ == 0) changed_.Wait(&mu_);
   }
   if (options_.collector_nice != 0) {
     // Per thread: Linux keeps a nice value for each. The reader takes it when it starts its source.
@@ -338,7 +341,7 @@ std::map<std::string, std::string> Profiler::Impl::Metadata(Sampler sampler) con
 
 absl::Status Profiler::Impl::Start(const std::map<std::string, std::string>& metadata) {
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     if (go_) return absl::FailedPreconditionError("the profiler was already started");
   }
   absl::StatusOr<std::unique_ptr<profile::Recorder>> recorder =
@@ -349,32 +352,43 @@ absl::Status Profiler::Impl::Start(const std::map<std::string, std::string>& met
   if (!recorder.ok()) return recorder.status();
   recorder_ = *std::move(recorder);
   sink_.Attach(recorder_.get(), source_.get(), options_.sinks);
-  std::unique_lock lock(mu_);
-  go_ = true;
-  changed_.notify_all();
-  changed_.wait(lock, [this] { return started_; });
-  if (!start_status_.ok()) {
-    lock.unlock();
+  absl::Status start_status;
+  {
+    sync::MutexLock lock(&mu_);
+    go_ = true;
+    changed_.NotifyAll();
+    while (!started_) changed_.Wait(&mu_);
+    start_status = start_status_;
+  }
+  if (!start_status.ok()) {
     reader_.join();
     finished_ = true;
-    finish_status_ = start_status_;
+    finish_status_ = start_status;
   }
-  return start_status_;
+  return start_status;
 }
 
 void Profiler::Impl::Wait(std::chrono::nanoseconds timeout) {
-  std::unique_lock lock(mu_);
+  sync::MutexLock lock(&mu_);
   if (!started_ || !start_status_.ok()) return;
-  if (timeout.count() > 0 && !changed_.wait_for(lock, timeout, [this] { return done_; })) {
-    source_->RequestStop();
+  if (timeout.count() > 0) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done_) {
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::nanoseconds(0)) {
+        source_->RequestStop();
+        break;
+      }
+      changed_.WaitFor(&mu_, left);
+    }
   }
-  changed_.wait(lock, [this] { return done_; });
+  while (!done_) changed_.Wait(&mu_);
 }
 
 absl::Status Profiler::Impl::Finish() {
   if (finished_) return finish_status_;
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     if (!started_) return absl::FailedPreconditionError("the profiler was never started");
   }
   source_->RequestStop();
@@ -384,7 +398,10 @@ absl::Status Profiler::Impl::Finish() {
   profile::Symbolizer symbolizer({}, source_->binaries());
   finish_status_ = recorder_->Finish(profile::CountersOf(source_->Stats()), &symbolizer);
   notes_ = symbolizer.notes();
-  if (finish_status_.ok()) finish_status_ = run_status_;
+  if (finish_status_.ok()) {
+    sync::MutexLock lock(&mu_);  // the reader that wrote it has exited: for the analysis
+    finish_status_ = run_status_;
+  }
   return finish_status_;
 }
 

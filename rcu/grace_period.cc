@@ -7,6 +7,7 @@
 #include <cstddef>
 
 #include "dprof/rcu/rcu.h"
+#include "dprof/sync/mutex.h"
 #include "rcu/internal/tsan.h"
 
 namespace dprof::rcu {
@@ -33,7 +34,7 @@ GracePeriodTracker::~GracePeriodTracker() {
   // Inside a read-side section urcu_bp_barrier() returns at once, and the loop below would spin.
   assert(!InReadSection() && "a GracePeriodTracker must not be destroyed inside a ReadLock");
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     if (!ever_queued_) return;
   }
   // urcu_bp_barrier() returns once every callback queued before it has returned. The callback only
@@ -42,14 +43,14 @@ GracePeriodTracker::~GracePeriodTracker() {
   // in_flight_ before we look; one more barrier after the loop waits until it has returned.
   for (;;) {
     urcu_bp_barrier();
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     if (!in_flight_) break;
   }
   urcu_bp_barrier();
 }
 
 GracePeriodTracker::State GracePeriodTracker::Start() {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(&mu_);
   const State completed = completed_.load(std::memory_order_relaxed);
   if (!in_flight_) {
     requested_ = completed + 1;
@@ -69,8 +70,8 @@ bool GracePeriodTracker::Poll(State state) const {
 }
 
 void GracePeriodTracker::Wait(State state) {
-  std::unique_lock lock(mu_);
-  advanced_.wait(lock, [&] { return Poll(state); });
+  sync::MutexLock lock(&mu_);
+  while (!Poll(state)) advanced_.Wait(&mu_);
 }
 
 void GracePeriodTracker::QueueLocked() {
@@ -88,11 +89,11 @@ void GracePeriodTracker::OnGracePeriod(Callback* callback) {
   internal::AnnotateGracePeriodEnded();
   callback_thread.store(gettid(), std::memory_order_relaxed);
   GracePeriodTracker* self = callback->tracker;
-  std::lock_guard lock(self->mu_);
+  sync::MutexLock lock(&self->mu_);
   const State done = self->completed_.load(std::memory_order_relaxed) + 1;
   // Release; pairs with the acquire load in Poll().
   self->completed_.store(done, std::memory_order_release);
-  self->advanced_.notify_all();
+  self->advanced_.NotifyAll();
   if (SeqAtOrAfter(done, self->requested_)) {
     self->in_flight_ = false;
   } else {

@@ -3,9 +3,12 @@
 #   1. the normal build: every ctest label (unit, concurrency, perf, tool)
 #   2. an ASan + UBSan build: the unit, concurrency and perf tests
 #   3. a TSan build: the concurrency tests
-#   4. a fuzz build (clang, libFuzzer, ASan + UBSan): the recording reader fuzzed for
+#   4. a clang Debug build, where -Wthread-safety checks every lock annotation (warnings are
+#      errors): the unit tests
+#   5. a fuzz build (clang, libFuzzer, ASan + UBSan): the recording reader fuzzed for
 #      DPROF_FUZZ_SECONDS (default 120), seeded with the recordings the perf tests left
-# Exits non-zero on the first failure. Build trees: build/, build-asan/, build-tsan/, build-fuzz/.
+# Exits non-zero on the first failure. Build trees: build/, build-asan/, build-tsan/, build-clang/,
+# build-fuzz/.
 # DPROF_STRESS_OPS changes the stress tests' operation count (default 10 million).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -37,6 +40,13 @@ cmake --build build-tsan -j "$jobs"
 section "TSan tests (concurrency)"
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/tsan.supp \
   ctest --test-dir build-tsan -L concurrency --output-on-failure -j "$jobs"
+
+section "clang Debug build (thread-safety analysis)"
+configure build-clang -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_BUILD_TYPE=Debug -DDPROF_BUILD_BENCH=OFF
+cmake --build build-clang -j "$jobs"
+section "clang Debug tests (unit)"
+ctest --test-dir build-clang -L unit --output-on-failure -j "$jobs"
 
 section "fuzz build (clang, libFuzzer)"
 configure build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DDPROF_SANITIZE=fuzzer \

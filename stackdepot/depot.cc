@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "dprof/rcu/rcu.h"
+#include "dprof/sync/mutex.h"
 #include "stackdepot/internal/asan.h"
 #include "stackdepot/internal/record.h"
 #include "stackdepot/internal/stat_counters.h"
@@ -149,7 +150,7 @@ Depot::Depot(const Options& options)
 }
 
 Depot::~Depot() {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(&mu_);
   ResetLocked();
 }
 
@@ -225,7 +226,7 @@ uint32_t Depot::FindAndTake(const std::atomic<uint32_t>& bucket, std::span<const
 
 Handle Depot::Insert(std::atomic<uint32_t>& bucket, std::span<const uint64_t> frames, uint32_t hash,
                      SaveFlags flags) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(&mu_);
   // Look again: another thread may have stored the trace since the lock-free lookup. Under mu_ no
   // record is unlinked or reused, so this lookup needs no read-side section.
   if (const uint32_t id = FindAndTake(bucket, frames, hash, flags)) {
@@ -318,7 +319,7 @@ std::span<const uint64_t> Depot::Fetch(Handle handle) const {
 }
 
 void Depot::ForEach(absl::FunctionRef<void(Handle, std::span<const uint64_t>)> visit) const {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(&mu_);
   // Under mu_ no record is linked or unlinked; one whose count just dropped to 0 waits for mu_ to
   // be unlinked, and is skipped as dead.
   for (size_t b = 0; b <= table_mask_; ++b) {
@@ -354,7 +355,7 @@ void Depot::Put(Handle handle) {
 }
 
 void Depot::Free(uint32_t id) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(&mu_);
   Record* record = RecordAt(id);
   // Unlink at once. Readers already on the record keep walking through its next link, which stays
   // intact until the record is reused after a grace period: it cannot move to another list sooner.
@@ -405,7 +406,7 @@ DepotStats Depot::Stats() const {
         Stat::kFailNoMemory, Stat::kFailEmpty, Stat::kTruncated, Stat::kBadHandles}) {
     stats.values[static_cast<int>(s)] = counters_->Sum(s);
   }
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(&mu_);
   ReclaimLocked();
   auto set = [&stats](Stat s, uint64_t v) { stats.values[static_cast<int>(s)] = v; };
   set(Stat::kPools, pools_mapped_);

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_format.h"
 #include "dprof/stackdepot/depot.h"
+#include "dprof/sync/mutex.h"
 #include "stackdepot/internal/asan.h"
 #include "stackdepot/internal/record.h"
 
@@ -92,7 +93,7 @@ std::string Depot::Serialize() const {
 }
 
 absl::Status Depot::Load(std::string_view image) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(&mu_);
   if (pool_count_ != 0) {
     return absl::FailedPreconditionError(
         "stack depot: Load() needs an empty depot; create a new one to load an image into");

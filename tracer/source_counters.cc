@@ -3,6 +3,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "dprof/sync/mutex.h"
+
 namespace dprof::tracer::internal {
 
 event::TracerStats SourceCounters::Stats(const unwind::DeferredUnwinder* engine,
@@ -12,7 +14,7 @@ event::TracerStats SourceCounters::Stats(const unwind::DeferredUnwinder* engine,
     out.values[i] = values_[i].load(std::memory_order_relaxed);
   }
   {
-    std::lock_guard lock(threads_mu_);
+    sync::MutexLock lock(&threads_mu_);
     out.threads = threads_;
   }
   if (engine != nullptr) out.engine = engine->Stats();

@@ -22,6 +22,7 @@
 #include "dprof/tracer/event_queue.h"
 #include "dprof/tracer/perf_abi.h"
 #include "dprof/tracer/ring_buffer.h"
+#include "tracer/internal/address_spaces.h"
 #include "tracer/internal/callchain.h"
 #include "tracer/internal/cgroup.h"
 #include "tracer/internal/event_spec.h"
@@ -153,8 +154,7 @@ class Tracer::Impl {
   bool user_only() const { return user_only_; }
   size_t buffer_pages() const { return data_bytes_ / PageSize(); }
   std::shared_ptr<const unwind::AddressSpace> AddressSpaceOf(pid_t pid) const {
-    auto it = spaces_.find(pid);
-    return it == spaces_.end() ? nullptr : it->second;
+    return spaces_.Of(pid);
   }
   const Tracepoint* TracepointOf(size_t event) const {
     return event < options_.events.size() && specs_[event].tracepoint ? &*specs_[event].tracepoint
@@ -192,6 +192,8 @@ class Tracer::Impl {
   void OnMmap(const event::Mmap2Record& m);
   void OnDeferredCallchain(const DeferredCallchainRecord& d);
   std::shared_ptr<const unwind::AddressSpace> SpaceFor(uint32_t pid);
+  // Tells the sink about mappings read from /proc.
+  void AnnounceMappings(uint32_t pid, const unwind::AddressSpace& space);
   bool Filtered(uint32_t pid, uint32_t tid) const;
   void Count(event::TracerStat s, uint64_t n = 1) { counters_.Count(s, n); }
   template <typename F>
@@ -221,9 +223,9 @@ class Tracer::Impl {
 
   unwind::BinaryCache binaries_;
   internal::StackServices stacks_;  // after binaries_: the engine's jobs use them until it stops
-  absl::flat_hash_map<uint32_t, std::shared_ptr<const unwind::AddressSpace>> spaces_;
-  absl::flat_hash_set<uint32_t> synced_;  // processes whose maps were read from /proc
-  absl::flat_hash_set<uint32_t> named_;   // processes whose thread names were announced
+  internal::AddressSpaces spaces_{
+      &binaries_, [this](uint32_t pid) { return unwind::AddressSpace::FromProc(pid, &binaries_); }};
+  absl::flat_hash_set<uint32_t> named_;  // processes whose thread names were announced
 
   std::optional<internal::ChildProcess> child_;
   CommandExit exit_;
@@ -516,12 +518,8 @@ absl::Status Tracer::Impl::OpenThreadsOf(pid_t pid, bool whole_process) {
 }
 
 absl::Status Tracer::Impl::AttachProcess(pid_t pid) {
-  absl::StatusOr<unwind::AddressSpace> space = unwind::AddressSpace::FromProc(pid, &binaries_);
-  if (space.ok()) {
-    internal::AnnounceMappings(pid, *space, backend_->NowNs(), sink_);
-    spaces_[pid] = std::make_shared<unwind::AddressSpace>(*std::move(space));
-    synced_.insert(pid);
-  }
+  spaces_.Attach(pid,
+                 [this](uint32_t p, const unwind::AddressSpace& s) { AnnounceMappings(p, s); });
   exits_->Watch(pid, false);
   return OpenThreadsOf(pid, true);
 }
@@ -561,7 +559,7 @@ absl::Status Tracer::Impl::Start() {
     absl::StatusOr<internal::ChildProcess> child = internal::ChildProcess::Launch(t.command);
     if (!child.ok()) return child.status();
     child_.emplace(*std::move(child));
-    spaces_[child_->pid()] = std::make_shared<unwind::AddressSpace>(&binaries_, "", child_->pid());
+    spaces_.Launched(child_->pid());
     if (absl::Status s = OpenThreadsOf(child_->pid(), true); !s.ok()) return s;
   } else {
     for (pid_t pid : t.pids) {
@@ -719,8 +717,7 @@ void Tracer::Impl::Process(std::span<const uint8_t> bytes) {
     if (c->exec) {
       // A new program: the MMAP2 records that follow describe all of it (the program, its
       // loader, every library), so /proc need not be read, and may be gone by the first sample.
-      spaces_[c->pid] = std::make_shared<unwind::AddressSpace>(&binaries_, "", c->pid);
-      synced_.insert(c->pid);
+      spaces_.Exec(c->pid);
     }
     sink_->OnComm(*c);
   } else if (auto* t = std::get_if<event::TaskRecord>(&record)) {
@@ -732,14 +729,7 @@ void Tracer::Impl::Process(std::span<const uint8_t> bytes) {
     } else if (t->pid != t->ppid) {
       // A new process of the recorded tree: followed until it exits, past its parent's exit.
       if (!options_.target.system_wide) exits_->Watch(t->pid, false);
-      // fork(): the child starts with its parent's mappings.
-      auto parent = spaces_.find(t->ppid);
-      if (parent != spaces_.end()) {
-        // Copied out first: inserting the child may rehash the map under `parent`.
-        std::shared_ptr<const unwind::AddressSpace> space = parent->second;
-        spaces_[t->pid] = std::move(space);
-        if (synced_.contains(t->ppid)) synced_.insert(t->pid);
-      }
+      spaces_.Fork(t->ppid, t->pid);
     }
     sink_->OnTask(*t);
   } else if (auto* l = std::get_if<LostRecord>(&record)) {
@@ -761,38 +751,17 @@ void Tracer::Impl::Process(std::span<const uint8_t> bytes) {
   }
 }
 
+void Tracer::Impl::AnnounceMappings(uint32_t pid, const unwind::AddressSpace& space) {
+  internal::AnnounceMappings(pid, space, backend_->NowNs(), sink_);
+}
+
 std::shared_ptr<const unwind::AddressSpace> Tracer::Impl::SpaceFor(uint32_t pid) {
-  if (!synced_.contains(pid)) {
-    // First sample of a process dprof did not read yet (system-wide, after exec): its maps now,
-    // kept current from MMAP2 records afterwards.
-    synced_.insert(pid);
-    absl::StatusOr<unwind::AddressSpace> space = unwind::AddressSpace::FromProc(pid, &binaries_);
-    // A process that has exited but is not reaped yet reads as no mappings at all: keep what the
-    // records said.
-    if (space.ok() && !space->mappings().empty()) {
-      internal::AnnounceMappings(pid, *space, backend_->NowNs(), sink_);
-      spaces_[pid] = std::make_shared<unwind::AddressSpace>(*std::move(space));
-    }
-  }
-  auto it = spaces_.find(pid);
-  if (it != spaces_.end()) return it->second;
-  auto empty = std::make_shared<unwind::AddressSpace>(&binaries_, "", pid);
-  spaces_[pid] = empty;
-  return empty;
+  return spaces_.For(pid,
+                     [this](uint32_t p, const unwind::AddressSpace& s) { AnnounceMappings(p, s); });
 }
 
 void Tracer::Impl::OnMmap(const event::Mmap2Record& m) {
-  auto it = spaces_.find(m.pid);
-  auto space = it == spaces_.end() ? std::make_shared<unwind::AddressSpace>(&binaries_, "", m.pid)
-                                   : std::make_shared<unwind::AddressSpace>(*it->second);
-  unwind::Mapping mapping{.start = m.address,
-                          .end = m.address + m.length,
-                          .pgoff = m.pgoff,
-                          .prot = m.prot,
-                          .path = std::string(m.filename),
-                          .build_id = std::string(m.build_id.begin(), m.build_id.end())};
-  space->Map(std::move(mapping));
-  spaces_[m.pid] = std::move(space);
+  spaces_.Map(m);
   sink_->OnMmap(m);
 }
 

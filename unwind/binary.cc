@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "dprof/sync/mutex.h"
 
 namespace dprof::unwind {
 namespace {
@@ -160,7 +161,7 @@ std::shared_ptr<const Binary> BinaryCache::OpenAs(const std::string& file,
   if (stat(file.c_str(), &st) != 0) {
     // Gone: the file last opened under this path, if any (mappings made before it was deleted
     // still hold it). Not remembered otherwise: it may appear later.
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     auto it = by_path_.find(path);
     return it == by_path_.end() ? nullptr : it->second;
   }
@@ -168,7 +169,7 @@ std::shared_ptr<const Binary> BinaryCache::OpenAs(const std::string& file,
                              .ino = st.st_ino,
                              .size = static_cast<uint64_t>(st.st_size),
                              .mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(&mu_);
   if (auto it = by_file_.find(id); it != by_file_.end()) {
     if (it->second != nullptr) by_path_[path] = it->second;
     return it->second;
@@ -192,7 +193,7 @@ std::shared_ptr<const Binary> BinaryCache::OpenBuildId(const std::string& path,
                                                        const std::string& build_id) {
   if (build_id.empty()) return nullptr;
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     if (auto it = by_build_id_.find(build_id); it != by_build_id_.end()) return it->second;
   }
   std::shared_ptr<const Binary> binary = Open(path);
@@ -200,7 +201,7 @@ std::shared_ptr<const Binary> BinaryCache::OpenBuildId(const std::string& path,
 }
 
 size_t BinaryCache::size() const {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(&mu_);
   return by_file_.size();
 }
 

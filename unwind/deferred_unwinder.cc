@@ -11,6 +11,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "dprof/rcu/rcu.h"
+#include "dprof/sync/mutex.h"
 
 namespace dprof::unwind {
 
@@ -96,7 +97,7 @@ DeferredUnwinder::DeferredUnwinder(Options options)
   // first needed, up to max_jobs_ (so a queue sized for a burst costs memory only in one).
   const size_t in_flight = options_.queue_capacity + static_cast<size_t>(options_.workers);
   max_jobs_ = in_flight + options_.result_cache;
-  std::unique_lock lock(mu_);
+  sync::MutexLock lock(&mu_);
   for (size_t i = 0; i < in_flight; ++i) {
     all_stacks_.push_back(std::make_unique<std::vector<uint8_t>>());
     free_stacks_.push_back(all_stacks_.back().get());
@@ -104,25 +105,23 @@ DeferredUnwinder::DeferredUnwinder(Options options)
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
   // worker_tids() is complete once Create() returns: a self-profiler excludes these threads
   // before it opens its events.
-  idle_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    return worker_tids_.size() == workers_.size();
-  });
+  while (worker_tids_.size() != workers_.size()) idle_.Wait(&mu_);
 }
 
 DeferredUnwinder::~DeferredUnwinder() {
   Flush();
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  work_ready_.notify_all();
+  work_ready_.NotifyAll();
   for (std::thread& t : workers_) t.join();
   for (std::atomic<Work*>& slot : works_) delete slot.load(std::memory_order_relaxed);
 }
 
 absl::StatusOr<UnwindWork> DeferredUnwinder::Register(UnwindCallback callback) {
   if (!callback) return absl::InvalidArgumentError("deferred unwinder: empty callback");
-  std::lock_guard lock(works_mu_);
+  sync::MutexLock lock(&works_mu_);
   if (used_bits_ == ~uint64_t{0}) {
     return absl::ResourceExhaustedError(absl::StrCat("deferred unwinder: all ", kMaxWorks,
                                                      " works are registered; cancel one first"));
@@ -141,13 +140,12 @@ void DeferredUnwinder::Cancel(UnwindWork work) {
   const uint64_t mask = uint64_t{1} << work.bit;
   Work* unlinked = nullptr;
   {
-    std::unique_lock lock(works_mu_);
+    sync::MutexLock lock(&works_mu_);
     Work* current = works_[work.bit].load(std::memory_order_relaxed);
     if (current == nullptr || current->generation != work.generation) {
       // Already unlinked. If that Cancel() is still under way (the bit is not free yet, and no
       // newer work has it), its promise is not kept yet: wait until it is.
-      canceled_.wait(
-          lock, [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return (canceling_bits_ & mask) == 0; });
+      while ((canceling_bits_ & mask) != 0) canceled_.Wait(&works_mu_);
       return;
     }
     // From here on Request() refuses the work and Deliver() skips it.
@@ -159,7 +157,7 @@ void DeferredUnwinder::Cancel(UnwindWork work) {
   // returned: both happen inside read-side sections.
   rcu::Synchronize();
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     for (auto& [cookie, job] : jobs_) {
       job->requested &= ~mask;
       job->delivered &= ~mask;
@@ -171,11 +169,11 @@ void DeferredUnwinder::Cancel(UnwindWork work) {
   rcu::Synchronize();
   delete unlinked;
   {
-    std::lock_guard lock(works_mu_);
+    sync::MutexLock lock(&works_mu_);
     used_bits_ &= ~mask;
     canceling_bits_ &= ~mask;
   }
-  canceled_.notify_all();
+  canceled_.NotifyAll();
 }
 
 RequestResult DeferredUnwinder::Request(UnwindWork work, const TaskContext& context) {
@@ -203,7 +201,7 @@ RequestResult DeferredUnwinder::Request(std::span<const UnwindWork> works,
   Job* fill = nullptr;
   Cookie cookie = cookie::kNoCookie;
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     cookie = context.cookie != cookie::kNoCookie
                  ? tracker_.AcceptNative(context.tid, context.cpu, context.time_ns, context.cookie)
                  : tracker_.Track({.tid = context.tid,
@@ -236,7 +234,7 @@ RequestResult DeferredUnwinder::Request(std::span<const UnwindWork> works,
       queue_.push_back(job);
       ++busy_;
       if (sleeping_workers_ > 0 && batches_.load(std::memory_order_relaxed) == 0) {
-        work_ready_.notify_one();
+        work_ready_.NotifyOne();
       }
       return {RequestStatus::kQueued, cookie};
     }
@@ -273,7 +271,7 @@ RequestResult DeferredUnwinder::Request(std::span<const UnwindWork> works,
   Count(EngineStat::kJobs);
   bool wake = false;
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     fill->state = Job::State::kQueued;
     queue_.push_back(fill);
     --filling_;
@@ -281,7 +279,7 @@ RequestResult DeferredUnwinder::Request(std::span<const UnwindWork> works,
     // syscall, so only sleepers are woken, and not during a batch (its end wakes them).
     wake = sleeping_workers_ > 0 && batches_.load(std::memory_order_relaxed) == 0;
   }
-  if (wake) work_ready_.notify_one();
+  if (wake) work_ready_.NotifyOne();
   return {RequestStatus::kQueued, cookie};
 }
 
@@ -317,24 +315,23 @@ void DeferredUnwinder::RetireLocked(Job* job) {
 }
 
 std::vector<pid_t> DeferredUnwinder::worker_tids() const {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(&mu_);
   return worker_tids_;
 }
 
 void DeferredUnwinder::WorkerLoop() {
   pthread_setname_np(pthread_self(), "dprof-unwind");
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     worker_tids_.push_back(gettid());
   }
-  idle_.notify_all();
+  idle_.NotifyAll();
   for (;;) {
     Job* job = nullptr;
     {
-      std::unique_lock lock(mu_);
+      sync::MutexLock lock(&mu_);
       ++sleeping_workers_;
-      work_ready_.wait(
-          lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_ || !queue_.empty(); });
+      while (!stopping_ && queue_.empty()) work_ready_.Wait(&mu_);
       --sleeping_workers_;
       if (queue_.empty()) return;  // stopping, and nothing left
       job = queue_.front();
@@ -348,7 +345,7 @@ void DeferredUnwinder::WorkerLoop() {
 void DeferredUnwinder::Process(Job* job) {
   bool unwound;
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     unwound = job->has_result;
   }
   if (!unwound) Unwind(job);
@@ -366,7 +363,7 @@ void DeferredUnwinder::Unwind(Job* job) {
   const ContentKey content{hash(0x9e3779b97f4a7c15), hash(0xc2b2ae3d27d4eb4f)};
   bool reused = false;
   {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     if (auto it = by_content_.find(content); it != by_content_.end()) {
       const Job* same = it->second;  // finished: its result no longer changes
       std::copy(same->pcs.begin(), same->pcs.begin() + same->frames, job->pcs.begin());
@@ -396,7 +393,7 @@ void DeferredUnwinder::Unwind(Job* job) {
     Count(EngineStat::kUnwinds);
     stop_reasons_[static_cast<int>(result.reason)].fetch_add(1, std::memory_order_relaxed);
   }
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(&mu_);
   job->has_result = true;
   free_stacks_.push_back(job->stack);
   job->stack = nullptr;
@@ -440,7 +437,7 @@ void DeferredUnwinder::Deliver(Job* job, Cookie cookie) {
     rcu::ReadLock rcu;
     uint64_t pending;
     {
-      std::lock_guard lock(mu_);
+      sync::MutexLock lock(&mu_);
       pending = job->requested & ~job->delivered;
       if (pending == 0) {
         job->state = Job::State::kDone;
@@ -449,7 +446,7 @@ void DeferredUnwinder::Deliver(Job* job, Cookie cookie) {
           job->in_done_list = true;
         }
         --busy_;
-        idle_.notify_all();
+        idle_.NotifyAll();
         return;
       }
       job->delivered |= pending;
@@ -466,7 +463,7 @@ void DeferredUnwinder::Deliver(Job* job, Cookie cookie) {
 }
 
 void DeferredUnwinder::TaskExited(uint32_t tid) {
-  std::lock_guard lock(mu_);
+  sync::MutexLock lock(&mu_);
   tracker_.TaskExited(tid);
 }
 
@@ -478,16 +475,16 @@ DeferredUnwinder::Batch::~Batch() {
   if (engine_->batches_.fetch_sub(1, std::memory_order_relaxed) != 1) return;
   size_t wake;
   {
-    std::lock_guard lock(engine_->mu_);
+    sync::MutexLock lock(&engine_->mu_);
     wake = std::min(engine_->queue_.size(), static_cast<size_t>(engine_->sleeping_workers_));
   }
   // The jobs queued during the batch: as many sleepers as there are jobs for them.
-  for (size_t i = 0; i < wake; ++i) engine_->work_ready_.notify_one();
+  for (size_t i = 0; i < wake; ++i) engine_->work_ready_.NotifyOne();
 }
 
 void DeferredUnwinder::Flush() {
-  std::unique_lock lock(mu_);
-  idle_.wait(lock, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return busy_ == 0; });
+  sync::MutexLock lock(&mu_);
+  while (busy_ != 0) idle_.Wait(&mu_);
 }
 
 EngineStats DeferredUnwinder::Stats() const {

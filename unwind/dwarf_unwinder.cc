@@ -33,6 +33,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
+#include "dprof/sync/mutex.h"
 #include "dprof/unwind/unwinder.h"
 #include "unwind/internal/dwarf_expression.h"
 #include "unwind/internal/preconditions.h"
@@ -208,7 +209,7 @@ class BinaryCfi {
   BinaryCfi& operator=(const BinaryCfi&) = delete;
 
   Rule RuleAt(uint64_t elf_pc) ABSL_LOCKS_EXCLUDED(mu_) {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     for (Dwarf_CFI* cfi : {eh_, debug_}) {
       Dwarf_Frame* frame = nullptr;
       if (cfi == nullptr || dwarf_cfi_addrframe(cfi, elf_pc, &frame) != 0) continue;
@@ -221,7 +222,7 @@ class BinaryCfi {
 
  private:
   std::shared_ptr<const Binary> binary_;
-  std::mutex mu_;
+  sync::Mutex mu_;
   Elf* elf_ = nullptr;
   Dwarf* dwarf_ = nullptr;
   Dwarf_CFI* eh_ = nullptr;
@@ -355,17 +356,17 @@ class DwarfUnwinder final : public Unwinder {
   std::shared_ptr<BinaryCfi> CfiFor(const std::shared_ptr<const Binary>& binary)
       ABSL_LOCKS_EXCLUDED(mu_) {
     {
-      std::lock_guard lock(mu_);
+      sync::MutexLock lock(&mu_);
       if (auto it = cfi_.find(binary->id()); it != cfi_.end()) return it->second;
     }
     // Opened outside the lock (it reads the file): other workers go on unwinding meanwhile. Two
     // workers opening the same binary at once keep the first.
     auto opened = std::make_shared<BinaryCfi>(binary);
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     return cfi_.try_emplace(binary->id(), std::move(opened)).first->second;
   }
 
-  std::mutex mu_;
+  sync::Mutex mu_;
   // One per binary ever seen, kept (with the binary mapped) for the unwinder's lifetime: a
   // profiling session's binaries, opened once.
   absl::flat_hash_map<uint64_t, std::shared_ptr<BinaryCfi>> cfi_ ABSL_GUARDED_BY(mu_);

@@ -25,6 +25,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "dprof/sync/mutex.h"
 #include "dprof/unwind/unwinder.h"
 #include "unwind/internal/preconditions.h"
 
@@ -165,7 +166,7 @@ class LibdwUnwinder final : public Unwinder {
  public:
   UnwindResult Unwind(const Snapshot& snapshot, std::span<uint64_t> pcs) override {
     if (auto refused = internal::RefuseToUnwind(snapshot, pcs)) return *refused;
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     SpaceState* state = StateFor(snapshot);
     if (state == nullptr) {
       pcs[0] = snapshot.regs.ip();
@@ -253,7 +254,7 @@ class LibdwUnwinder final : public Unwinder {
     spaces_.erase(oldest);
   }
 
-  std::mutex mu_;
+  sync::Mutex mu_;
   // Before spaces_: Dwfls hold references to these handles until they end. One per binary ever
   // seen, for the unwinder's lifetime.
   absl::flat_hash_map<uint64_t, std::unique_ptr<BinaryElf>> elves_ ABSL_GUARDED_BY(mu_);

@@ -18,6 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "dprof/sync/mutex.h"
 #include "dprof/unwind/unwinder.h"
 #include "unwind/internal/preconditions.h"
 
@@ -152,7 +153,7 @@ class LibunwindUnwinder final : public Unwinder {
 
  private:
   std::shared_ptr<LibunwindSpace> SpaceFor(const AddressSpace& space) ABSL_LOCKS_EXCLUDED(mu_) {
-    std::lock_guard lock(mu_);
+    sync::MutexLock lock(&mu_);
     auto it = spaces_.find(space.id());
     if (it == spaces_.end()) {
       if (spaces_.size() >= kMaxCachedSpaces) {
@@ -166,7 +167,7 @@ class LibunwindUnwinder final : public Unwinder {
     return it->second;
   }
 
-  std::mutex mu_;
+  sync::Mutex mu_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<LibunwindSpace>> spaces_ ABSL_GUARDED_BY(mu_);
   uint64_t clock_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -243,6 +243,21 @@ TEST(SymbolizerTest, LibraryWithDwarf) {
   dlclose(handle);
 }
 
+// Without .debug_aranges (clang writes none unless told to) libdw finds no compile unit by
+// address: the symbolizer finds it by the units' own ranges, and names file and line all the same.
+TEST(SymbolizerTest, LibraryWithoutArangesIsNamedByItsUnitsRanges) {
+  void* handle = dlopen(testing::SampleFile("libdlopen_plugin_noaranges.so").c_str(), RTLD_NOW);
+  ASSERT_NE(handle, nullptr) << dlerror();
+  Symbolizer symbolizer({});
+  const Symbol s = SymbolizeHere(symbolizer, PluginHot(handle));
+  EXPECT_THAT(s.module, EndsWith("libdlopen_plugin_noaranges.so"));
+  ASSERT_FALSE(s.frames.empty());
+  EXPECT_EQ(s.frames.back().function, "plugin_hot");
+  EXPECT_THAT(s.frames.back().file, EndsWith("samples/dlopen/plugin.cc"));
+  EXPECT_GT(s.frames.back().line, 0u);
+  dlclose(handle);
+}
+
 // Calls through the procedure linkage table land in entries no symbol covers: each is named after
 // the function it calls, as objdump names them.
 TEST(SymbolizerTest, PltEntriesAreNamed) {

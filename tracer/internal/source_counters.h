@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "dprof/event/event.h"
 #include "dprof/stackdepot/depot.h"
+#include "dprof/sync/mutex.h"
 #include "dprof/unwind/deferred_unwinder.h"
 
 namespace dprof::tracer::internal {
@@ -24,7 +25,7 @@ class SourceCounters {
   }
   template <typename F>
   void CountThread(uint32_t tid, F&& f) {
-    std::lock_guard lock(threads_mu_);
+    sync::MutexLock lock(&threads_mu_);
     f(threads_[tid]);
   }
   // Everything so far, with the counters of `engine` and `depot` (those that are not null).
@@ -33,8 +34,8 @@ class SourceCounters {
 
  private:
   std::array<std::atomic<uint64_t>, event::kNumTracerStats> values_{};
-  mutable std::mutex threads_mu_;
-  absl::flat_hash_map<uint32_t, event::ThreadStats> threads_;
+  mutable sync::Mutex threads_mu_;
+  absl::flat_hash_map<uint32_t, event::ThreadStats> threads_ ABSL_GUARDED_BY(threads_mu_);
 };
 
 // The request that ends Run(): a flag, and an eventfd that wakes the loop waiting on it.

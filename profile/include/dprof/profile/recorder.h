@@ -40,6 +40,7 @@
 #include "dprof/profile/recording_writer.h"
 #include "dprof/profile/symbolizer.h"
 #include "dprof/stackdepot/depot.h"
+#include "dprof/sync/mutex.h"
 
 namespace dprof::profile {
 
@@ -132,7 +133,7 @@ class Recorder : public event::TraceSink {
   uint64_t last_flush_ns_ = 0;
 
   // Stacks and user stacks, which unwind workers add too.
-  std::mutex mu_;
+  sync::Mutex mu_;
   std::vector<std::pair<StackId, std::vector<uint64_t>>> stacks_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<StackId> known_stacks_ ABSL_GUARDED_BY(mu_);  // written or pending
   std::vector<std::pair<cookie::Cookie, UserStackEntry>> user_stacks_ ABSL_GUARDED_BY(mu_);

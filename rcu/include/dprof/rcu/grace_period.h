@@ -26,6 +26,7 @@
 #include <mutex>
 
 #include "absl/base/thread_annotations.h"
+#include "dprof/sync/mutex.h"
 
 namespace dprof::rcu {
 
@@ -72,8 +73,8 @@ class GracePeriodTracker {
   std::atomic<State> completed_{0};
   // std::mutex, not absl::Mutex: Debian's libabsl is not built with ThreadSanitizer, so TSan cannot
   // see its locking; it does see pthread's.
-  std::mutex mu_;
-  std::condition_variable advanced_;
+  sync::Mutex mu_;
+  sync::CondVar advanced_;
   // The highest sequence anyone asked for; the callback rearms until completed_ reaches it.
   State requested_ ABSL_GUARDED_BY(mu_) = 0;
   // A callback is queued with liburcu; it will complete sequence completed_ + 1.

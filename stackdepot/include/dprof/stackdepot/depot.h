@@ -47,6 +47,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "dprof/rcu/grace_period.h"
+#include "dprof/sync/mutex.h"
 
 namespace dprof::stackdepot {
 
@@ -212,7 +213,7 @@ class Depot {
 
   // The insert lock: serializes inserts, unlinks, pool mapping and the free lists. Readers never
   // take it. A std::mutex so that ThreadSanitizer sees it (see grace_period.h).
-  mutable std::mutex mu_;
+  mutable sync::Mutex mu_;
   // Pools [0, pool_count_) are in use; all are mapped except where Load() skipped one no record
   // of its image lives in.
   size_t pool_count_ ABSL_GUARDED_BY(mu_) = 0;

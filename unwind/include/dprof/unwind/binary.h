@@ -24,6 +24,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "dprof/sync/mutex.h"
 
 typedef struct Elf Elf;  // libelf
 
@@ -122,7 +123,7 @@ class BinaryCache {
   size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  mutable std::mutex mu_;
+  mutable sync::Mutex mu_;
   absl::flat_hash_map<Binary::FileId, std::shared_ptr<const Binary>> by_file_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<const Binary>> by_build_id_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<const Binary>> by_path_ ABSL_GUARDED_BY(mu_);

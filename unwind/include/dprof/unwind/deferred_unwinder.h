@@ -51,6 +51,7 @@
 #include "dprof/cookie/context_tracker.h"
 #include "dprof/cookie/cookie.h"
 #include "dprof/stackdepot/depot.h"
+#include "dprof/sync/mutex.h"
 #include "dprof/unwind/unwinder.h"
 
 namespace dprof::unwind {
@@ -200,7 +201,8 @@ class DeferredUnwinder {
     DeferredUnwinder* engine_;
   };
 
-  EngineStats Stats() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Context: any thread; reads counters only (relaxed atomics), takes no lock.
+  EngineStats Stats() const;
 
   // The worker threads' ids (they are named "dprof-unwind"): a profiler of its own process
   // leaves them out. Context: any thread.
@@ -236,16 +238,16 @@ class DeferredUnwinder {
   // The callback table, one slot per bit, read under RCU: a slot is published with release and
   // loaded with acquire; Cancel() clears it and waits for a grace period before freeing the Work.
   std::array<std::atomic<Work*>, kMaxWorks> works_{};
-  std::mutex works_mu_;               // serializes Register() and Cancel()
-  std::condition_variable canceled_;  // a Cancel() finished
+  sync::Mutex works_mu_;    // serializes Register() and Cancel()
+  sync::CondVar canceled_;  // a Cancel() finished
   uint64_t used_bits_ ABSL_GUARDED_BY(works_mu_) = 0;
   uint64_t canceling_bits_ ABSL_GUARDED_BY(works_mu_) = 0;  // unlinked, not yet free
   uint64_t generations_ ABSL_GUARDED_BY(works_mu_) = 0;
 
   // Cookies, jobs and the queue.
-  mutable std::mutex mu_;
-  std::condition_variable work_ready_;  // a job was queued, or stopping_
-  std::condition_variable idle_;        // a job finished, or a worker started
+  mutable sync::Mutex mu_;
+  sync::CondVar work_ready_;  // a job was queued, or stopping_
+  sync::CondVar idle_;        // a job finished, or a worker started
   cookie::ContextTracker tracker_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Cookie, Job*> jobs_ ABSL_GUARDED_BY(mu_);
   // Snapshot contents (two independent 64-bit hashes, so that a collision is out of reach) to a
