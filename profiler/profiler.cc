@@ -316,7 +316,7 @@ std::map<std::string, std::string> Profiler::Impl::Metadata(Sampler sampler) con
   } else {
     m["frequency"] = absl::StrCat(options_.frequency);
   }
-  if (options_.wall) m["wall"] = "1";
+  if (options_.wall) m.emplace("wall", "1");
   if (tracer_ != nullptr) m["buffer_pages"] = absl::StrCat(tracer_->buffer_pages());
   if (tracer_ != nullptr && tracer_->user_only()) {
     m["user_only"] = "kernel.perf_event_paranoid allows this user no kernel sampling";

@@ -16,7 +16,7 @@
 // per reason and per thread (Stats()).
 //
 // Example:
-//   CollectingSink sink;  // a event::TraceSink of the caller's
+//   CollectingSink sink;  // an event::TraceSink of the caller's
 //   auto tracer = Tracer::Create({.target = {.command = {"./app", "--fast"}}}, &sink).value();
 //   absl::Status s = tracer->Start();   // opens, maps, launches; counters start at exec
 //   s = tracer->Run();                  // returns when ./app exits or RequestStop() is called
