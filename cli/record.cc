@@ -177,6 +177,8 @@ absl::StatusOr<ProfilerOptions> ProfilerOptionsOf(const RecordFlags& f) {
   o.buffer_pages = f.mmap_pages;
   o.unwind_queue = f.unwind_queue;
   o.output = f.output;
+  // The flame graph is drawn from the recording kept in memory; without one, memory stays low.
+  o.keep_profile = !f.flamegraph.empty();
   o.sampler = Sampler::kPerfEvent;  // another process: perf_event or nothing
   return o;
 }
@@ -243,13 +245,11 @@ void ReportCommandExit(const tracer::CommandExit& exit, const std::vector<std::s
   }
 }
 
-absl::Status WriteOneShotFlameGraph(const std::string& recording_path, const std::string& path,
+absl::Status WriteOneShotFlameGraph(const profile::Recording& recording, const std::string& path,
                                     mode_t mode) {
-  absl::StatusOr<profile::Recording> recording = LoadRecording(recording_path);
-  if (!recording.ok()) return recording.status();
-  absl::StatusOr<View> view = BuildView({}, *recording, {.thread_root = true});
+  absl::StatusOr<View> view = BuildView({}, recording, {.thread_root = true});
   if (!view.ok()) return view.status();
-  return WriteFlameGraphFile(view->profile, {.title = profile::FlameGraphTitle(*recording)}, path,
+  return WriteFlameGraphFile(view->profile, {.title = profile::FlameGraphTitle(recording)}, path,
                              mode);
 }
 
@@ -352,8 +352,7 @@ int RecordWithTimer(const RecordFlags& flags, const ProfilerOptions& options) {
   Say("dprof: wrote %s (%s, %zu events)\n", flags.output.c_str(),
       FormatBytes(std::filesystem::file_size(flags.output, ec)).c_str(), recording->events.size());
   if (!flags.flamegraph.empty()) {
-    if (absl::Status s =
-            WriteOneShotFlameGraph(flags.output, flags.flamegraph, options.output_mode);
+    if (absl::Status s = WriteOneShotFlameGraph(*recording, flags.flamegraph, options.output_mode);
         !s.ok()) {
       return Fail(s);
     }
@@ -435,7 +434,10 @@ int Record(const RecordFlags& flags) {
   PrintSummary(flags, profiler.Stats(), profiler.bytes_written(), seconds);
   ExplainLosses(profiler, profiler.Stats());
   if (!flags.flamegraph.empty()) {
-    if (absl::Status s = WriteOneShotFlameGraph(flags.output, flags.flamegraph, mode); !s.ok()) {
+    absl::StatusOr<Profile> profile = profiler.Stop();  // kept in memory: keep_profile
+    if (!profile.ok()) return Fail(profile.status());
+    if (absl::Status s = WriteOneShotFlameGraph(profile->recording(), flags.flamegraph, mode);
+        !s.ok()) {
       return Fail(s);
     }
     Say("dprof: wrote %s\n", flags.flamegraph.c_str());

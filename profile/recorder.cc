@@ -1,17 +1,10 @@
 #include "dprof/profile/recorder.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstring>
+#include <iterator>
 
-#include "absl/strings/str_cat.h"
-#include "dprof/profile/recording_reader.h"
 #include "dprof/sync/mutex.h"
+#include "profile/internal/event_sites.h"
 
 namespace dprof::profile {
 
@@ -43,6 +36,15 @@ RunCounters CountersOf(const event::TracerStats& stats) {
   return c;
 }
 
+Recorder::Recorder(std::unique_ptr<RecordingWriter> writer, const stackdepot::Depot* depot,
+                   const std::map<std::string, std::string>& metadata,
+                   const std::vector<std::string>& event_names, Options options)
+    : writer_(std::move(writer)), depot_(depot), options_(options) {
+  kept_.metadata = metadata;
+  kept_.event_names = event_names;
+  if (!options_.keep_recording) sites_ = std::make_unique<internal::EventSites>();
+}
+
 absl::StatusOr<std::unique_ptr<Recorder>> Recorder::Create(
     const std::string& path, const stackdepot::Depot* depot,
     const std::map<std::string, std::string>& metadata, const std::vector<std::string>& event_names,
@@ -51,57 +53,18 @@ absl::StatusOr<std::unique_ptr<Recorder>> Recorder::Create(
       RecordingWriter::Create(path, {.mode = options.mode});
   if (!writer.ok()) return writer.status();
   if (absl::Status s = (*writer)->WriteMetadata(metadata, event_names); !s.ok()) return s;
-  return std::unique_ptr<Recorder>(new Recorder(path, -1, *std::move(writer), depot, options));
+  return std::unique_ptr<Recorder>(
+      new Recorder(*std::move(writer), depot, metadata, event_names, options));
 }
 
-absl::StatusOr<std::unique_ptr<Recorder>> Recorder::CreateInMemory(
+std::unique_ptr<Recorder> Recorder::CreateInMemory(
     const stackdepot::Depot* depot, const std::map<std::string, std::string>& metadata,
     const std::vector<std::string>& event_names, Options options) {
-  const int memfd = memfd_create("dprof-recording", MFD_CLOEXEC);
-  if (memfd < 0) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("cannot make an in-memory recording (memfd_create): ", strerror(errno)));
-  }
-  const int writer_fd = fcntl(memfd, F_DUPFD_CLOEXEC, 0);
-  if (writer_fd < 0) {
-    close(memfd);
-    return absl::ResourceExhaustedError(
-        absl::StrCat("cannot make an in-memory recording (dup): ", strerror(errno)));
-  }
-  const std::string name = "the in-memory recording";
-  absl::StatusOr<std::unique_ptr<RecordingWriter>> writer =
-      RecordingWriter::CreateOnFd(writer_fd, name, {});
-  if (writer.ok()) {
-    if (absl::Status s = (*writer)->WriteMetadata(metadata, event_names); !s.ok()) writer = s;
-  }
-  if (!writer.ok()) {
-    close(memfd);
-    return writer.status();
-  }
-  return std::unique_ptr<Recorder>(new Recorder(name, memfd, *std::move(writer), depot, options));
+  options.keep_recording = true;
+  return std::unique_ptr<Recorder>(new Recorder(nullptr, depot, metadata, event_names, options));
 }
 
-Recorder::~Recorder() {
-  if (memfd_ >= 0) close(memfd_);
-}
-
-absl::StatusOr<Recording> Recorder::ReadBack(ReadReport* report) const {
-  if (memfd_ < 0) return ReadRecording(path_, report);
-  struct stat st = {};
-  if (fstat(memfd_, &st) != 0) {
-    return absl::InternalError(absl::StrCat("cannot read ", path_, ": ", strerror(errno)));
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
-  if (size == 0) return ParseRecording({}, path_, report);
-  void* bytes = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, memfd_, 0);
-  if (bytes == MAP_FAILED) {
-    return absl::ResourceExhaustedError(absl::StrCat("cannot map ", path_, ": ", strerror(errno)));
-  }
-  absl::StatusOr<Recording> recording =
-      ParseRecording(std::span(static_cast<const uint8_t*>(bytes), size), path_, report);
-  munmap(bytes, size);
-  return recording;
-}
+Recorder::~Recorder() = default;
 
 StackId Recorder::Reference(stackdepot::Handle handle, std::span<const uint64_t> pcs) {
   StackId id = stackdepot::RecordOf(handle);
@@ -201,51 +164,92 @@ absl::Status Recorder::Flush() {
     stacks.swap(stacks_);
     user_stacks.swap(user_stacks_);
   }
-  std::vector<std::pair<StackId, std::span<const uint64_t>>> stack_views;
-  stack_views.reserve(stacks.size());
-  for (const auto& [id, pcs] : stacks) stack_views.emplace_back(id, pcs);
-  // Stacks first: everything after may refer to them.
-  for (absl::Status s :
-       {writer_->WriteStacks(stack_views), writer_->WriteMappings(mappings_),
-        writer_->WriteThreads(threads_, tasks_), writer_->WriteEvents(events_, raw_),
-        writer_->WriteUserStacks(user_stacks)}) {
-    if (!s.ok()) {
-      status_ = s;
-      return s;
+  if (writer_ != nullptr) {
+    std::vector<std::pair<StackId, std::span<const uint64_t>>> stack_views;
+    stack_views.reserve(stacks.size());
+    for (const auto& [id, pcs] : stacks) stack_views.emplace_back(id, pcs);
+    // Stacks first: everything after may refer to them.
+    for (absl::Status s :
+         {writer_->WriteStacks(stack_views), writer_->WriteMappings(mappings_),
+          writer_->WriteThreads(threads_, tasks_), writer_->WriteEvents(events_, raw_),
+          writer_->WriteUserStacks(user_stacks)}) {
+      if (!s.ok()) {
+        status_ = s;
+        return s;
+      }
     }
+  }
+  Keep(stacks, user_stacks);
+  return absl::OkStatus();
+}
+
+void Recorder::Keep(std::vector<std::pair<StackId, std::vector<uint64_t>>>& stacks,
+                    std::vector<std::pair<cookie::Cookie, UserStackEntry>>& user_stacks) {
+  // As a reader merges chunks: a later entry of the same id or cookie wins.
+  for (auto& [id, pcs] : stacks) kept_.stacks.insert_or_assign(id, std::move(pcs));
+  for (const auto& [cookie, entry] : user_stacks) kept_.user_stacks.insert_or_assign(cookie, entry);
+  std::move(mappings_.begin(), mappings_.end(), std::back_inserter(kept_.mappings));
+  std::move(threads_.begin(), threads_.end(), std::back_inserter(kept_.threads));
+  kept_.tasks.insert(kept_.tasks.end(), tasks_.begin(), tasks_.end());
+  if (sites_ != nullptr) {
+    sites_->Arrived(user_stacks);
+    sites_->Add(events_, kept_.user_stacks);
+  } else {
+    const uint64_t base = kept_.raw.size();
+    for (Event& e : events_) {
+      if (e.raw_size != 0) e.raw_offset += static_cast<uint32_t>(base);
+    }
+    kept_.events.insert(kept_.events.end(), events_.begin(), events_.end());
+    kept_.raw.insert(kept_.raw.end(), raw_.begin(), raw_.end());
   }
   events_.clear();
   raw_.clear();
   mappings_.clear();
   threads_.clear();
   tasks_.clear();
-  return absl::OkStatus();
 }
 
 absl::Status Recorder::WriteSymbols(Symbolizer& symbolizer) {
-  // What was written is what needs names: the file, read back, is the one complete account of
-  // it (events, stacks and the user stacks of cookies, as the report will see them).
-  ReadReport report;
-  absl::StatusOr<Recording> written = ReadBack(&report);
-  if (!written.ok()) return written.status();
-  SymbolizeRecording(*written, symbolizer);
-  return writer_->WriteSymbols(written->symbols, written->symbol_of, written->mapped_symbol_of);
+  if (sites_ == nullptr) {
+    SymbolizeRecording(kept_, symbolizer);
+  } else {
+    // The sites name what all the events would (internal/event_sites.h).
+    kept_.events = sites_->Representatives(kept_);
+    SymbolizeRecording(kept_, symbolizer);
+    kept_.events = {};
+  }
+  if (writer_ == nullptr) return absl::OkStatus();
+  return writer_->WriteSymbols(kept_.symbols, kept_.symbol_of, kept_.mapped_symbol_of);
 }
 
 absl::Status Recorder::Finish(const RunCounters& counters, Symbolizer* symbolizer) {
   if (absl::Status s = Flush(); !s.ok()) return s;
+  finished_ = true;
   if (symbolizer != nullptr) {
     if (absl::Status s = WriteSymbols(*symbolizer); !s.ok()) {
       status_ = s;
       return s;
     }
   }
+  kept_.counters = counters.run;
+  kept_.thread_counters = counters.threads;
+  if (writer_ == nullptr) return status_;
   if (absl::Status s = writer_->WriteCounters(counters.run, counters.threads); !s.ok()) {
     status_ = s;
     return s;
   }
   status_ = writer_->Finish();
   return status_;
+}
+
+absl::StatusOr<Recording> Recorder::TakeRecording() {
+  if (!finished_ || sites_ != nullptr || taken_) {
+    return absl::FailedPreconditionError(
+        "the recorder gives the whole recording once, after Finish(), with keep_recording");
+  }
+  if (!status_.ok()) return status_;
+  taken_ = true;
+  return std::move(kept_);
 }
 
 }  // namespace dprof::profile

@@ -347,8 +347,9 @@ absl::Status Profiler::Impl::Start(const std::map<std::string, std::string>& met
   absl::StatusOr<std::unique_ptr<profile::Recorder>> recorder =
       options_.output.empty()
           ? profile::Recorder::CreateInMemory(depot_.get(), metadata, EventNames(), {})
-          : profile::Recorder::Create(options_.output, depot_.get(), metadata, EventNames(),
-                                      {.mode = options_.output_mode});
+          : profile::Recorder::Create(
+                options_.output, depot_.get(), metadata, EventNames(),
+                {.mode = options_.output_mode, .keep_recording = options_.keep_profile});
   if (!recorder.ok()) return recorder.status();
   recorder_ = *std::move(recorder);
   sink_.Attach(recorder_.get(), source_.get(), options_.sinks);
@@ -407,9 +408,14 @@ absl::Status Profiler::Impl::Finish() {
 
 absl::StatusOr<Profile> Profiler::Impl::Stop() {
   if (absl::Status s = Finish(); !s.ok()) return s;
-  profile::ReadReport report;
-  absl::StatusOr<profile::Recording> recording = recorder_->ReadBack(&report);
-  if (!recording.ok()) return recording.status();
+  absl::StatusOr<profile::Recording> recording = recorder_->TakeRecording();
+  if (!recording.ok()) {
+    return absl::FailedPreconditionError(
+        options_.keep_profile ? std::string(recording.status().message())
+                              : absl::StrCat("the profile was not kept (keep_profile is off): "
+                                             "read the recording ",
+                                             options_.output, " instead"));
+  }
   return Profile(*std::move(recording));
 }
 

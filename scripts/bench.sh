@@ -10,19 +10,20 @@
 #           and with timer signals, against the same work unprofiled
 #   history bench/process_history_bench: what following forks and execs costs, against one
 #           process's address-space lookup
-# usage: scripts/bench.sh [depot|unwind|tracer|views|self|history|all] [extra benchmark args...]
+#   memory  bench/record_memory.sh: peak memory of a 100k-sample `dprof record`, against perf record
+# usage: scripts/bench.sh [depot|unwind|tracer|views|self|history|memory|all] [extra benchmark args...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 which=${1:-all}
 [[ $# -gt 0 ]] && shift
-case $which in depot|unwind|tracer|views|self|history|all) ;; *) echo "usage: $0 [depot|unwind|tracer|views|self|history|all] [benchmark args]" >&2; exit 2;; esac
+case $which in depot|unwind|tracer|views|self|history|memory|all) ;; *) echo "usage: $0 [depot|unwind|tracer|views|self|history|memory|all] [benchmark args]" >&2; exit 2;; esac
 
 scripts/deps.sh
 configure build
 ensure_tracefs
 cmake --build build -j "$jobs" --target stackdepot_bench unwind_bench record_command recording_views \
-  self_profile_bench process_history_bench cpu_bound_nofp >&2
+  self_profile_bench process_history_bench cpu_bound_nofp dprof >&2
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
@@ -100,6 +101,11 @@ fi
 if [[ $which == views || $which == all ]]; then
   section "views: 100k-sample recordings of samples/cpu_bound to folded and HTML, against perf script"
   bench/views_vs_perf_script.sh build 5
+fi
+
+if [[ $which == memory || $which == all ]]; then
+  section "memory: peak RSS recording 100k samples of samples/cpu_bound, against perf record"
+  bench/record_memory.sh build 3
 fi
 
 if [[ $which == self || $which == all ]]; then

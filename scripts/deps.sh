@@ -18,6 +18,8 @@ packages=(
   # the real-program tier (tests/realworld) records programs nobody here wrote, with dprof and
   # with perf: a pre-fork server under load, a database, compression, an interpreter
   nginx-light apache2-utils sqlite3 xz-utils python3
+  # bench/record_memory.sh reads peak memory with GNU time
+  time
 )
 
 missing=()

@@ -91,7 +91,9 @@ TEST_F(RecorderTest, TheFileHoldsWhatTheTracerSaw) {
   DPROF_REQUIRE_PERF_OR_SKIP();
   event::TracerStats stats;
   const std::string program = SampleProgram("threads", "nofp");
-  ASSERT_TRUE(Record({program, "2", "300"}, Path("t.dprof"), {.flush_events = 256}, &stats).ok());
+  const absl::Status recorded =
+      Record({program, "2", "300"}, Path("t.dprof"), {.flush_events = 256}, &stats);
+  ASSERT_TRUE(recorded.ok()) << recorded.ToString();
   ReadReport report;
   absl::StatusOr<Recording> r = ReadRecording(Path("t.dprof"), &report);
   ASSERT_TRUE(r.ok()) << r.status();

@@ -52,21 +52,32 @@ class SymbolizationTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // Records `command` to a file (DWARF unwinding), symbolizes it as the recording ends, and reads
-  // the file back.
+  // the file back. A second recorder sees the same events and keeps all of them in memory: what
+  // it names must be what the file (named from the events' sites only) names, and what it keeps
+  // what the file holds.
   Recording RecordAndRead(const std::vector<std::string>& command) {
     const std::string path = (dir_ / "recording.dprof").string();
     auto depot = stackdepot::Depot::Create({});
     EXPECT_TRUE(depot.ok());
     auto recorder = Recorder::Create(path, depot->get(), {{"command", command[0]}}, {"cpu-clock"});
     EXPECT_TRUE(recorder.ok()) << recorder.status();
-    auto t = tracer::Tracer::Create({.target = {.command = command}, .depot = depot->get()},
-                                    recorder->get());
+    if (!recorder.ok()) return {};
+    std::unique_ptr<Recorder> in_memory =
+        Recorder::CreateInMemory(depot->get(), {{"command", command[0]}}, {"cpu-clock"}, {});
+    event::ForwardingSink both;
+    both.Add(recorder->get());
+    both.Add(in_memory.get());
+    auto t = tracer::Tracer::Create({.target = {.command = command}, .depot = depot->get()}, &both);
     EXPECT_TRUE(t.ok()) << t.status();
-    if (!t.ok() || !recorder.ok()) return {};
+    if (!t.ok()) return {};
     EXPECT_TRUE((*t)->Start().ok());
     EXPECT_TRUE((*t)->Run(std::chrono::seconds(60)).ok());
     Symbolizer symbolizer({.perf_map_dir = perf_map_dir_}, (*t)->binaries());
     EXPECT_TRUE((*recorder)->Finish(CountersOf((*t)->Stats()), &symbolizer).ok());
+    Symbolizer second({.perf_map_dir = perf_map_dir_}, (*t)->binaries());
+    EXPECT_TRUE(in_memory->Finish(CountersOf((*t)->Stats()), &second).ok());
+    absl::StatusOr<Recording> kept = in_memory->TakeRecording();
+    EXPECT_TRUE(kept.ok()) << kept.status();
     // A real recording for the reader's fuzz corpus (scripts/test.sh).
     const std::filesystem::path corpus = std::filesystem::path(DPROF_ARTIFACTS_DIR) / "recordings";
     std::filesystem::create_directories(corpus);
@@ -80,7 +91,35 @@ class SymbolizationTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status();
     EXPECT_TRUE(report.complete) << report.Summary();
     EXPECT_FALSE(r->symbols.empty());
+    if (r.ok() && kept.ok()) ExpectSameRecording(*kept, *r);
     return r.ok() ? *std::move(r) : Recording{};
+  }
+
+  // `named` (the file, named from sites) holds all `kept` does, and names every address `kept`
+  // names alike (it may name more: an address at a moment no event was).
+  static void ExpectSameRecording(const Recording& kept, const Recording& named) {
+    EXPECT_EQ(kept.metadata, named.metadata);
+    EXPECT_EQ(kept.event_names, named.event_names);
+    EXPECT_EQ(kept.events, named.events);
+    EXPECT_EQ(kept.raw, named.raw);
+    EXPECT_EQ(kept.stacks, named.stacks);
+    EXPECT_EQ(kept.user_stacks, named.user_stacks);
+    EXPECT_EQ(kept.mappings, named.mappings);
+    EXPECT_EQ(kept.threads, named.threads);
+    EXPECT_EQ(kept.tasks, named.tasks);
+    EXPECT_EQ(kept.counters, named.counters);
+    EXPECT_EQ(kept.thread_counters, named.thread_counters);
+    EXPECT_FALSE(kept.symbols.empty());
+    auto same = [&](const SymbolLookups& in_kept, const SymbolLookups& in_named, const char* what) {
+      for (const auto& [site, index] : in_kept) {
+        auto it = in_named.find(site);
+        ASSERT_NE(it, in_named.end()) << what << " (" << site.first << ", 0x" << std::hex
+                                      << site.second << ") is not named in the file";
+        EXPECT_EQ(kept.symbols[index], named.symbols[it->second]) << what;
+      }
+    };
+    same(kept.symbol_of, named.symbol_of, "symbol_of");
+    same(kept.mapped_symbol_of, named.mapped_symbol_of, "mapped_symbol_of");
   }
 
   // Of the weight of the events that have a user stack (a loaded machine drops some snapshots;

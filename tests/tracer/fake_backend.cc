@@ -17,6 +17,8 @@ FakeBackend::~FakeBackend() {
 
 int FakeBackend::Open(const perf_event_attr& attr, pid_t pid, int cpu, int, unsigned long) {
   if (open_error != 0) return open_error;
+  if (pid == gone && gone != 0) return -ESRCH;
+  if (attr.build_id && build_id_unknown) return -EINVAL;
   if (tracer::abi::AttrFlag(attr, tracer::abi::kAttrBitDeferCallchain) && !native_deferred) {
     return -EINVAL;  // what kernels before 6.19 say to the unknown bit
   }

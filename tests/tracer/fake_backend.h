@@ -44,8 +44,10 @@ class FakeBackend : public tracer::PerfBackend {
 
   std::map<int, Event> events;
   uint64_t now_ns = 1'000'000;
-  bool native_deferred = false;  // accept perf_event_attr.defer_callchain
-  int open_error = 0;            // -errno every Open() returns, when set
+  bool native_deferred = false;   // accept perf_event_attr.defer_callchain
+  int open_error = 0;             // -errno every Open() returns, when set
+  bool build_id_unknown = false;  // EINVAL for attr.build_id, as kernels before 5.12 say
+  pid_t gone = 0;                 // ESRCH for this pid: it exited
 
  private:
   struct Ring {

@@ -16,7 +16,7 @@ struct EventSpec {
   std::string name;     // as given, with its modifiers ("cpu-clock:u")
   uint32_t type = 0;    // PERF_TYPE_*
   uint64_t config = 0;  // PERF_COUNT_SW_* or the tracepoint id
-  std::optional<Tracepoint> tracepoint;
+  std::optional<Tracepoint> tracepoint = {};
   // perf's modifiers: ":u" counts user space only, ":k" the kernel only (both: both).
   bool exclude_user = false;
   bool exclude_kernel = false;

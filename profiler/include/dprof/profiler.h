@@ -83,6 +83,11 @@ struct ProfilerOptions {
   // The recording file written while recording (readable up to its last chunk whatever happens);
   // empty: the recording is kept in memory only.
   std::string output = {};
+  // Whether Stop() gives the profile back: the recorder keeps the whole recording in memory as
+  // it writes it, and never reads the file. Off (with an output file), it keeps only what naming
+  // the frames needs, so a long recording's memory grows far slower, and Stop() is
+  // FailedPrecondition: the file holds the profile.
+  bool keep_profile = true;
   // The recording file's mode: private by default, as perf.data (docs/recording-format.md says
   // what a recording holds).
   mode_t output_mode = profile::kPrivateMode;
@@ -169,7 +174,8 @@ class Profiler {
   // Stops sampling, waits for every user stack, and finishes the recording (symbols, counters,
   // the end chunk). The recording's status: a write that failed (a full disk) names the problem.
   absl::Status Finish();
-  // Finish(), then the profile: read back from the file or memory, as `dprof report` sees it.
+  // Finish(), then the profile, as `dprof report` sees its file (ProfilerOptions::keep_profile).
+  // Once.
   absl::StatusOr<Profile> Stop();
 
   // What samples: never kAuto once created.

@@ -7,6 +7,12 @@
 // out before the first chunk that refers to them, each once. A recording killed at any moment is
 // readable up to its last chunk.
 //
+// The file is written once and never read back. What naming the frames at Finish() needs is kept
+// as it is written: the mappings, threads and tasks, the stacks, the cookies' user stacks, and
+// the events reduced to their distinct sites (internal/event_sites.h). With
+// Options::keep_recording (and always in memory) the whole recording is kept instead, and
+// TakeRecording() gives it back after Finish() as a reader of the file would see it.
+//
 // Example:
 //   auto depot = stackdepot::Depot::Create({}).value();
 //   auto recorder = Recorder::Create("dprof.data", depot.get(), metadata, event_names).value();
@@ -15,6 +21,7 @@
 //   tracer->Run();
 //   Symbolizer symbolizer({}, tracer->binaries());
 //   recorder->Finish(CountersOf(tracer->Stats()), &symbolizer);
+//   absl::StatusOr<Recording> recording = recorder->TakeRecording();  // with keep_recording
 //
 // Context: OnUserStack() from any thread; everything else from the reader thread (or after
 // Tracer::Run() returned).
@@ -24,7 +31,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,13 +42,16 @@
 #include "absl/status/statusor.h"
 #include "dprof/event/event.h"
 #include "dprof/profile/recording.h"
-#include "dprof/profile/recording_reader.h"
 #include "dprof/profile/recording_writer.h"
 #include "dprof/profile/symbolizer.h"
 #include "dprof/stackdepot/depot.h"
 #include "dprof/sync/mutex.h"
 
 namespace dprof::profile {
+
+namespace internal {
+class EventSites;
+}  // namespace internal
 
 // The counters a recording keeps: the tracer's by name ("samples", "lost records", ...), its
 // engine's ("engine.unwinds", ...) and why unwinds stopped ("stopped.no unwind info", ...); and
@@ -59,6 +68,8 @@ class Recorder : public event::TraceSink {
     size_t flush_events = 16384;
     uint64_t flush_interval_ns = 250'000'000;
     mode_t mode = kPrivateMode;  // the file's (RecordingWriter::Options::mode)
+    // Keep every event in memory too, for TakeRecording(); otherwise only their sites.
+    bool keep_recording = false;
   };
 
   // Creates the file at `path` and writes the metadata. Stacks are read from `depot` (the
@@ -74,8 +85,9 @@ class Recorder : public event::TraceSink {
     return Create(path, depot, metadata, event_names, Options{});
   }
 
-  // Writes the recording into memory (a memfd) instead of a file: ReadBack() gives it back.
-  static absl::StatusOr<std::unique_ptr<Recorder>> CreateInMemory(
+  // Keeps the recording in memory only (no file; Options::keep_recording is implied):
+  // TakeRecording() gives it back.
+  static std::unique_ptr<Recorder> CreateInMemory(
       const stackdepot::Depot* depot, const std::map<std::string, std::string>& metadata,
       const std::vector<std::string>& event_names, Options options);
   ~Recorder() override;
@@ -98,31 +110,36 @@ class Recorder : public event::TraceSink {
 
   // The first write that failed; writing stops there (the file stays readable up to it).
   absl::Status status() const { return status_; }
-  uint64_t bytes_written() const { return writer_->bytes_written(); }
-  // What was written so far (all of it after Finish()), read back as a reader of the file would.
-  // Context: the reader thread, or after Finish().
-  absl::StatusOr<Recording> ReadBack(ReadReport* report) const;
+  // 0 in memory.
+  uint64_t bytes_written() const { return writer_ ? writer_->bytes_written() : 0; }
+  // After Finish(), with Options::keep_recording or in memory: the whole recording, as a reader
+  // of the file would see it (FailedPrecondition otherwise). Once.
+  absl::StatusOr<Recording> TakeRecording();
 
  private:
-  Recorder(std::string path, int memfd, std::unique_ptr<RecordingWriter> writer,
-           const stackdepot::Depot* depot, Options options)
-      : path_(std::move(path)),
-        memfd_(memfd),
-        writer_(std::move(writer)),
-        depot_(depot),
-        options_(options) {}
-  // Symbolizes what the file holds so far and writes the symbols.
+  Recorder(std::unique_ptr<RecordingWriter> writer, const stackdepot::Depot* depot,
+           const std::map<std::string, std::string>& metadata,
+           const std::vector<std::string>& event_names, Options options);
+  // Moves what Flush() wrote (or, in memory, would have written) into what is kept.
+  void Keep(std::vector<std::pair<StackId, std::vector<uint64_t>>>& stacks,
+            std::vector<std::pair<cookie::Cookie, UserStackEntry>>& user_stacks);
+  // Names every address the kept stacks reference and writes the symbols.
   absl::Status WriteSymbols(Symbolizer& symbolizer);
   // The id under which `handle`'s stack is (or will be) written; `pcs` when it has no handle.
   StackId Reference(stackdepot::Handle handle, std::span<const uint64_t> pcs = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  std::string path_;
-  int memfd_ = -1;  // CreateInMemory(): the memory the writer writes to
-  std::unique_ptr<RecordingWriter> writer_;
+  std::unique_ptr<RecordingWriter> writer_;  // null in memory
   const stackdepot::Depot* depot_;
   Options options_;
   absl::Status status_;
+  bool finished_ = false;
+  bool taken_ = false;
+
+  // What was written, kept: everything with keep_recording; else all but the events and their
+  // tracepoint fields, which sites_ stands for. The reader thread's.
+  Recording kept_;
+  std::unique_ptr<internal::EventSites> sites_;  // without keep_recording
 
   // Pending; the reader thread's.
   std::vector<Event> events_;
