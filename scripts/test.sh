@@ -5,8 +5,9 @@
 #   3. a TSan build: the concurrency tests
 #   4. a clang Debug build, where -Wthread-safety checks every lock annotation (warnings are
 #      errors): the unit tests
-#   5. a fuzz build (clang, libFuzzer, ASan + UBSan): the recording reader fuzzed for
-#      DPROF_FUZZ_SECONDS (default 120), seeded with the recordings the perf tests left
+#   5. a fuzz build (clang, libFuzzer, ASan + UBSan): the recording reader and the perf.data reader
+#      fuzzed for DPROF_FUZZ_SECONDS each (default 120), seeded with the recordings and the
+#      perf.data files the perf tests left
 # Exits non-zero on the first failure. Build trees: build/, build-asan/, build-tsan/, build-clang/,
 # build-fuzz/.
 # DPROF_STRESS_OPS changes the stress tests' operation count (default 10 million).
@@ -52,7 +53,7 @@ section "fuzz build (clang, libFuzzer)"
 configure build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DDPROF_SANITIZE=fuzzer \
   -DDPROF_WERROR=OFF -DDPROF_BUILD_TESTS=OFF -DDPROF_BUILD_BENCH=OFF -DDPROF_BUILD_CLI=OFF \
   -DDPROF_BUILD_SAMPLES=OFF
-cmake --build build-fuzz -j "$jobs" --target recording_reader_fuzz
+cmake --build build-fuzz -j "$jobs" --target recording_reader_fuzz perf_data_fuzz
 fuzz_seconds=${DPROF_FUZZ_SECONDS:-120}
 section "fuzz the recording reader (${fuzz_seconds} s)"
 corpus=build-fuzz/corpus
@@ -60,6 +61,14 @@ mkdir -p "$corpus"
 cp build/tests/artifacts/recordings/*.dprof tests/data/recordings/*.dprof "$corpus"/ 2>/dev/null || true
 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   build-fuzz/tests/fuzz/recording_reader_fuzz "$corpus" -max_total_time="$fuzz_seconds" \
+  -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+
+section "fuzz the perf.data reader (${fuzz_seconds} s)"
+perf_corpus=build-fuzz/perf-data-corpus
+mkdir -p "$perf_corpus"
+cp build/tests/artifacts/perf-data/* "$perf_corpus"/ 2>/dev/null || true
+ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  build-fuzz/tests/fuzz/perf_data_fuzz "$perf_corpus" -max_total_time="$fuzz_seconds" \
   -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 
 section "all tests passed"
