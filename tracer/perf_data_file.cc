@@ -264,7 +264,7 @@ absl::Status PerfDataFile::ReadFeature(uint32_t feature, std::span<const uint8_t
     }
     case kFeatureBuildId:
       while (ok && c.left() > 0) {
-        uint32_t type, header;  // type; misc and size
+        uint32_t type = 0, header = 0;  // type; misc and size
         std::span<const uint8_t> rest;
         ok = c.U32(&type) && c.U32(&header);
         const uint16_t misc = static_cast<uint16_t>(header);
