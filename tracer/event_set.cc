@@ -70,12 +70,11 @@ absl::Status EventSet::OpenOn(pid_t pid, int cpu, bool inherit, unsigned long fl
         r < 0) {
       return absl::InternalError(absl::StrCat("cannot read an event's id: ", strerror(-r)));
     }
-    if (!parser_.AddEvent(
-            id, {.sample_type = attr.sample_type, .regs_user_mask = attr.sample_regs_user})) {
+    if (!ids_.Add(id, static_cast<uint32_t>(i),
+                  {.sample_type = attr.sample_type, .regs_user_mask = attr.sample_regs_user})) {
       return absl::InternalError(
           absl::StrCat("event '", spec.name, "' asks for sample fields dprof cannot parse"));
     }
-    event_of_id_[id] = static_cast<uint32_t>(i);
     if (absl::Status s = AttachBuffer(fd, cpu); !s.ok()) return s;
   }
   return absl::OkStatus();
@@ -145,12 +144,6 @@ absl::Status EventSet::EnableAll() {
 
 void EventSet::Read(absl::FunctionRef<void(std::span<const uint8_t>)> fn) {
   for (auto& [cpu, b] : buffers_) b.ring->Read(fn);
-}
-
-std::optional<uint32_t> EventSet::EventOf(uint64_t id) const {
-  auto it = event_of_id_.find(id);
-  if (it == event_of_id_.end()) return std::nullopt;
-  return it->second;
 }
 
 uint64_t EventSet::corrupt_bytes() const {

@@ -415,7 +415,9 @@ absl::Status PerfDataFile::Decompress(std::span<const uint8_t> chunk, uint64_t o
   ZSTD_DCtx* dctx = dctx_.get();
   ZSTD_inBuffer in{.src = payload.data(), .size = payload.size(), .pos = 0};
   absl::Status status;
-  while (in.pos < in.size) {
+  // Until the input is used up and the last call did not fill its output (the decompressor may
+  // hold more than fitted).
+  for (bool full = true; in.pos < in.size || full;) {
     const size_t used = pending_.size();
     const size_t room = std::max<size_t>(ZSTD_DStreamOutSize(), in.size * 4);
     if (used + room > kMaxChunkBytes) {
@@ -434,7 +436,7 @@ absl::Status PerfDataFile::Decompress(std::span<const uint8_t> chunk, uint64_t o
                                                 " does not decompress: ", ZSTD_getErrorName(r)));
       break;
     }
-    if (out.pos == 0 && r != 0 && in.pos == in.size) break;  // input ends inside a frame
+    full = out.pos == out.size;
   }
   if (!status.ok()) return status;
   size_t rest = 0;

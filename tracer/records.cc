@@ -1,5 +1,7 @@
 #include "dprof/tracer/records.h"
 
+#include <sys/mman.h>
+
 #include <bit>
 #include <cstring>
 
@@ -85,6 +87,7 @@ void ReadSampleHead(Cursor& c, uint64_t sample_type, SampleRecord* s) {
     s->sid.tid = c.Read<uint32_t>();
   }
   if (sample_type & PERF_SAMPLE_TIME) s->sid.time = c.Read<uint64_t>();
+  if (sample_type & PERF_SAMPLE_ADDR) s->addr = c.Read<uint64_t>();
   if (sample_type & PERF_SAMPLE_ID) s->sid.id = c.Read<uint64_t>();
   if (sample_type & PERF_SAMPLE_STREAM_ID) c.Skip(8);
   if (sample_type & PERF_SAMPLE_CPU) {
@@ -152,7 +155,14 @@ bool RecordParser::AddEvent(uint64_t id, const EventLayout& layout) {
   return true;
 }
 
+bool RecordParser::SetOnlyEvent(const EventLayout& layout) {
+  if ((layout.sample_type & ~kSupportedSampleType) != 0) return false;
+  only_ = layout;
+  return true;
+}
+
 const EventLayout* RecordParser::LayoutOf(std::span<const uint8_t> bytes, uint32_t type) const {
+  if (only_.has_value()) return &*only_;
   uint64_t id;
   if (type == PERF_RECORD_SAMPLE) {
     if (bytes.size() < sizeof(perf_event_header) + 8) return nullptr;
@@ -193,6 +203,7 @@ ParseStatus RecordParser::Parse(std::span<const uint8_t> bytes, Record* record) 
 
   switch (h.type) {
     case PERF_RECORD_SAMPLE:
+    case PERF_RECORD_MMAP:
     case PERF_RECORD_MMAP2:
     case PERF_RECORD_COMM:
     case PERF_RECORD_FORK:
@@ -232,6 +243,7 @@ ParseStatus RecordParser::Parse(std::span<const uint8_t> bytes, Record* record) 
   Cursor c(bytes.first(body_end), sizeof(h));
 
   switch (h.type) {
+    case PERF_RECORD_MMAP:
     case PERF_RECORD_MMAP2: {
       event::Mmap2Record m{.sid = sid};
       m.pid = c.Read<uint32_t>();
@@ -239,17 +251,23 @@ ParseStatus RecordParser::Parse(std::span<const uint8_t> bytes, Record* record) 
       m.address = c.Read<uint64_t>();
       m.length = c.Read<uint64_t>();
       m.pgoff = c.Read<uint64_t>();
-      if (h.misc & PERF_RECORD_MISC_MMAP_BUILD_ID) {
-        const uint8_t size = c.Read<uint8_t>();
-        c.Skip(3);
-        std::span<const uint8_t> id = c.Bytes(20);
-        if (c.ok() && size > 20) return ParseStatus::kMalformed;
-        if (c.ok()) m.build_id = id.first(size);
+      if (h.type == PERF_RECORD_MMAP) {
+        // The first layout: executable mappings only (perf's record of the kernel; mmap2
+        // replaced it for the rest).
+        m.prot = PROT_READ | PROT_EXEC;
       } else {
-        c.Skip(24);  // maj, min, ino, ino_generation
+        if (h.misc & PERF_RECORD_MISC_MMAP_BUILD_ID) {
+          const uint8_t size = c.Read<uint8_t>();
+          c.Skip(3);
+          std::span<const uint8_t> id = c.Bytes(20);
+          if (c.ok() && size > 20) return ParseStatus::kMalformed;
+          if (c.ok()) m.build_id = id.first(size);
+        } else {
+          c.Skip(24);  // maj, min, ino, ino_generation
+        }
+        m.prot = c.Read<uint32_t>();
+        m.flags = c.Read<uint32_t>();
       }
-      m.prot = c.Read<uint32_t>();
-      m.flags = c.Read<uint32_t>();
       if (!c.ok()) return ParseStatus::kMalformed;
       m.filename = PaddedString(bytes, c.pos(), body_end);
       *record = m;

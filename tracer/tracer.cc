@@ -21,7 +21,6 @@ constexpr int kWaitMs = 100;
 constexpr int kGoneWaitMs = 5;
 // How long a command stopped early may take to exit after SIGTERM before it is killed.
 constexpr std::chrono::milliseconds kStopGrace{2000};
-constexpr size_t kMaxKernelFrames = 512;
 
 }  // namespace
 
@@ -103,8 +102,6 @@ absl::Status Tracer::Impl::Init() {
     if (!t.command.empty()) {
       return absl::InvalidArgumentError("record a command or the whole system, not both");
     }
-    filter_pids_.insert(t.pids.begin(), t.pids.end());
-    filter_tids_.insert(t.tids.begin(), t.tids.end());
   } else if (kinds != 1) {
     return absl::InvalidArgumentError(
         kinds == 0 ? "nothing to record: give a PID, a TID, a command, or system-wide"
@@ -189,15 +186,42 @@ absl::Status Tracer::Impl::Init() {
                                               .enable_on_exec = !t.command.empty(),
                                               .system_wide = t.system_wide});
   sample_stacks_.emplace(settings_.mode, &stacks_, &tracker_, &counters_);
-  frames_.resize(kMaxKernelFrames);
+  internal::RecordDispatcher::Filters filters{.excluded = excluded_};
+  if (t.system_wide) {
+    filters.pids.insert(t.pids.begin(), t.pids.end());
+    filters.tids.insert(t.tids.begin(), t.tids.end());
+  }
+  dispatcher_.emplace(
+      internal::RecordDispatcher::Events{
+          .specs = &specs_, .requested = options_.events.size(), .off_cpu_event = off_cpu_event_},
+      std::move(filters),
+      internal::RecordDispatcher::Parts{.ids = &events_->ids(),
+                                        .spaces = &spaces_,
+                                        .tracker = &tracker_,
+                                        .stacks = &stacks_,
+                                        .sample_stacks = &*sample_stacks_,
+                                        .counters = &counters_},
+      this, sink_);
   return absl::OkStatus();
 }
 
 Tracer::Impl::~Impl() = default;
 
+void Tracer::Impl::FirstEventOf(uint32_t pid) {
+  internal::AnnounceNames(pid, internal::ListThreads(pid), backend_->NowNs(), sink_);
+}
+
+void Tracer::Impl::ProcessForked(uint32_t pid) {
+  // A new process of the recorded tree: followed until it exits, past its parent's exit.
+  if (!options_.target.system_wide) exits_->Watch(pid, false);
+}
+
+void Tracer::Impl::ProcessExited(uint32_t pid) { exits_->Forget(pid); }
+
 absl::Status Tracer::Impl::AttachProcess(pid_t pid) {
-  spaces_.Attach(pid,
-                 [this](uint32_t p, const unwind::AddressSpace& s) { AnnounceMappings(p, s); });
+  spaces_.Attach(pid, [this](uint32_t p, const unwind::AddressSpace& s) {
+    internal::AnnounceMappings(p, s, backend_->NowNs(), sink_);
+  });
   exits_->Watch(pid, false);
   return events_->OpenThreadsOf(pid, true, excluded_);
 }
@@ -267,14 +291,16 @@ void Tracer::Impl::Drain() {
   events_->Read([this](std::span<const uint8_t> record) {
     event::SampleId sid;
     // Records without a known event still go through Process() to be counted.
-    queue_.Push(events_->parser().ParseSampleId(record, &sid) ? sid.time : 0, record);
+    queue_.Push(events_->ids().parser().ParseSampleId(record, &sid) ? sid.time : 0, record);
   });
 }
 
 absl::Status Tracer::Impl::Run(std::chrono::nanoseconds duration) {
   if (!started_) return absl::FailedPreconditionError("Start() the tracer before Run()");
   const uint64_t deadline = duration.count() > 0 ? backend_->NowNs() + duration.count() : 0;
-  auto process = [this](uint64_t, std::span<const uint8_t> record) { Process(record); };
+  auto process = [this](uint64_t, std::span<const uint8_t> record) {
+    dispatcher_->Process(record);
+  };
   uint64_t horizon = 0;
   uint64_t processed = 0;  // every record up to here went through Process()
   uint64_t gone_at = 0;    // when the targets last looked gone, or 0
@@ -314,8 +340,8 @@ absl::Status Tracer::Impl::Run(std::chrono::nanoseconds duration) {
     Drain();
   }
   queue_.PopAll(process);
-  off_cpu_.CloseAll(backend_->NowNs(), [this](const event::TraceEvent& e) { Emit(e); });
-  Count(event::TracerStat::kCorruptBytes, events_->corrupt_bytes());
+  dispatcher_->Finish(backend_->NowNs());
+  counters_.Count(event::TracerStat::kCorruptBytes, events_->corrupt_bytes());
   if (stacks_.engine() != nullptr) stacks_.engine()->Flush();
   return absl::OkStatus();
 }

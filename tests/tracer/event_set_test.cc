@@ -62,9 +62,9 @@ TEST_F(EventSetTest, EveryEventOnEveryCpuSharesThatCpusBuffer) {
       EXPECT_EQ(e.output, lead_of_cpu[e.cpu]) << "written into its CPU's buffer";
       EXPECT_FALSE(e.attr.mmap2);
     }
-    EXPECT_EQ(events.EventOf(e.id), e.attr.config == PERF_COUNT_SW_CPU_CLOCK ? 0u : 1u);
+    EXPECT_EQ(events.ids().EventOf(e.id), e.attr.config == PERF_COUNT_SW_CPU_CLOCK ? 0u : 1u);
   }
-  EXPECT_EQ(events.EventOf(1), std::nullopt);
+  EXPECT_EQ(events.ids().EventOf(1), std::nullopt);
 }
 
 TEST_F(EventSetTest, AProcessIsFollowedIntoItsChildrenAndEnabledOnce) {

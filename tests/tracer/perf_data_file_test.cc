@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -18,6 +19,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -345,6 +347,51 @@ TEST(PerfDataFileBadInputTest, AChunkThatDoesNotDecompressIsNamed) {
   const absl::Status s = file->ForEachRecord([](const PerfDataRecord&) {});
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(s.message(), HasSubstr("does not decompress"));
+}
+
+// perf compresses the data as one zstd stream, flushed at every ring-buffer read (a block ends
+// there, of any size), and cut into chunks: a chunk may end inside a record, and hold far more
+// than four times its size.
+TEST(PerfDataFileBadInputTest, ChunksContinueOneStreamAndRecordsStraddleThem) {
+  std::vector<uint8_t> plain;
+  constexpr int kRecords = 50000;  // 400 KB of one record repeated: compresses a thousandfold
+  for (int i = 0; i < kRecords; ++i) {
+    const std::vector<uint8_t> r = testing::RecordBuilder(kFinishedRound).Finish();
+    plain.insert(plain.end(), r.begin(), r.end());
+  }
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  std::vector<uint8_t> file = {'P', 'E', 'R', 'F', 'I', 'L', 'E', '2', 16, 0, 0, 0, 0, 0, 0, 0};
+  // Two chunks of two flushed blocks each, 100 KB and the rest; the first chunk ends 4 bytes
+  // into a record.
+  const size_t half = plain.size() / 2 + 4;
+  const size_t block = 100'000;
+  for (auto [from, to, last] :
+       {std::tuple(size_t{0}, half, false), std::tuple(half, plain.size(), true)}) {
+    std::vector<uint8_t> out(ZSTD_compressBound(to - from) + 256);
+    ZSTD_outBuffer o{out.data(), out.size(), 0};
+    for (auto [a, b, mode] : {std::tuple(from, from + block, ZSTD_e_flush),
+                              std::tuple(from + block, to, last ? ZSTD_e_end : ZSTD_e_flush)}) {
+      ZSTD_inBuffer in{plain.data() + a, b - a, 0};
+      ASSERT_EQ(ZSTD_compressStream2(cctx, &o, &in, mode), 0u);
+    }
+    const std::vector<uint8_t> chunk = testing::RecordBuilder(kCompressed)
+                                           .Bytes(std::span<const uint8_t>(out.data(), o.pos))
+                                           .Finish();
+    file.insert(file.end(), chunk.begin(), chunk.end());
+  }
+  ZSTD_freeCCtx(cctx);
+  absl::StatusOr<PerfDataFile> f = PerfDataFile::Open(file);
+  ASSERT_TRUE(f.ok()) << f.status();
+  int records = 0;
+  const absl::Status s = f->ForEachRecord([&](const PerfDataRecord& r) {
+    EXPECT_EQ(r.type, kFinishedRound);
+    ++records;
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(records, kRecords);
+  EXPECT_FALSE(f->cut());
+  EXPECT_EQ(f->stats().decompressed_bytes, plain.size());
+  EXPECT_GT(f->stats().decompressed_bytes, 100 * f->stats().compressed_bytes);
 }
 
 }  // namespace

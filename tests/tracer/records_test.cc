@@ -227,5 +227,72 @@ TEST_F(RecordsTest, UnknownForeignAndMalformedRecordsAreReportedNotMisparsed) {
             ParseStatus::kMalformed);
 }
 
+// A perf.data file of one event: no IDENTIFIER, perf's default layout (IP, TID, TIME, ADDR, ID,
+// CPU, PERIOD), the sample_id trailer in the kernel's order; and the first MMAP layout, which
+// perf uses for the kernel.
+TEST(RecordsOnlyEventTest, RecordsWithoutIdentifierFollowTheOnlyEvent) {
+  constexpr uint64_t type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_ADDR |
+                            PERF_SAMPLE_ID | PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD |
+                            PERF_SAMPLE_CALLCHAIN;
+  RecordParser parser;
+  EXPECT_FALSE(parser.AddEvent(1, {.sample_type = type})) << "no IDENTIFIER";
+  EXPECT_FALSE(parser.SetOnlyEvent({.sample_type = type | PERF_SAMPLE_BRANCH_STACK}));
+  ASSERT_TRUE(parser.SetOnlyEvent({.sample_type = type}));
+
+  const std::vector<uint8_t> sample = RecordBuilder(PERF_RECORD_SAMPLE, PERF_RECORD_MISC_USER)
+                                          .U64(0x401000)    // ip
+                                          .U32(10)          // pid
+                                          .U32(11)          // tid
+                                          .U64(123456)      // time
+                                          .U64(0x7fff0000)  // addr
+                                          .U64(42)          // id
+                                          .U32(1)           // cpu
+                                          .U32(0)           // res
+                                          .U64(1000)        // period
+                                          .U64(2)           // callchain
+                                          .U64(0x401000)
+                                          .U64(0x402000)
+                                          .Finish();
+  Record r;
+  ASSERT_EQ(parser.Parse(sample, &r), ParseStatus::kOk);
+  const SampleRecord& s = std::get<SampleRecord>(r);
+  EXPECT_EQ(s.ip, 0x401000u);
+  EXPECT_EQ(s.addr, 0x7fff0000u);
+  EXPECT_EQ(s.sid.pid, 10u);
+  EXPECT_EQ(s.sid.tid, 11u);
+  EXPECT_EQ(s.sid.time, 123456u);
+  EXPECT_EQ(s.sid.id, 42u);
+  EXPECT_EQ(s.sid.cpu, 1u);
+  EXPECT_EQ(s.period, 1000u);
+  EXPECT_EQ(s.callchain.size(), 2u);
+  event::SampleId sid;
+  ASSERT_TRUE(parser.ParseSampleId(sample, &sid));
+  EXPECT_EQ(sid.time, 123456u);
+
+  // The trailer of this layout: TID, TIME, ID, CPU.
+  const std::vector<uint8_t> kernel = RecordBuilder(PERF_RECORD_MMAP, PERF_RECORD_MISC_KERNEL)
+                                          .U32(0xffffffff)
+                                          .U32(0)
+                                          .U64(0xffffffff81000000)
+                                          .U64(0x1000000)
+                                          .U64(0xffffffff81000000)
+                                          .PaddedString("[kernel.kallsyms]_text")
+                                          .U32(0)   // pid
+                                          .U32(0)   // tid
+                                          .U64(5)   // time
+                                          .U64(42)  // id
+                                          .U32(0)   // cpu
+                                          .U32(0)   // res
+                                          .Finish();
+  ASSERT_EQ(parser.Parse(kernel, &r), ParseStatus::kOk);
+  const event::Mmap2Record& m = std::get<event::Mmap2Record>(r);
+  EXPECT_EQ(m.address, 0xffffffff81000000u);
+  EXPECT_EQ(m.length, 0x1000000u);
+  EXPECT_EQ(m.filename, "[kernel.kallsyms]_text");
+  EXPECT_EQ(m.prot, uint32_t{PROT_READ | PROT_EXEC});
+  EXPECT_EQ(m.sid.time, 5u);
+  EXPECT_EQ(m.sid.id, 42u);
+}
+
 }  // namespace
 }  // namespace dprof::tracer

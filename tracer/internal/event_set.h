@@ -9,7 +9,7 @@
 //   events.EnableAll();
 //   events.Read([](std::span<const uint8_t> record) { ... });  // every buffer, oldest first
 //   Record r;
-//   events.parser().Parse(bytes, &r);
+//   events.ids().parser().Parse(bytes, &r);
 //
 // Context: not thread-safe; one reader thread.
 #ifndef DPROF_TRACER_INTERNAL_EVENT_SET_H_
@@ -33,6 +33,7 @@
 #include "dprof/tracer/records.h"
 #include "dprof/tracer/ring_buffer.h"
 #include "tracer/internal/attrs.h"
+#include "tracer/internal/event_ids.h"
 #include "tracer/internal/event_spec.h"
 
 namespace dprof::tracer::internal {
@@ -73,10 +74,8 @@ class EventSet {
 
   // Calls `fn` with each record of every buffer, as RingBuffer::Read.
   void Read(absl::FunctionRef<void(std::span<const uint8_t>)> fn);
-  // The parser of the records of the events opened.
-  const RecordParser& parser() const { return parser_; }
-  // The index in `specs` of the event with perf id `id`.
-  std::optional<uint32_t> EventOf(uint64_t id) const;
+  // The events opened, by perf id, and the parser of their records.
+  const EventIds& ids() const { return ids_; }
   // Bytes of records the buffers found corrupt and skipped.
   uint64_t corrupt_bytes() const;
   size_t buffers() const { return buffers_.size(); }
@@ -99,8 +98,7 @@ class EventSet {
   Options options_;
   std::vector<int> fds_;
   std::map<int, Buffer> buffers_;  // by CPU
-  absl::flat_hash_map<uint64_t, uint32_t> event_of_id_;
-  RecordParser parser_;
+  EventIds ids_;
 };
 
 }  // namespace dprof::tracer::internal

@@ -1,9 +1,9 @@
-// Tracer::Impl: the tracer's parts, put together. Opening and enabling the events (Init, Start)
-// and the reading loop (Run) are in tracer.cc; what each record does (Process) in dispatch.cc.
-// The parts: the events and their ring buffers (EventSet, attrs for what each asks), the
-// address-space model (AddressSpaces), the processes followed (ExitWatch), the stacks of samples
-// (SampleStacks over StackServices), the cookies of kernel entries (ContextTracker), off-CPU
-// intervals (OffCpuTracker).
+// Tracer::Impl: the tracer's parts, put together (tracer.cc): the events and their ring buffers
+// (EventSet, attrs for what each asks), the record dispatch (RecordDispatcher: what each record
+// does), the address-space model (AddressSpaces), the processes followed (ExitWatch), the stacks
+// of samples (SampleStacks over StackServices), the cookies of kernel entries (ContextTracker).
+// As the dispatch's host it does what only a live source does: naming a process's threads from
+// /proc, following the processes of the target.
 //
 // Context: Init, Start and Run on one thread (the reader); Stats and RequestStop from any.
 #ifndef DPROF_TRACER_INTERNAL_TRACER_IMPL_H_
@@ -28,8 +28,8 @@
 #include "tracer/internal/event_set.h"
 #include "tracer/internal/event_spec.h"
 #include "tracer/internal/exit_watch.h"
-#include "tracer/internal/off_cpu.h"
 #include "tracer/internal/process.h"
+#include "tracer/internal/record_dispatcher.h"
 #include "tracer/internal/sample_stacks.h"
 #include "tracer/internal/source_counters.h"
 #include "tracer/internal/stack_services.h"
@@ -41,11 +41,11 @@ using internal::StackMode;
 
 inline size_t PageSize() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
 
-class Tracer::Impl {
+class Tracer::Impl : public internal::RecordDispatcher::Host {
  public:
   Impl(TracerOptions options, event::TraceSink* sink)
       : options_(std::move(options)), sink_(sink), tracker_(&cookies_) {}
-  ~Impl();
+  ~Impl() override;
 
   absl::Status Init();
   absl::Status Start();
@@ -78,21 +78,11 @@ class Tracer::Impl {
   bool TargetsGone();
   void Drain();
 
-  // Record dispatch (tracer/dispatch.cc): each record to the models it changes and to the sink.
-  void Process(std::span<const uint8_t> record);
-  void OnSample(const SampleRecord& s, uint32_t event);
-  void OnMmap(const event::Mmap2Record& m);
-  void OnDeferredCallchain(const DeferredCallchainRecord& d);
-  std::shared_ptr<const unwind::AddressSpace> SpaceFor(uint32_t pid);
-  // Tells the sink about mappings read from /proc.
-  void AnnounceMappings(uint32_t pid, const unwind::AddressSpace& space);
-  bool Filtered(uint32_t pid, uint32_t tid) const;
-  void Count(event::TracerStat s, uint64_t n = 1) { counters_.Count(s, n); }
-  template <typename F>
-  void CountThread(uint32_t tid, F&& f) {
-    counters_.CountThread(tid, std::forward<F>(f));
-  }
-  void Emit(const event::TraceEvent& e);
+  // RecordDispatcher::Host.
+  uint64_t NowNs() override { return backend_->NowNs(); }
+  void FirstEventOf(uint32_t pid) override;
+  void ProcessForked(uint32_t pid) override;
+  void ProcessExited(uint32_t pid) override;
 
   TracerOptions options_;
   event::TraceSink* sink_;
@@ -111,19 +101,16 @@ class Tracer::Impl {
   internal::StackServices stacks_;  // after binaries_: the engine's jobs use them until it stops
   internal::AddressSpaces spaces_{
       &binaries_, [this](uint32_t pid) { return unwind::AddressSpace::FromProc(pid, &binaries_); }};
-  absl::flat_hash_set<uint32_t> named_;  // processes whose thread names were announced
 
   std::optional<internal::ChildProcess> child_;
   CommandExit exit_;
   std::optional<internal::ExitWatch> exits_;  // target processes and threads, and their forks
-  absl::flat_hash_set<uint32_t> filter_pids_, filter_tids_;
-  absl::flat_hash_set<uint32_t> excluded_;  // Target::exclude_tids
+  absl::flat_hash_set<uint32_t> excluded_;    // Target::exclude_tids
 
   cookie::CookieAllocator cookies_;  // native mode: validates the kernel's cookies
   cookie::ContextTracker tracker_;
-  internal::OffCpuTracker off_cpu_;
-  std::optional<internal::SampleStacks> sample_stacks_;  // made by Init()
-  std::vector<uint64_t> frames_;
+  std::optional<internal::SampleStacks> sample_stacks_;   // made by Init()
+  std::optional<internal::RecordDispatcher> dispatcher_;  // made by Init()
 
   internal::StopRequest stop_;
   bool started_ = false;

@@ -21,6 +21,7 @@
 #include <linux/perf_event.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <variant>
@@ -40,6 +41,7 @@ struct SampleRecord {
   event::SampleId sid;
   uint16_t misc = 0;
   uint64_t ip = 0;
+  uint64_t addr = 0;  // PERF_SAMPLE_ADDR: the data address (perf record -d)
   uint64_t period = 0;
   // Context markers (PERF_CONTEXT_*) and addresses, as the kernel wrote them.
   std::span<const uint64_t> callchain = {};
@@ -111,13 +113,18 @@ class RecordParser {
   // Sample types the parser can lay out; events must not ask for others.
   static constexpr uint64_t kSupportedSampleType =
       PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
-      PERF_SAMPLE_ID | PERF_SAMPLE_STREAM_ID | PERF_SAMPLE_CPU | PERF_SAMPLE_PERIOD |
-      PERF_SAMPLE_CALLCHAIN | PERF_SAMPLE_RAW | PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+      PERF_SAMPLE_ADDR | PERF_SAMPLE_ID | PERF_SAMPLE_STREAM_ID | PERF_SAMPLE_CPU |
+      PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN | PERF_SAMPLE_RAW | PERF_SAMPLE_REGS_USER |
+      PERF_SAMPLE_STACK_USER;
 
   // Records of the event with `id` follow `layout`. False (and nothing added) unless its
   // sample_type includes PERF_SAMPLE_IDENTIFIER and nothing outside kSupportedSampleType: any
   // other field would shift everything after it.
   bool AddEvent(uint64_t id, const EventLayout& layout);
+  // The one event of a source whose records carry no PERF_SAMPLE_IDENTIFIER (a perf.data file of
+  // one event): every record follows `layout`, whatever id it may carry. False (nothing set)
+  // unless `layout` asks only for kSupportedSampleType.
+  bool SetOnlyEvent(const EventLayout& layout);
 
   // Parses one whole record (header included).
   ParseStatus Parse(std::span<const uint8_t> bytes, Record* record) const;
@@ -130,6 +137,7 @@ class RecordParser {
   const EventLayout* LayoutOf(std::span<const uint8_t> bytes, uint32_t type) const;
 
   absl::flat_hash_map<uint64_t, EventLayout> layouts_;
+  std::optional<EventLayout> only_;  // SetOnlyEvent()
 };
 
 }  // namespace dprof::tracer
