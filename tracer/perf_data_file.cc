@@ -37,7 +37,7 @@ class Cursor {
   }
   // perf_header_string: a u32 length, then that many bytes holding a NUL-terminated string.
   bool String(std::string* s) {
-    uint32_t len;
+    uint32_t len = 0;
     std::span<const uint8_t> raw;
     if (!U32(&len) || !Bytes(len, &raw)) return false;
     const auto* chars = reinterpret_cast<const char*>(raw.data());
@@ -106,7 +106,7 @@ void PerfDataFile::FreeDctx::operator()(ZSTD_DCtx_s* dctx) const { ZSTD_freeDCtx
 
 absl::StatusOr<PerfDataFile> PerfDataFile::Open(std::span<const uint8_t> bytes) {
   Cursor c(bytes);
-  uint64_t magic, size;
+  uint64_t magic = 0, size = 0;
   if (!c.U64(&magic) || !c.U64(&size)) {
     return absl::InvalidArgumentError(
         absl::StrCat("not a perf.data file: ", bytes.size(), " bytes, too short for a header"));
@@ -134,7 +134,8 @@ absl::StatusOr<PerfDataFile> PerfDataFile::Open(std::span<const uint8_t> bytes) 
     return absl::OutOfRangeError(absl::StrCat("perf.data header of ", size, " bytes in a file of ",
                                               bytes.size(), ": the file is cut or corrupt"));
   }
-  uint64_t attr_size, attrs_offset, attrs_size, data_offset, data_size, types_offset, types_size;
+  uint64_t attr_size = 0, attrs_offset = 0, attrs_size = 0, data_offset = 0, data_size = 0;
+  uint64_t types_offset = 0, types_size = 0;
   if (!c.U64(&attr_size) || !c.U64(&attrs_offset) || !c.U64(&attrs_size) || !c.U64(&data_offset) ||
       !c.U64(&data_size) || !c.U64(&types_offset) || !c.U64(&types_size)) {
     return absl::OutOfRangeError("perf.data header cut short");
@@ -155,7 +156,7 @@ absl::StatusOr<PerfDataFile> PerfDataFile::Open(std::span<const uint8_t> bytes) 
   file.data_size_ = data_size;
   if (absl::Status s = file.ReadAttrs(attrs_offset, attrs_size, attr_size); !s.ok()) return s;
   if (size >= kFileHeaderSize && !unfinished) {
-    uint64_t bits[4];
+    uint64_t bits[4] = {};
     for (uint64_t& b : bits) {
       if (!c.U64(&b)) return absl::OutOfRangeError("perf.data header cut short");
     }
@@ -183,7 +184,7 @@ absl::Status PerfDataFile::ReadAttrs(uint64_t offset, uint64_t size, uint64_t at
     PerfDataAttr a;
     Cursor c(section.subspan(at, attr_size));
     std::span<const uint8_t> raw, ids;
-    uint64_t ids_offset, ids_size;
+    uint64_t ids_offset = 0, ids_size = 0;
     if (!c.Bytes(attr_size - kSectionSize, &raw) || !ParseAttr(raw, &a.attr) ||
         !c.U64(&ids_offset) || !c.U64(&ids_size)) {
       return absl::InvalidArgumentError(
@@ -204,16 +205,14 @@ absl::Status PerfDataFile::ReadFeatures(uint64_t data_end, std::span<const uint6
   uint64_t table = data_end;
   for (uint32_t feature = 1; feature < 256; ++feature) {
     if ((bits[feature / 64] >> (feature % 64) & 1) == 0) continue;
-    std::span<const uint8_t> entry, data;
-    uint64_t offset, size;
-    if (!Section(bytes_, table, kSectionSize, &entry)) {
+    std::span<const uint8_t> data;
+    uint64_t offset = 0, size = 0;
+    Cursor c(bytes_.subspan(std::min<uint64_t>(table, bytes_.size())));
+    if (!c.U64(&offset) || !c.U64(&size)) {
       return absl::OutOfRangeError(
           absl::StrCat("perf.data feature table at offset ", table, " lies outside the file"));
     }
     table += kSectionSize;
-    Cursor c(entry);
-    c.U64(&offset);
-    c.U64(&size);
     if (!Section(bytes_, offset, size, &data)) {
       return absl::OutOfRangeError(absl::StrCat("perf.data feature ", feature, " [", offset, ", +",
                                                 size, ") lies outside the file"));
@@ -243,7 +242,7 @@ absl::Status PerfDataFile::ReadFeature(uint32_t feature, std::span<const uint8_t
       ok = c.U32(&features_.cpus_available) && c.U32(&features_.cpus_online);
       break;
     case kFeatureCmdline: {
-      uint32_t n;
+      uint32_t n = 0;
       ok = c.U32(&n);
       features_.cmdline.clear();
       for (uint32_t i = 0; ok && i < n; ++i) {
@@ -257,7 +256,7 @@ absl::Status PerfDataFile::ReadFeature(uint32_t feature, std::span<const uint8_t
       ok = c.U64(&features_.clockid_res_ns);
       break;
     case kFeatureClockData: {
-      uint32_t version;
+      uint32_t version = 0;
       ok = c.U32(&version) && c.U32(&features_.clockid) && c.U64(&features_.clock_wall_ns) &&
            c.U64(&features_.clock_sample_ns);
       break;
@@ -283,12 +282,12 @@ absl::Status PerfDataFile::ReadFeature(uint32_t feature, std::span<const uint8_t
       }
       break;
     case kFeatureEventDesc: {
-      uint32_t n, attr_size;
+      uint32_t n = 0, attr_size = 0;
       ok = c.U32(&n) && c.U32(&attr_size) && attr_size >= kAttrSizeVer0 &&
            attr_size <= kMaxEventDescAttr;
       for (uint32_t i = 0; ok && i < n; ++i) {
         std::span<const uint8_t> raw, ids;
-        uint32_t nr_ids;
+        uint32_t nr_ids = 0;
         std::string name;
         ok = c.Bytes(attr_size, &raw) && c.U32(&nr_ids) && c.String(&name) &&
              c.Bytes(uint64_t{nr_ids} * 8, &ids);
@@ -297,7 +296,7 @@ absl::Status PerfDataFile::ReadFeature(uint32_t feature, std::span<const uint8_t
         bool named = false;
         for (PerfDataAttr& a : attrs_) {
           for (size_t j = 0; j < ids.size() / 8 && !named; ++j) {
-            uint64_t id;
+            uint64_t id = 0;
             std::memcpy(&id, ids.data() + j * 8, 8);
             named = std::find(a.ids.begin(), a.ids.end(), id) != a.ids.end();
           }
@@ -329,7 +328,7 @@ absl::Status PerfDataFile::TakeHeaderRecord(const PerfDataRecord& r) {
       return absl::InvalidArgumentError(
           absl::StrCat("perf.data HEADER_ATTR record at offset ", r.offset, " is too short"));
     }
-    uint32_t attr_size;
+    uint32_t attr_size = 0;
     std::memcpy(&attr_size, body.data() + 4, 4);
     if (attr_size == 0) attr_size = kAttrSizeVer0;
     if (attr_size < kAttrSizeVer0 || attr_size > body.size() || (body.size() - attr_size) % 8) {
@@ -343,7 +342,7 @@ absl::Status PerfDataFile::TakeHeaderRecord(const PerfDataRecord& r) {
     attrs_.push_back(std::move(a));
     return absl::OkStatus();
   }
-  uint64_t feature;
+  uint64_t feature = 0;
   Cursor c(body);
   if (!c.U64(&feature) || feature >= 256) {
     return absl::InvalidArgumentError(
@@ -397,7 +396,7 @@ absl::Status PerfDataFile::Decompress(std::span<const uint8_t> chunk, uint64_t o
   std::span<const uint8_t> payload = chunk.subspan(sizeof(perf_event_header));
   if (reinterpret_cast<const perf_event_header*>(chunk.data())->type == kCompressed2) {
     // COMPRESSED2: the payload's size first; the record is padded to 8 bytes after it.
-    uint64_t size;
+    uint64_t size = 0;
     Cursor c(payload);
     if (!c.U64(&size) || size > payload.size() - 8) {
       return absl::DataLossError(

@@ -88,8 +88,15 @@ TEST(AttrsTest, PeriodsModifiersAndTracepoints) {
   kernel.exclude_user = true;
   EXPECT_TRUE(MakeAttr(kernel, false, {}).exclude_user);
 
-  EventSpec tracepoint{.name = "sched:sched_switch", .type = PERF_TYPE_TRACEPOINT, .config = 372};
-  tracepoint.tracepoint.emplace();
+  EventSpec tracepoint = Clock();
+  tracepoint.name = "sched:sched_switch";
+  tracepoint.type = PERF_TYPE_TRACEPOINT;
+  tracepoint.config = 372;
+  Tracepoint format;
+  format.system = "sched";
+  format.name = "sched_switch";
+  format.id = 372;
+  tracepoint.tracepoint = format;
   const perf_event_attr tp = MakeAttr(tracepoint, false, {.frequency = 999});
   EXPECT_FALSE(tp.freq) << "every hit";
   EXPECT_EQ(tp.sample_period, 1u);

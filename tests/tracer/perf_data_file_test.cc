@@ -16,7 +16,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -65,7 +64,6 @@ std::map<uint32_t, uint64_t> PerfStats(const std::string& path, uint64_t* total)
       {"COMPRESSED", 81}, {"FINISHED_INIT", 82}};
   std::istringstream in(Shell("perf report --stats -i " + path + " 2>/dev/null"));
   std::map<uint32_t, uint64_t> counts;
-  const std::regex line(R"(^\s+(\S+) events:\s+(\d+))");
   bool aggregated = false;
   for (std::string l; std::getline(in, l);) {
     if (l.find("Aggregated stats") != std::string::npos) {
@@ -73,12 +71,15 @@ std::map<uint32_t, uint64_t> PerfStats(const std::string& path, uint64_t* total)
       continue;
     }
     if (aggregated && l.find(" stats:") != std::string::npos) break;  // per event from here
-    std::smatch m;
-    if (!aggregated || !std::regex_search(l, m, line)) continue;
-    if (m[1] == "TOTAL") {
-      *total = std::stoull(m[2]);
-    } else if (auto it = kTypes.find(m[1]); it != kTypes.end()) {
-      counts[it->second] = std::stoull(m[2]);
+    // "          SAMPLE events:        209  (92.5%)"
+    std::istringstream words(l);
+    std::string name, label;
+    uint64_t n = 0;
+    if (!aggregated || !(words >> name >> label >> n) || label != "events:") continue;
+    if (name == "TOTAL") {
+      *total = n;
+    } else if (auto it = kTypes.find(name); it != kTypes.end()) {
+      counts[it->second] = n;
     } else {
       ADD_FAILURE() << "perf counts records this test does not know: " << l;
     }
