@@ -394,7 +394,9 @@ absl::Status PerfDataFile::Walk(std::span<const uint8_t> data, uint64_t offset, 
 absl::Status PerfDataFile::Decompress(std::span<const uint8_t> chunk, uint64_t offset,
                                       absl::FunctionRef<void(const PerfDataRecord&)> fn) {
   std::span<const uint8_t> payload = chunk.subspan(sizeof(perf_event_header));
-  if (reinterpret_cast<const perf_event_header*>(chunk.data())->type == kCompressed2) {
+  uint32_t type = 0;  // the chunk may lie anywhere in the file: copied, not cast
+  std::memcpy(&type, chunk.data(), sizeof(type));
+  if (type == kCompressed2) {
     // COMPRESSED2: the payload's size first; the record is padded to 8 bytes after it.
     uint64_t size = 0;
     Cursor c(payload);
