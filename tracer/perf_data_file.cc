@@ -195,7 +195,7 @@ absl::Status PerfDataFile::ReadAttrs(uint64_t offset, uint64_t size, uint64_t at
                                                 offset + at, " lie outside the file"));
     }
     a.ids.resize(ids_size / 8);
-    std::memcpy(a.ids.data(), ids.data(), ids_size);
+    if (ids_size != 0) std::memcpy(a.ids.data(), ids.data(), ids_size);
     attrs_.push_back(std::move(a));
   }
   return absl::OkStatus();
@@ -338,7 +338,7 @@ absl::Status PerfDataFile::TakeHeaderRecord(const PerfDataRecord& r) {
     }
     ParseAttr(body.first(attr_size), &a.attr);
     a.ids.resize((body.size() - attr_size) / 8);
-    std::memcpy(a.ids.data(), body.data() + attr_size, a.ids.size() * 8);
+    if (!a.ids.empty()) std::memcpy(a.ids.data(), body.data() + attr_size, a.ids.size() * 8);
     attrs_.push_back(std::move(a));
     return absl::OkStatus();
   }
