@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <time.h>
 
-enum { kUnit = 200000 }; /* loop iterations of hot_b per round */
+enum { kUnit = 200000 }; /* loop iterations of hot_b per round, on average */
 static volatile uint64_t sink;
 
 static double monotonic_seconds(void) {
@@ -13,18 +13,21 @@ static double monotonic_seconds(void) {
 }
 
 /* The same dependent chain in both: neither vectorizes nor folds into a closed form. */
-__attribute__((noinline)) uint64_t hot_a(uint64_t x) {
-  for (uint64_t i = 0; i < 2 * kUnit; ++i) x = x * 6364136223846793005ull + (x >> 29) + i;
+__attribute__((noinline)) uint64_t hot_a(uint64_t x, uint64_t n) {
+  for (uint64_t i = 0; i < 2 * n; ++i) x = x * 6364136223846793005ull + (x >> 29) + i;
   return x;
 }
 
-__attribute__((noinline)) uint64_t hot_b(uint64_t x) {
-  for (uint64_t i = 0; i < kUnit; ++i) x = x * 6364136223846793005ull + (x >> 29) + i;
+__attribute__((noinline)) uint64_t hot_b(uint64_t x, uint64_t n) {
+  for (uint64_t i = 0; i < n; ++i) x = x * 6364136223846793005ull + (x >> 29) + i;
   return x;
 }
 
+/* A round's length varies (half to one and a half units, from x): rounds of one length repeat in
+ * step with a sampler's period and let it see one function more than its share. */
 __attribute__((noinline)) unsigned long long one_round(unsigned long long x) {
-  return hot_b(hot_a(x));
+  const uint64_t n = kUnit / 2 + (x >> 40) % kUnit;
+  return hot_b(hot_a(x, n), n);
 }
 
 void workload_run(double seconds) {

@@ -10,7 +10,8 @@ extern "C" {
 
 /* Runs rounds of hot_a() then hot_b() for `seconds` of wall time on the calling thread. */
 void workload_run(double seconds);
-/* One round: hot_a() then hot_b(), about a millisecond of CPU; returns the new state. */
+/* One round: hot_a() then hot_b(), about a millisecond of CPU (its length varies with x); returns
+ * the new state. */
 unsigned long long one_round(unsigned long long x);
 
 #ifdef __cplusplus
