@@ -19,6 +19,7 @@ Runner AddReport(CLI::App& app);                                                
 Runner AddFlameGraph(CLI::App& app);                                            // flamegraph.cc
 Runner AddExport(CLI::App& app);                                                // export.cc
 Runner AddStat(CLI::App& app);                                                  // stat.cc
+Runner AddImport(CLI::App& app);                                                // import.cc
 
 }  // namespace dprof::cli
 

@@ -1,10 +1,17 @@
 #include "cli/recording_input.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdint>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "cli/errors.h"
+#include "dprof/perf_import.h"
 #include "dprof/profile/recording_reader.h"
 #include "dprof/profile/symbolizer.h"
+#include "dprof/tracer/perf_data_source.h"
 
 namespace dprof::cli {
 
@@ -15,7 +22,22 @@ void AddInputFlag(CLI::App* command, std::string* path) {
       ->capture_default_str();
 }
 
+bool IsPerfDataFile(const std::string& path) {
+  uint8_t head[8] = {};
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const ssize_t n = read(fd, head, sizeof(head));
+  close(fd);
+  return n == sizeof(head) && tracer::IsPerfData(head);
+}
+
 absl::StatusOr<profile::Recording> LoadRecording(const std::string& path) {
+  if (IsPerfDataFile(path)) {
+    absl::StatusOr<PerfImport> imported = ImportPerfData(path);
+    if (!imported.ok()) return imported.status();
+    for (const std::string& warning : imported->warnings) Warn(warning);
+    return std::move(imported->recording);
+  }
   profile::ReadReport report;
   absl::StatusOr<profile::Recording> recording = profile::ReadRecording(path, &report);
   if (!recording.ok()) return recording.status();

@@ -17,7 +17,11 @@ inline constexpr char kDefaultRecording[] = "dprof.data";
 // Adds -i/--input FILE (default dprof.data).
 void AddInputFlag(CLI::App* command, std::string* path);
 
-// The recording at `path`. A file cut short is read up to its last complete chunk, with one
+// Whether the file at `path` is a perf.data file (by its magic): views import it.
+bool IsPerfDataFile(const std::string& path);
+
+// The recording at `path`, or the perf.data file there imported (dprof::ImportPerfData, each of its
+// warnings printed). A file cut short is read up to its last complete chunk, with one
 // warning saying how much that was; one with nothing recoverable, or not a recording, is an error
 // naming the problem. Addresses without symbols are named from this machine's files, with a
 // warning.

@@ -29,9 +29,9 @@ struct StatFlags {
   size_t threads = 10;
 };
 
-void WriteStat(const std::string& path, const profile::ReadReport& report,
-               const profile::Recording& r, size_t top_threads, std::ostream& out) {
-  out << absl::StrFormat("# %s: %s\n", path, report.Summary());
+void WriteStat(const std::string& path, const std::string& summary, const profile::Recording& r,
+               size_t top_threads, std::ostream& out) {
+  out << absl::StrFormat("# %s: %s\n", path, summary);
   for (const auto& [key, value] : r.metadata) out << absl::StrFormat("%-22s %s\n", key, value);
 
   std::vector<uint64_t> per_event(r.event_names.size());
@@ -86,13 +86,18 @@ void WriteStat(const std::string& path, const profile::ReadReport& report,
 
 int Stat(const StatFlags& flags) {
   profile::ReadReport report;
-  absl::StatusOr<profile::Recording> recording = profile::ReadRecording(flags.input, &report);
+  const bool perf = IsPerfDataFile(flags.input);
+  absl::StatusOr<profile::Recording> recording =
+      perf ? LoadRecording(flags.input) : profile::ReadRecording(flags.input, &report);
   if (!recording.ok()) return Fail(recording.status());
-  if (!report.complete) Warn(absl::StrCat(flags.input, " is incomplete: ", report.Summary()));
+  if (!report.complete && !perf) {
+    Warn(absl::StrCat(flags.input, " is incomplete: ", report.Summary()));
+  }
   absl::Status s = WriteOutput(
       "-",
       [&](std::ostream& out) {
-        WriteStat(flags.input, report, *recording, flags.threads, out);
+        WriteStat(flags.input, perf ? "a perf.data file, imported" : report.Summary(), *recording,
+                  flags.threads, out);
         return absl::OkStatus();
       },
       profile::kPrivateMode);

@@ -62,7 +62,7 @@ void Symbolizer::Note(std::string note) {
 
 const std::string& Symbolizer::RootOf(uint32_t pid) {
   auto [it, inserted] = roots_.try_emplace(pid);
-  if (inserted) {
+  if (inserted && options_.live_processes) {
     std::string root = absl::StrCat(options_.proc, "/", pid, "/root");
     if (access((root + "/").c_str(), X_OK) == 0) it->second = std::move(root);
   }
@@ -107,7 +107,9 @@ const internal::PerfMap* Symbolizer::PerfMapOf(uint32_t pid) {
   // The process's user, while it runs; once it is gone, dprof's (perf's rule).
   struct stat st;
   const uid_t owner =
-      stat(absl::StrCat(options_.proc, "/", pid).c_str(), &st) == 0 ? st.st_uid : geteuid();
+      options_.live_processes && stat(absl::StrCat(options_.proc, "/", pid).c_str(), &st) == 0
+          ? st.st_uid
+          : geteuid();
   absl::StatusOr<internal::PerfMap> map =
       internal::PerfMap::Load(absl::StrCat(options_.perf_map_dir, "/perf-", pid, ".map"), owner);
   if (map.ok()) {
@@ -239,8 +241,8 @@ void SymbolizeRecording(Recording& recording, Symbolizer& symbolizer) {
                                    .build_id = m.build_id};
       auto [binder, fresh] = binders.try_emplace(m.pid);
       if (fresh) {
-        binder->second = std::make_unique<unwind::AddressSpace>(symbolizer.binaries(),
-                                                                symbolizer.RootOf(m.pid), m.pid);
+        binder->second = std::make_unique<unwind::AddressSpace>(
+            symbolizer.binaries(), symbolizer.RootOf(m.pid), symbolizer.LivePid(m.pid));
       }
       binder->second->ResolveBinary(it->second);
     }

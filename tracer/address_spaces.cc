@@ -9,10 +9,11 @@ AddressSpaces::AddressSpaces(unwind::BinaryCache* binaries, ReadMaps read_maps)
     : binaries_(binaries), read_maps_(std::move(read_maps)) {}
 
 std::shared_ptr<unwind::AddressSpace> AddressSpaces::Empty(uint32_t pid) const {
-  return std::make_shared<unwind::AddressSpace>(binaries_, "", pid);
+  return std::make_shared<unwind::AddressSpace>(binaries_, "", read_maps_ ? pid : 0);
 }
 
 bool AddressSpaces::Attach(uint32_t pid, Announce announce) {
+  if (!read_maps_) return false;
   absl::StatusOr<unwind::AddressSpace> space = read_maps_(pid);
   if (!space.ok()) return false;
   announce(pid, *space);
@@ -51,7 +52,7 @@ void AddressSpaces::Map(const event::Mmap2Record& m) {
 }
 
 std::shared_ptr<const unwind::AddressSpace> AddressSpaces::For(uint32_t pid, Announce announce) {
-  if (synced_.insert(pid).second) {
+  if (synced_.insert(pid).second && read_maps_) {
     absl::StatusOr<unwind::AddressSpace> space = read_maps_(pid);
     if (space.ok() && !space->mappings().empty()) {
       announce(pid, *space);

@@ -108,4 +108,39 @@ absl::StatusOr<EventSpec> ResolveEvent(std::string_view full_name,
   return with_modifiers(std::move(spec));
 }
 
+std::string DefaultEventName(uint32_t type, uint64_t config) {
+  if (type == PERF_TYPE_SOFTWARE) {
+    for (const SoftwareEvent& e : kSoftwareEvents) {
+      if (e.config == config) return std::string(e.name);
+    }
+    static constexpr std::array<std::pair<uint64_t, std::string_view>, 8> kOthers = {{
+        {PERF_COUNT_SW_CONTEXT_SWITCHES, "context-switches"},
+        {PERF_COUNT_SW_CPU_MIGRATIONS, "cpu-migrations"},
+        {PERF_COUNT_SW_PAGE_FAULTS_MIN, "minor-faults"},
+        {PERF_COUNT_SW_PAGE_FAULTS_MAJ, "major-faults"},
+        {PERF_COUNT_SW_ALIGNMENT_FAULTS, "alignment-faults"},
+        {PERF_COUNT_SW_EMULATION_FAULTS, "emulation-faults"},
+        {PERF_COUNT_SW_DUMMY, "dummy"},
+        {PERF_COUNT_SW_BPF_OUTPUT, "bpf-output"},
+    }};
+    for (const auto& [c, name] : kOthers) {
+      if (c == config) return std::string(name);
+    }
+  }
+  if (type == PERF_TYPE_HARDWARE) {
+    static constexpr std::array<std::string_view, 10> kHardware = {"cycles",
+                                                                   "instructions",
+                                                                   "cache-references",
+                                                                   "cache-misses",
+                                                                   "branches",
+                                                                   "branch-misses",
+                                                                   "bus-cycles",
+                                                                   "stalled-cycles-frontend",
+                                                                   "stalled-cycles-backend",
+                                                                   "ref-cycles"};
+    if (config < kHardware.size()) return std::string(kHardware[config]);
+  }
+  return absl::StrCat("raw:", type, ":0x", absl::Hex(config));
+}
+
 }  // namespace dprof::tracer::internal

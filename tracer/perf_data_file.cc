@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "tracer/internal/byte_cursor.h"
 
 namespace dprof::tracer::internal {
 
@@ -22,41 +23,7 @@ constexpr uint64_t kSectionSize = 16;            // perf_file_section: offset, s
 constexpr uint16_t kMiscBuildIdSize = 1u << 15;  // PERF_RECORD_MISC_BUILD_ID_SIZE
 constexpr size_t kBuildIdArea = 24;              // 20 bytes, padded to 8 (or 20 + size + 3)
 constexpr size_t kMaxEventDescAttr = 4096;
-
-// Bounds-checked little-endian reads over a span.
-class Cursor {
- public:
-  explicit Cursor(std::span<const uint8_t> bytes) : bytes_(bytes) {}
-  bool U32(uint32_t* v) { return Read(v, 4); }
-  bool U64(uint64_t* v) { return Read(v, 8); }
-  bool Bytes(size_t n, std::span<const uint8_t>* out) {
-    if (n > left()) return false;
-    *out = bytes_.subspan(pos_, n);
-    pos_ += n;
-    return true;
-  }
-  // perf_header_string: a u32 length, then that many bytes holding a NUL-terminated string.
-  bool String(std::string* s) {
-    uint32_t len = 0;
-    std::span<const uint8_t> raw;
-    if (!U32(&len) || !Bytes(len, &raw)) return false;
-    const auto* chars = reinterpret_cast<const char*>(raw.data());
-    s->assign(chars, strnlen(chars, raw.size()));
-    return true;
-  }
-  size_t left() const { return bytes_.size() - pos_; }
-
- private:
-  template <typename T>
-  bool Read(T* v, size_t n) {
-    if (n > left()) return false;
-    std::memcpy(v, bytes_.data() + pos_, n);
-    pos_ += n;
-    return true;
-  }
-  std::span<const uint8_t> bytes_;
-  size_t pos_ = 0;
-};
+constexpr uint64_t kEventUpdateName = 2;  // PERF_EVENT_UPDATE__NAME
 
 // `size` bytes at `offset` of `bytes`, if they lie within it.
 bool Section(std::span<const uint8_t> bytes, uint64_t offset, uint64_t size,
@@ -74,8 +41,16 @@ bool ParseAttr(std::span<const uint8_t> raw, perf_event_attr* attr) {
   return true;
 }
 
+// The records perf writes ahead of the data in pipe mode: what a file's header holds.
+bool IsHeaderRecord(uint32_t type) {
+  return type == kHeaderAttr || type == kHeaderFeature || type == kHeaderTracingData ||
+         type == kEventUpdate || type == kHeaderEventType;
+}
+
 const char* FeatureName(uint32_t feature) {
   switch (feature) {
+    case kFeatureTracingData:
+      return "TRACING_DATA";
     case kFeatureBuildId:
       return "BUILD_ID";
     case kFeatureHostname:
@@ -105,7 +80,7 @@ const char* FeatureName(uint32_t feature) {
 void PerfDataFile::FreeDctx::operator()(ZSTD_DCtx_s* dctx) const { ZSTD_freeDCtx(dctx); }
 
 absl::StatusOr<PerfDataFile> PerfDataFile::Open(std::span<const uint8_t> bytes) {
-  Cursor c(bytes);
+  ByteCursor c(bytes);
   uint64_t magic = 0, size = 0;
   if (!c.U64(&magic) || !c.U64(&size)) {
     return absl::InvalidArgumentError(
@@ -128,6 +103,7 @@ absl::StatusOr<PerfDataFile> PerfDataFile::Open(std::span<const uint8_t> bytes) 
     PerfDataFile file(bytes, /*pipe=*/true);
     file.data_offset_ = kPipeHeaderSize;
     file.data_size_ = bytes.size() - kPipeHeaderSize;
+    if (absl::Status s = file.ReadPipeHeader(); !s.ok()) return s;
     return file;
   }
   if (size < kFileHeaderSizeNoFeatures || size > bytes.size()) {
@@ -182,7 +158,7 @@ absl::Status PerfDataFile::ReadAttrs(uint64_t offset, uint64_t size, uint64_t at
   }
   for (uint64_t at = 0; at < size; at += attr_size) {
     PerfDataAttr a;
-    Cursor c(section.subspan(at, attr_size));
+    ByteCursor c(section.subspan(at, attr_size));
     std::span<const uint8_t> raw, ids;
     uint64_t ids_offset = 0, ids_size = 0;
     if (!c.Bytes(attr_size - kSectionSize, &raw) || !ParseAttr(raw, &a.attr) ||
@@ -207,7 +183,7 @@ absl::Status PerfDataFile::ReadFeatures(uint64_t data_end, std::span<const uint6
     if ((bits[feature / 64] >> (feature % 64) & 1) == 0) continue;
     std::span<const uint8_t> data;
     uint64_t offset = 0, size = 0;
-    Cursor c(bytes_.subspan(std::min<uint64_t>(table, bytes_.size())));
+    ByteCursor c(bytes_.subspan(std::min<uint64_t>(table, bytes_.size())));
     if (!c.U64(&offset) || !c.U64(&size)) {
       return absl::OutOfRangeError(
           absl::StrCat("perf.data feature table at offset ", table, " lies outside the file"));
@@ -223,9 +199,12 @@ absl::Status PerfDataFile::ReadFeatures(uint64_t data_end, std::span<const uint6
 }
 
 absl::Status PerfDataFile::ReadFeature(uint32_t feature, std::span<const uint8_t> data) {
-  Cursor c(data);
+  ByteCursor c(data);
   bool ok = true;
   switch (feature) {
+    case kFeatureTracingData:
+      tracing_data_ = data;
+      break;
     case kFeatureHostname:
       ok = c.String(&features_.hostname);
       break;
@@ -342,8 +321,31 @@ absl::Status PerfDataFile::TakeHeaderRecord(const PerfDataRecord& r) {
     attrs_.push_back(std::move(a));
     return absl::OkStatus();
   }
+  if (r.type == kHeaderTracingData) {
+    tracing_data_ = r.payload;
+    return absl::OkStatus();
+  }
+  if (r.type == kHeaderEventType) return absl::OkStatus();  // perf before 2.6.38: names only
+  ByteCursor c(body);
+  if (r.type == kEventUpdate) {
+    uint64_t type = 0, id = 0;
+    std::string name;
+    if (!c.U64(&type) || !c.U64(&id)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("perf.data EVENT_UPDATE record at offset ", r.offset, " is too short"));
+    }
+    if (type != kEventUpdateName) return absl::OkStatus();  // units, scales, CPUs
+    std::span<const uint8_t> rest;
+    c.Bytes(c.left(), &rest);
+    const auto* chars = reinterpret_cast<const char*>(rest.data());
+    for (PerfDataAttr& a : attrs_) {
+      if (std::find(a.ids.begin(), a.ids.end(), id) != a.ids.end()) {
+        a.name.assign(chars, strnlen(chars, rest.size()));
+      }
+    }
+    return absl::OkStatus();
+  }
   uint64_t feature = 0;
-  Cursor c(body);
   if (!c.U64(&feature) || feature >= 256) {
     return absl::InvalidArgumentError(
         absl::StrCat("perf.data HEADER_FEATURE record at offset ", r.offset, " is malformed"));
@@ -352,7 +354,8 @@ absl::Status PerfDataFile::TakeHeaderRecord(const PerfDataRecord& r) {
 }
 
 absl::Status PerfDataFile::Walk(std::span<const uint8_t> data, uint64_t offset, bool in_chunk,
-                                absl::FunctionRef<void(const PerfDataRecord&)> fn, size_t* rest) {
+                                absl::FunctionRef<void(const PerfDataRecord&)> fn, size_t* rest,
+                                bool header_only) {
   size_t pos = 0;
   *rest = 0;
   while (pos < data.size()) {
@@ -362,6 +365,10 @@ absl::Status PerfDataFile::Walk(std::span<const uint8_t> data, uint64_t offset, 
       return absl::OkStatus();
     }
     std::memcpy(&h, data.data() + pos, sizeof(h));
+    if (header_only && !IsHeaderRecord(h.type)) {
+      *rest = data.size() - pos;
+      return absl::OkStatus();
+    }
     const uint64_t at = in_chunk ? offset : offset + pos;
     if (h.size < sizeof(h)) {
       return absl::DataLossError(absl::StrCat("perf.data record of ", h.size, " bytes at offset ",
@@ -371,9 +378,27 @@ absl::Status PerfDataFile::Walk(std::span<const uint8_t> data, uint64_t offset, 
       *rest = data.size() - pos;
       return absl::OkStatus();
     }
-    const PerfDataRecord r{
-        .type = h.type, .misc = h.misc, .bytes = data.subspan(pos, h.size), .offset = at};
-    pos += h.size;
+    // HEADER_TRACING_DATA and AUXTRACE are followed by as many bytes as their first field says
+    // (a u32, a u64), outside their size.
+    uint64_t payload = 0;
+    if (h.type == kHeaderTracingData || h.type == kAuxtrace) {
+      const size_t field = h.type == kHeaderTracingData ? 4 : 8;
+      if (h.size < sizeof(h) + field) {
+        return absl::DataLossError(absl::StrCat("perf.data record of type ", h.type, " at offset ",
+                                                at, " is too short for its size field"));
+      }
+      std::memcpy(&payload, data.data() + pos + sizeof(h), field);
+      if (payload > data.size() - pos - h.size) {
+        *rest = data.size() - pos;
+        return absl::OkStatus();
+      }
+    }
+    const PerfDataRecord r{.type = h.type,
+                           .misc = h.misc,
+                           .bytes = data.subspan(pos, h.size),
+                           .payload = data.subspan(pos + h.size, payload),
+                           .offset = at};
+    pos += h.size + payload;
     ++stats_.records[h.type];
     if (h.type == kCompressed || h.type == kCompressed2) {
       if (in_chunk) {
@@ -383,7 +408,8 @@ absl::Status PerfDataFile::Walk(std::span<const uint8_t> data, uint64_t offset, 
       if (absl::Status s = Decompress(r.bytes, at, fn); !s.ok()) return s;
       continue;
     }
-    if (h.type == kHeaderAttr || h.type == kHeaderFeature) {
+    // (Tracing data inside a compressed chunk would not outlive it; perf writes it outside.)
+    if (IsHeaderRecord(h.type) && !(in_chunk && h.type == kHeaderTracingData)) {
       if (absl::Status s = TakeHeaderRecord(r); !s.ok()) return s;
     }
     fn(r);
@@ -399,7 +425,7 @@ absl::Status PerfDataFile::Decompress(std::span<const uint8_t> chunk, uint64_t o
   if (type == kCompressed2) {
     // COMPRESSED2: the payload's size first; the record is padded to 8 bytes after it.
     uint64_t size = 0;
-    Cursor c(payload);
+    ByteCursor c(payload);
     if (!c.U64(&size) || size > payload.size() - 8) {
       return absl::DataLossError(
           absl::StrCat("perf.data compressed chunk at offset ", offset, " is malformed"));
@@ -444,6 +470,18 @@ absl::Status PerfDataFile::Decompress(std::span<const uint8_t> chunk, uint64_t o
   if (absl::Status s = Walk(pending_, offset, /*in_chunk=*/true, fn, &rest); !s.ok()) return s;
   // A record that continues in the next chunk stays.
   pending_.erase(pending_.begin(), pending_.end() - static_cast<ptrdiff_t>(rest));
+  return absl::OkStatus();
+}
+
+absl::Status PerfDataFile::ReadPipeHeader() {
+  size_t rest = 0;
+  absl::Status s = Walk(
+      bytes_.subspan(data_offset_, data_size_), data_offset_,
+      /*in_chunk=*/false, [](const PerfDataRecord&) {}, &rest,
+      /*header_only=*/true);
+  if (!s.ok()) return s;
+  data_offset_ += data_size_ - rest;
+  data_size_ = rest;
   return absl::OkStatus();
 }
 

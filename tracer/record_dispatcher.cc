@@ -111,7 +111,15 @@ std::shared_ptr<const unwind::AddressSpace> RecordDispatcher::SpaceFor(uint32_t 
   });
 }
 
-void RecordDispatcher::OnMmap(const event::Mmap2Record& m) {
+void RecordDispatcher::OnMmap(const event::Mmap2Record& record) {
+  event::Mmap2Record m = record;
+  if (m.build_id.empty() && parts_.build_ids != nullptr) {
+    if (auto it = parts_.build_ids->find(absl::string_view(m.filename.data(), m.filename.size()));
+        it != parts_.build_ids->end()) {
+      m.build_id =
+          std::span(reinterpret_cast<const uint8_t*>(it->second.data()), it->second.size());
+    }
+  }
   parts_.spaces->Map(m);
   sink_->OnMmap(m);
 }

@@ -155,24 +155,22 @@ bool RecordParser::AddEvent(uint64_t id, const EventLayout& layout) {
   return true;
 }
 
-bool RecordParser::SetOnlyEvent(const EventLayout& layout) {
+bool RecordParser::SetDefaultEvent(const EventLayout& layout) {
   if ((layout.sample_type & ~kSupportedSampleType) != 0) return false;
-  only_ = layout;
+  default_ = layout;
   return true;
 }
 
 const EventLayout* RecordParser::LayoutOf(std::span<const uint8_t> bytes, uint32_t type) const {
-  if (only_.has_value()) return &*only_;
-  uint64_t id;
-  if (type == PERF_RECORD_SAMPLE) {
-    if (bytes.size() < sizeof(perf_event_header) + 8) return nullptr;
-    std::memcpy(&id, bytes.data() + sizeof(perf_event_header), 8);
-  } else {
-    if (bytes.size() < sizeof(perf_event_header) + 8) return nullptr;
-    std::memcpy(&id, bytes.data() + bytes.size() - 8, 8);
+  if (!layouts_.empty() && bytes.size() >= sizeof(perf_event_header) + 8) {
+    uint64_t id;
+    std::memcpy(
+        &id,
+        bytes.data() + (type == PERF_RECORD_SAMPLE ? sizeof(perf_event_header) : bytes.size() - 8),
+        8);
+    if (auto it = layouts_.find(id); it != layouts_.end()) return &it->second;
   }
-  auto it = layouts_.find(id);
-  return it == layouts_.end() ? nullptr : &it->second;
+  return default_.has_value() ? &*default_ : nullptr;
 }
 
 bool RecordParser::ParseSampleId(std::span<const uint8_t> bytes, event::SampleId* sid) const {

@@ -104,9 +104,13 @@ void AddressSpace::ResolveBinary(Mapping& m) const {
   // /proc/PID/maps says " (deleted)" after the path of a file deleted since it was mapped.
   const std::string path(absl::StripSuffix(m.path, " (deleted)"));
   std::shared_ptr<const Binary> binary = binaries_->Open(root_ + path);
-  // Through /proc/PID/root of a process that has exited, or a file deleted since: the kernel's
-  // build-id still names the file.
-  if (binary == nullptr) binary = binaries_->OpenBuildId(path, m.build_id);
+  // Through /proc/PID/root of a process that has exited, a file deleted since, or one replaced
+  // since (another copy was opened: a build-id cache's): the kernel's build-id still names the
+  // file.
+  if (binary == nullptr ||
+      (!m.build_id.empty() && !binary->build_id().empty() && binary->build_id() != m.build_id)) {
+    if (auto same = binaries_->OpenBuildId(path, m.build_id)) binary = std::move(same);
+  }
   // The process's own view of the mapping still opens a deleted file, while it runs.
   if (binary == nullptr && pid_ != 0) {
     binary = binaries_->OpenAs(absl::StrFormat("/proc/%d/map_files/%x-%x", pid_, m.start, m.end),

@@ -236,8 +236,8 @@ TEST(RecordsOnlyEventTest, RecordsWithoutIdentifierFollowTheOnlyEvent) {
                             PERF_SAMPLE_CALLCHAIN;
   RecordParser parser;
   EXPECT_FALSE(parser.AddEvent(1, {.sample_type = type})) << "no IDENTIFIER";
-  EXPECT_FALSE(parser.SetOnlyEvent({.sample_type = type | PERF_SAMPLE_BRANCH_STACK}));
-  ASSERT_TRUE(parser.SetOnlyEvent({.sample_type = type}));
+  EXPECT_FALSE(parser.SetDefaultEvent({.sample_type = type | PERF_SAMPLE_BRANCH_STACK}));
+  ASSERT_TRUE(parser.SetDefaultEvent({.sample_type = type}));
 
   const std::vector<uint8_t> sample = RecordBuilder(PERF_RECORD_SAMPLE, PERF_RECORD_MISC_USER)
                                           .U64(0x401000)    // ip

@@ -8,6 +8,10 @@
 //  - mmap: a new space with the mapping added (spaces are values: a snapshot keeps the space it
 //    was taken with while later records change the process's).
 //
+// Replaying recorded records (a perf.data file), there is nothing to read: the processes' pids
+// name other processes now, or none. Without ReadMaps the records alone make the spaces, and
+// their files are never opened through a pid's /proc entries.
+//
 // Context: the tracer's reader thread only. The spaces handed out may be read from any thread.
 #ifndef DPROF_TRACER_INTERNAL_ADDRESS_SPACES_H_
 #define DPROF_TRACER_INTERNAL_ADDRESS_SPACES_H_
@@ -28,7 +32,8 @@ namespace dprof::tracer::internal {
 
 class AddressSpaces {
  public:
-  // Reads a process's mappings now (unwind::AddressSpace::FromProc, or a test's).
+  // Reads a process's mappings now (unwind::AddressSpace::FromProc, or a test's); null for
+  // recorded records.
   using ReadMaps = std::function<absl::StatusOr<unwind::AddressSpace>(uint32_t pid)>;
   // Announces mappings read from /proc (the tracer tells its sink, as perf synthesizes them).
   using Announce = absl::FunctionRef<void(uint32_t pid, const unwind::AddressSpace& space)>;

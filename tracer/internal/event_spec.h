@@ -30,6 +30,11 @@ struct EventSpec {
 // "system:name".
 absl::StatusOr<EventSpec> ResolveEvent(std::string_view name, const std::string& tracefs_root);
 
+// The name perf gives an event of `type` and `config` that has no other (a perf.data file without
+// event names): a software event's or a generic hardware event's ("cycles"), else
+// "raw:TYPE:0xCONFIG".
+std::string DefaultEventName(uint32_t type, uint64_t config);
+
 }  // namespace dprof::tracer::internal
 
 #endif  // DPROF_TRACER_INTERNAL_EVENT_SPEC_H_

@@ -66,6 +66,7 @@ enum PerfToolRecord : uint32_t {
 
 // The header's feature sections (HEADER_* of tools/perf/util/header.h) dprof reads.
 enum PerfFeature : uint32_t {
+  kFeatureTracingData = 1,
   kFeatureBuildId = 2,
   kFeatureHostname = 3,
   kFeatureOsRelease = 4,
@@ -106,7 +107,10 @@ struct PerfDataRecord {
   uint32_t type = 0;
   uint16_t misc = 0;
   std::span<const uint8_t> bytes;  // the whole record, header included
-  uint64_t offset = 0;             // in the file (of the compressed chunk that held it)
+  // What follows the record and belongs to it, outside its size: HEADER_TRACING_DATA's tracing
+  // data, AUXTRACE's trace.
+  std::span<const uint8_t> payload;
+  uint64_t offset = 0;  // in the file (of the compressed chunk that held it)
 };
 
 struct PerfDataStats {
@@ -121,10 +125,11 @@ class PerfDataFile {
   // a few MiB at most).
   static constexpr size_t kMaxChunkBytes = size_t{256} << 20;
 
-  // Reads the header, and in file mode the attributes, their ids and the features. `bytes` is the
-  // whole file and must outlive this object. InvalidArgument when it is no perf.data (naming what
-  // it found), FailedPrecondition for the other byte order, OutOfRange for a header or section
-  // that lies outside the file.
+  // Reads the header: in file mode the attributes, their ids and the features; in pipe mode the
+  // records perf writes first (attributes, features, event names, tracing data), up to the first
+  // of the data. `bytes` is the whole file and must outlive this object. InvalidArgument when it is
+  // no perf.data (naming what it found), FailedPrecondition for the other byte order, OutOfRange
+  // for a header or section that lies outside the file.
   static absl::StatusOr<PerfDataFile> Open(std::span<const uint8_t> bytes);
 
   bool pipe() const { return pipe_; }
@@ -132,13 +137,17 @@ class PerfDataFile {
   const std::vector<PerfDataAttr>& attrs() const { return attrs_; }
   // Pipe mode: those whose HEADER_FEATURE records were read so far.
   const PerfDataFeatures& features() const { return features_; }
+  // The tracepoints' formats as perf saved them (the TRACING_DATA feature or record; the layout
+  // of tools/perf/util/trace-event-info.c), empty when there are none.
+  std::span<const uint8_t> tracing_data() const { return tracing_data_; }
   const PerfDataStats& stats() const { return stats_; }
   // Whether the data ended inside a record (a file cut short): known after ForEachRecord().
   bool cut() const { return cut_; }
 
   // Calls `fn` with every record of the data in file order, compressed chunks replaced by their
-  // records (the chunks themselves are not passed on). HEADER_ATTR and HEADER_FEATURE records are
-  // taken into attrs() and features() before `fn` sees them. Stops at the first record that
+  // records (the chunks themselves are not passed on), after those Open() read. HEADER_ATTR,
+  // HEADER_FEATURE, HEADER_TRACING_DATA and EVENT_UPDATE records are taken into attrs(),
+  // features() and tracing_data() before `fn` sees them. Stops at the first record that
   // cannot be read, with an error naming its offset; a file cut inside its last record is not an
   // error (cut() says so). Once.
   absl::Status ForEachRecord(absl::FunctionRef<void(const PerfDataRecord&)> fn);
@@ -149,12 +158,16 @@ class PerfDataFile {
   absl::Status ReadFeatures(uint64_t data_end, std::span<const uint64_t, 4> bits);
   // One feature section's contents.
   absl::Status ReadFeature(uint32_t feature, std::span<const uint8_t> data);
-  // HEADER_ATTR / HEADER_FEATURE (pipe mode).
+  // HEADER_ATTR, HEADER_FEATURE, HEADER_TRACING_DATA, EVENT_UPDATE (pipe mode).
   absl::Status TakeHeaderRecord(const PerfDataRecord& record);
+  // Pipe mode: takes the header records at the start of the data and moves past them.
+  absl::Status ReadPipeHeader();
   // Delivers the records in `data`, which begins at file offset `offset` (0 inside chunks).
-  // *rest: the bytes of a record cut at the end (into the next compressed chunk).
+  // *rest: the bytes of a record cut at the end (into the next compressed chunk), or with
+  // `header_only` everything from the first record that is not a header record.
   absl::Status Walk(std::span<const uint8_t> data, uint64_t offset, bool in_chunk,
-                    absl::FunctionRef<void(const PerfDataRecord&)> fn, size_t* rest);
+                    absl::FunctionRef<void(const PerfDataRecord&)> fn, size_t* rest,
+                    bool header_only = false);
   absl::Status Decompress(std::span<const uint8_t> chunk, uint64_t offset,
                           absl::FunctionRef<void(const PerfDataRecord&)> fn);
 
@@ -163,6 +176,7 @@ class PerfDataFile {
   uint64_t data_offset_ = 0, data_size_ = 0;
   std::vector<PerfDataAttr> attrs_;
   PerfDataFeatures features_;
+  std::span<const uint8_t> tracing_data_;
   PerfDataStats stats_;
   bool cut_ = false;
   bool read_ = false;

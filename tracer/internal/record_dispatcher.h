@@ -17,8 +17,10 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "dprof/cookie/context_tracker.h"
 #include "dprof/event/event.h"
@@ -66,6 +68,9 @@ class RecordDispatcher {
     StackServices* stacks = nullptr;
     SampleStacks* sample_stacks = nullptr;
     SourceCounters* counters = nullptr;
+    // Build-ids by path, for mappings whose records carry none (a perf.data file's BUILD_ID
+    // feature); may be null.
+    const absl::flat_hash_map<std::string, std::string>* build_ids = nullptr;
   };
 
   RecordDispatcher(Events events, Filters filters, Parts parts, Host* host, event::TraceSink* sink);

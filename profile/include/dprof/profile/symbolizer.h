@@ -53,6 +53,11 @@ class Symbolizer {
     std::string debug_path = "/usr/lib/debug";
     std::string perf_map_dir = "/tmp";  // where JITs write perf-PID.map
     std::string proc = "/proc";
+    // Whether the recording's pids name the processes that are running now (a recording made
+    // here, symbolized at its end): their files are then opened through /proc/PID/root and
+    // /proc/PID/map_files. False for a recording made elsewhere or long ago (an imported
+    // perf.data): its files are opened by path and build-id only.
+    bool live_processes = true;
   };
 
   // `binaries` (may be null: the symbolizer keeps its own) must outlive the symbolizer.
@@ -70,8 +75,12 @@ class Symbolizer {
 
   unwind::BinaryCache* binaries() { return binaries_; }
   // The root through which process `pid`'s files are opened: "/proc/PID/root" while it can be
-  // reached (as first asked), else "" (the files as dprof sees them).
+  // reached (as first asked), else "" (the files as dprof sees them; always without
+  // Options::live_processes).
   const std::string& RootOf(uint32_t pid);
+  // The pid whose /proc/PID/map_files may open process `pid`'s deleted files: `pid`, or 0 (none)
+  // without Options::live_processes.
+  uint32_t LivePid(uint32_t pid) const { return options_.live_processes ? pid : 0; }
 
   // What could not be read and why, each once ("/tmp/perf-42.map is owned by uid 1000, ...").
   const std::vector<std::string>& notes() const { return notes_; }

@@ -110,21 +110,28 @@ enum class ParseStatus {
 
 class RecordParser {
  public:
+  // Sample fields the kernel lays out after the user stack: a sample may carry them (perf asks for
+  // some: DATA_SRC, WEIGHT with --call-graph dwarf), and the parser leaves them unread.
+  static constexpr uint64_t kTrailingSampleType =
+      PERF_SAMPLE_WEIGHT | PERF_SAMPLE_WEIGHT_STRUCT | PERF_SAMPLE_DATA_SRC |
+      PERF_SAMPLE_TRANSACTION | PERF_SAMPLE_REGS_INTR | PERF_SAMPLE_PHYS_ADDR | PERF_SAMPLE_CGROUP |
+      PERF_SAMPLE_DATA_PAGE_SIZE | PERF_SAMPLE_CODE_PAGE_SIZE | PERF_SAMPLE_AUX;
   // Sample types the parser can lay out; events must not ask for others.
   static constexpr uint64_t kSupportedSampleType =
       PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
       PERF_SAMPLE_ADDR | PERF_SAMPLE_ID | PERF_SAMPLE_STREAM_ID | PERF_SAMPLE_CPU |
       PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN | PERF_SAMPLE_RAW | PERF_SAMPLE_REGS_USER |
-      PERF_SAMPLE_STACK_USER;
+      PERF_SAMPLE_STACK_USER | kTrailingSampleType;
 
   // Records of the event with `id` follow `layout`. False (and nothing added) unless its
   // sample_type includes PERF_SAMPLE_IDENTIFIER and nothing outside kSupportedSampleType: any
   // other field would shift everything after it.
   bool AddEvent(uint64_t id, const EventLayout& layout);
-  // The one event of a source whose records carry no PERF_SAMPLE_IDENTIFIER (a perf.data file of
-  // one event): every record follows `layout`, whatever id it may carry. False (nothing set)
-  // unless `layout` asks only for kSupportedSampleType.
-  bool SetOnlyEvent(const EventLayout& layout);
+  // The layout of records whose id names no event added: every record of a source whose records
+  // carry no PERF_SAMPLE_IDENTIFIER (a perf.data file whose events share one layout), and the
+  // records perf synthesizes into a file (id 0). False (nothing set) unless `layout` asks only
+  // for kSupportedSampleType.
+  bool SetDefaultEvent(const EventLayout& layout);
 
   // Parses one whole record (header included).
   ParseStatus Parse(std::span<const uint8_t> bytes, Record* record) const;
@@ -137,7 +144,7 @@ class RecordParser {
   const EventLayout* LayoutOf(std::span<const uint8_t> bytes, uint32_t type) const;
 
   absl::flat_hash_map<uint64_t, EventLayout> layouts_;
-  std::optional<EventLayout> only_;  // SetOnlyEvent()
+  std::optional<EventLayout> default_;  // SetDefaultEvent()
 };
 
 }  // namespace dprof::tracer
