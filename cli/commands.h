@@ -20,6 +20,7 @@ Runner AddFlameGraph(CLI::App& app);                                            
 Runner AddExport(CLI::App& app);                                                // export.cc
 Runner AddStat(CLI::App& app);                                                  // stat.cc
 Runner AddImport(CLI::App& app);                                                // import.cc
+Runner AddScript(CLI::App& app);                                                // script.cc
 
 }  // namespace dprof::cli
 

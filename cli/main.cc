@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
 
   std::vector<std::pair<CLI::App*, Runner>> commands;
   commands.emplace_back(nullptr, AddRecord(app, &after_dashes));
-  for (Runner (*add)(CLI::App&) : {AddReport, AddFlameGraph, AddExport, AddStat, AddImport}) {
+  for (Runner (*add)(CLI::App&) :
+       {AddReport, AddFlameGraph, AddExport, AddScript, AddStat, AddImport}) {
     commands.emplace_back(nullptr, add(app));
   }
   for (size_t i = 0; i < commands.size(); ++i) commands[i].first = app.get_subcommands({})[i];

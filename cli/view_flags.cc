@@ -80,14 +80,17 @@ absl::StatusOr<View> BuildView(const ViewFlags& flags, const profile::Recording&
     for (uint32_t i = 0; i < names.size(); ++i) {
       if (i != off_index) o.events.insert(i);
     }
-  } else if (o.events.empty()) {
+  } else if (o.events.empty() && !flags.every_event) {
     o.events = profile::DefaultEvents(recording);
+  }
+  if (o.events.empty()) {
+    for (uint32_t i = 0; i < names.size(); ++i) o.events.insert(i);
   }
   for (uint32_t i = 0; i < names.size(); ++i) {
     (o.events.contains(i) ? out.shown : out.other).push_back(names[i]);
   }
   const size_t time_events = std::count_if(out.shown.begin(), out.shown.end(), profile::WeighsTime);
-  if (time_events != 0 && time_events != out.shown.size()) {
+  if (time_events != 0 && time_events != out.shown.size() && !flags.every_event) {
     return absl::InvalidArgumentError(
         absl::StrCat("the events ", absl::StrJoin(out.shown, ", "),
                      " weigh different things (time and counts); show them apart with --event"));

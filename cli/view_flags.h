@@ -23,6 +23,9 @@ struct ViewFlags {
   std::vector<std::string> comms = {};
   bool kernel = true;  // --kernel / --no-kernel
   bool user = true;    // --user / --no-user
+  // Set by the command, not a flag: every event unless flags choose (not the default below), and
+  // events that weigh different things together (each event is shown on its own, not summed).
+  bool every_event = false;
 };
 
 void AddViewFlags(CLI::App* command, ViewFlags* flags);

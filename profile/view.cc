@@ -90,7 +90,8 @@ class Builder {
     unnamed_.push_back(kind == View::FrameKind::kUser ? UnnamedFrame(symbol, mapping)
                                                       : std::nullopt);
     View::Location location{.module = symbol ? symbol->module : "",
-                            .offset = symbol ? symbol->offset : address};
+                            .offset = symbol ? symbol->offset : address,
+                            .address = address};
     if (symbol == nullptr || symbol->frames.empty()) {
       location.frames.push_back(Intern(View::Frame{.name = UnknownFrame(symbol, address),
                                                    .module = location.module,
@@ -176,7 +177,8 @@ View View::Build(const Recording& r, const ViewOptions& options) {
   orphan_location.fill(kNone);
   absl::flat_hash_map<std::pair<uint32_t, const std::string*>, uint32_t> thread_root;
   std::vector<uint32_t> locations;
-  for (const Event& e : r.events) {
+  for (uint32_t index = 0; index < r.events.size(); ++index) {
+    const Event& e = r.events[index];
     if ((!options.events.empty() && !options.events.contains(e.event)) ||
         (!options.pids.empty() && !options.pids.contains(e.pid)) ||
         (!options.tids.empty() && !options.tids.contains(e.tid))) {
@@ -257,6 +259,7 @@ View View::Build(const Recording& r, const ViewOptions& options) {
       }
       p.stacks_.push_back(std::move(stack));
     }
+    if (options.keep_events) p.events_.push_back({.event = index, .stack = it->second});
     Stack& stack = p.stacks_[it->second];
     stack.weight += e.weight;
     stack.count += 1;

@@ -38,6 +38,7 @@ struct ViewOptions {
   bool user = true;                  // user frames (and orphan pseudo-frames)
   bool thread_root = false;          // a root frame naming the thread (comm), as perf's collapse
   bool by_thread = false;            // stacks kept apart by thread: Stack::pid, tid and comm set
+  bool keep_events = false;          // View::events(): each event shown and its stack, in order
 };
 
 // Why a user frame has no function name.
@@ -114,6 +115,7 @@ class View {
     std::vector<uint32_t> frames = {};  // into frames(), outermost first
     std::string module = {};            // empty for pseudo-frames
     uint64_t offset = 0;                // in the module (ELF virtual address for files)
+    uint64_t address = 0;               // as the stack holds it (0 for pseudo-frames)
   };
   struct Stack {
     std::vector<uint32_t> frames = {};     // into frames(), root (outermost) first
@@ -126,6 +128,12 @@ class View {
     std::string comm = {};
   };
 
+  // With ViewOptions::keep_events: an event the view shows, and its stack.
+  struct EventStack {
+    uint32_t event = 0;  // into Recording::events
+    uint32_t stack = 0;  // into stacks()
+  };
+
   static View Build(const Recording& recording, const ViewOptions& options = {});
 
   const std::vector<Frame>& frames() const { return frames_; }
@@ -133,6 +141,8 @@ class View {
   const std::vector<Location>& locations() const { return locations_; }
   // Distinct stacks, in the order first seen.
   const std::vector<Stack>& stacks() const { return stacks_; }
+  // With ViewOptions::keep_events: every event shown, in the recording's order.
+  const std::vector<EventStack>& events() const { return events_; }
   uint64_t total_weight() const { return total_weight_; }
   uint64_t total_count() const { return total_count_; }
   // Of the events in the profile (after its filters).
@@ -145,6 +155,7 @@ class View {
   std::vector<Frame> frames_;
   std::vector<Location> locations_;
   std::vector<Stack> stacks_;
+  std::vector<EventStack> events_;
   uint64_t total_weight_ = 0;
   uint64_t total_count_ = 0;
   StitchCounts stitch_counts_;

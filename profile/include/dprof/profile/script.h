@@ -1,0 +1,38 @@
+// dprof::profile::WriteScript — every event of a view, one paragraph each, in the text layout
+// `perf script` prints by default, so that what reads perf script's text reads dprof's:
+// FlameGraph's stackcollapse-perf.pl, the Firefox Profiler's and speedscope's importers.
+//
+//   cpu_bound  4242 [001] 12345.678901:     250000 cpu-clock:
+//   	ffffffff8162da95 __mmap_region ([kernel.kallsyms])
+//   	           15389 update_active (inlined)
+//   	           15389 init_cpu_features (/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2)
+//   <blank line>
+//
+// A header line (thread name, tid, CPU, the event's time in seconds with six decimals, its weight
+// and event name), then one line per frame, leaf first: the address (the ELF virtual address in
+// its file for user code, as perf prints it; the kernel's own address), the function, and the
+// module, "(inlined)" for each function inlined at the address before the one it was inlined
+// into. Frames nothing names read "[unknown]". Unlike perf, functions carry no "+0xOFFSET" and
+// tracepoint events no field text (a recording keeps neither).
+//
+// Example:
+//   View view = View::Build(recording, {.by_thread = true, .keep_events = true});
+//   WriteScript(recording, view, std::cout);
+//
+// Context: a pure function of its arguments.
+#ifndef DPROF_PROFILE_SCRIPT_H_
+#define DPROF_PROFILE_SCRIPT_H_
+
+#include <ostream>
+
+#include "dprof/profile/recording.h"
+#include "dprof/profile/view.h"
+
+namespace dprof::profile {
+
+// `view` must have been built from `recording` with ViewOptions::by_thread and keep_events.
+void WriteScript(const Recording& recording, const View& view, std::ostream& out);
+
+}  // namespace dprof::profile
+
+#endif  // DPROF_PROFILE_SCRIPT_H_

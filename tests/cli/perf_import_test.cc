@@ -1,0 +1,259 @@
+// perf.data files perf records here, read by dprof (dprof import; every view by the file's magic)
+// and checked against perf itself on the very same file: the same samples, and for each sample
+// the same frames — perf script's and dprof script's, matched by thread and time. With
+// --call-graph dwarf the user stacks are dprof's own unwinds of perf's register and stack
+// snapshots, so a wrong frame cannot hide in sampling noise.
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/cli/cli_testing.h"
+#include "tests/tracer/tracer_testing.h"
+
+namespace dprof {
+namespace {
+
+using ::dprof::testing::CliResult;
+using ::dprof::testing::RunDprof;
+using ::dprof::testing::SampleFile;
+using ::dprof::testing::SampleProgram;
+using ::dprof::testing::ScratchDir;
+using ::testing::HasSubstr;
+
+CliResult Perf(const std::vector<std::string>& args) { return RunDprof(args, {.program = "perf"}); }
+
+// `perf record -q ARGS -o DIR/NAME -- COMMAND...`: the file's path.
+std::string PerfRecord(const std::string& name, const std::vector<std::string>& args,
+                       const std::vector<std::string>& command) {
+  const std::string path = ScratchDir("perf_import_" + name) + "/" + name;
+  std::vector<std::string> all = {"record", "-q", "-o", path};
+  all.insert(all.end(), args.begin(), args.end());
+  all.push_back("--");
+  all.insert(all.end(), command.begin(), command.end());
+  const CliResult r = Perf(all);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return path;
+}
+
+struct ScriptFrame {
+  uint64_t address = 0;
+  std::string function;
+  std::string module;  // "inlined" for a function inlined at the address
+};
+// One sample of perf script's text: its header, and its frames leaf first.
+struct ScriptSample {
+  std::string comm;
+  std::vector<ScriptFrame> frames;
+};
+// By (tid, time as printed).
+using Script = std::map<std::pair<uint32_t, std::string>, ScriptSample>;
+
+// Parses perf script's default text layout (perf's own, or dprof script's).
+Script ParseScript(const std::string& text) {
+  Script out;
+  ScriptSample* current = nullptr;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) {
+      current = nullptr;
+      continue;
+    }
+    if (line[0] != '\t' && line[0] != ' ') {
+      // "comm  tid [cpu] secs.micros: ..." (comm may hold spaces; the tid is the first number
+      // followed by the time or a [cpu]).
+      std::istringstream words(line);
+      std::vector<std::string> w;
+      for (std::string word; words >> word;) w.push_back(word);
+      for (size_t i = 1; i + 1 < w.size(); ++i) {
+        const std::string& next = w[i + 1][0] == '[' && i + 2 < w.size() ? w[i + 2] : w[i + 1];
+        if (w[i].find_first_not_of("0123456789/") != std::string::npos || next.empty() ||
+            next.back() != ':' || next.find('.') == std::string::npos) {
+          continue;
+        }
+        const uint32_t tid = static_cast<uint32_t>(
+            std::atoi(w[i].find('/') != std::string::npos ? w[i].substr(w[i].find('/') + 1).c_str()
+                                                          : w[i].c_str()));
+        std::string comm;
+        for (size_t j = 0; j < i; ++j) comm += (j ? " " : "") + w[j];
+        current = &out[{tid, next.substr(0, next.size() - 1)}];
+        current->comm = comm;
+        break;
+      }
+      continue;
+    }
+    if (current == nullptr) continue;
+    // "\t    7f12345 function+0x12 (module)"
+    std::istringstream words(line);
+    ScriptFrame f;
+    std::string address;
+    words >> address;
+    f.address = std::strtoull(address.c_str(), nullptr, 16);
+    std::string rest;
+    std::getline(words, rest);
+    const size_t open = rest.rfind(" (");
+    if (open == std::string::npos || rest.back() != ')') continue;
+    f.module = rest.substr(open + 2, rest.size() - open - 3);
+    f.function = rest.substr(rest.find_first_not_of(' '), open - rest.find_first_not_of(' '));
+    if (const size_t plus = f.function.rfind("+0x"); plus != std::string::npos) {
+      f.function.resize(plus);
+    }
+    current->frames.push_back(std::move(f));
+  }
+  return out;
+}
+
+// Whether two samples have the same frames: the same addresses, leaf first. An address's inline
+// levels count once (perf and dprof mark which function is inlined differently), and perf names a
+// return address by the byte before it in dwarf unwinds.
+bool SameFrames(const ScriptSample& perf, const ScriptSample& ours) {
+  auto addresses = [](const ScriptSample& s) {
+    std::vector<uint64_t> out;
+    for (const ScriptFrame& f : s.frames) {
+      if (out.empty() || out.back() != f.address) out.push_back(f.address);
+    }
+    return out;
+  };
+  const std::vector<uint64_t> a = addresses(perf), b = addresses(ours);
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i] && a[i] + 1 != b[i]) return false;
+  }
+  return true;
+}
+
+std::string Describe(const ScriptSample& s) {
+  std::string out;
+  for (const ScriptFrame& f : s.frames) out += "\n    " + f.function + " (" + f.module + ")";
+  return out;
+}
+
+// perf script and dprof script on the same file: every sample of perf's is dprof's (at least
+// `min_samples` of them), and the share whose frames agree is at least `min_share`.
+void ExpectSameStacksAsPerf(const std::string& path, double min_share, size_t min_samples = 500) {
+  const CliResult perf = Perf({"script", "-i", path});
+  ASSERT_EQ(perf.exit_code, 0) << perf.err;
+  const CliResult ours = RunDprof({"script", "-i", path});
+  ASSERT_EQ(ours.exit_code, 0) << ours.err;
+  const Script a = ParseScript(perf.out), b = ParseScript(ours.out);
+  ASSERT_GE(a.size(), min_samples) << perf.out.substr(0, 2000);
+  EXPECT_EQ(a.size(), b.size());
+  size_t same = 0, shown = 0;
+  for (const auto& [key, sample] : a) {
+    auto it = b.find(key);
+    if (it == b.end()) {
+      ADD_FAILURE() << "perf's sample of tid " << key.first << " at " << key.second
+                    << " is not dprof's";
+      continue;
+    }
+    if (SameFrames(sample, it->second)) {
+      ++same;
+    } else if (shown++ < 3) {
+      std::cerr << "frames differ at tid " << key.first << " " << key.second << ": perf"
+                << Describe(sample) << "\n  dprof" << Describe(it->second) << "\n";
+    }
+  }
+  const double share = static_cast<double>(same) / a.size();
+  std::cerr << path << ": " << same << " of " << a.size() << " samples have perf's frames ("
+            << share * 100 << "%)\n";
+  EXPECT_GE(share, min_share);
+}
+
+TEST(PerfImportTest, FramePointerStacksAreFramesPerfWalked) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string path =
+      PerfRecord("fp.data", {"-F", "999", "-g"}, {SampleProgram("cpu_bound", "fp"), "1", "2"});
+  ExpectSameStacksAsPerf(path, 0.995);
+}
+
+TEST(PerfImportTest, DwarfSnapshotsUnwoundByDprofGivePerfsFrames) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  for (const std::string& program : {SampleProgram("cpu_bound", "nofp"), SampleFile("inlined")}) {
+    const std::string path =
+        PerfRecord("dwarf.data", {"-F", "999", "--call-graph", "dwarf"}, {program, "1"});
+    ExpectSameStacksAsPerf(path, 0.99);
+  }
+}
+
+// The other layouts: pipe mode, compressed chunks; imported once, then read by every view.
+TEST(PerfImportTest, PipeAndCompressedFilesImportAndReport) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string dir = ScratchDir("perf_import_layouts");
+  const std::string program = SampleProgram("cpu_bound", "nofp");
+  const std::string pipe = dir + "/pipe.data";
+  ASSERT_EQ(system(("perf record -q -F 999 --call-graph dwarf -o - -- " + program + " 1 > " + pipe +
+                    " 2>/dev/null")
+                       .c_str()),
+            0);
+  const std::string z =
+      PerfRecord("z.data", {"-z", "-F", "999", "--call-graph", "dwarf,16384"}, {program, "1"});
+  for (const std::string& path : {pipe, z}) {
+    const std::string out = dir + "/imported.dprof";
+    const CliResult import = RunDprof({"import", path, "-o", out});
+    ASSERT_EQ(import.exit_code, 0) << import.err;
+    EXPECT_THAT(import.err, HasSubstr("imported"));
+    EXPECT_THAT(import.err, HasSubstr("user stacks unwound by dprof"));
+    const CliResult report = RunDprof({"report", "-i", out});
+    ASSERT_EQ(report.exit_code, 0) << report.err;
+    const double a = testing::SelfShare(report.out, "hot_a"),
+                 b = testing::SelfShare(report.out, "hot_b");
+    ASSERT_GT(b, 0) << report.out;
+    EXPECT_NEAR(a / b, 2.0, 0.4) << report.out;
+    EXPECT_GT(testing::TotalShare(report.out, "hot_a") + testing::TotalShare(report.out, "hot_b"),
+              95)
+        << report.out;
+    // The views read the perf.data file itself just as well.
+    const CliResult direct = RunDprof({"report", "-i", path});
+    ASSERT_EQ(direct.exit_code, 0) << direct.err;
+    EXPECT_NEAR(testing::SelfShare(direct.out, "hot_a"), a, 0.01);
+    ExpectSameStacksAsPerf(path, 0.99);
+  }
+}
+
+// Several events in one file (a tracepoint with its fields, a software event), a process tree:
+// every event of each kind is dprof's, named as perf names it.
+TEST(PerfImportTest, TracepointAndSoftwareEventsInOneFile) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string path =
+      PerfRecord("multi.data", {"-e", "sched:sched_switch", "-e", "page-faults", "-g"},
+                 {SampleFile("forker"), "fork"});
+  const CliResult stat = RunDprof({"stat", "-i", path});
+  ASSERT_EQ(stat.exit_code, 0) << stat.err;
+  const CliResult perf = Perf({"script", "-i", path, "-F", "event"});
+  ASSERT_EQ(perf.exit_code, 0) << perf.err;
+  std::map<std::string, int> perf_counts;
+  std::istringstream in(perf.out);
+  for (std::string event; in >> event;) ++perf_counts[event.substr(0, event.size() - 1)];
+  ASSERT_EQ(perf_counts.size(), 2u) << perf.out;
+  for (const auto& [event, n] : perf_counts) {
+    EXPECT_THAT(stat.out, HasSubstr("event " + event));
+    std::ostringstream line;
+    line << "event " << event;
+    const size_t at = stat.out.find(line.str());
+    ASSERT_NE(at, std::string::npos) << stat.out;
+    EXPECT_EQ(std::atoi(stat.out.substr(at + line.str().size()).c_str()), n) << stat.out;
+  }
+  ExpectSameStacksAsPerf(path, 0.995, /*min_samples=*/20);
+}
+
+TEST(PerfImportTest, WhatIsNoPerfDataIsOneClearError) {
+  const std::string dir = ScratchDir("perf_import_errors");
+  const CliResult missing = RunDprof({"import", dir + "/none.data"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("none.data"));
+  EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1) << missing.err;
+  const std::string text = dir + "/text.data";
+  ASSERT_EQ(system(("echo 'PERFILE2 is not enough' > " + text).c_str()), 0);
+  const CliResult bad = RunDprof({"import", text, "-o", dir + "/out.dprof"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("text.data"));
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+}
+
+}  // namespace
+}  // namespace dprof
