@@ -21,9 +21,13 @@ void WriteScript(const Recording& r, const View& view, std::ostream& out) {
                            e.weight, static_cast<int>(name_width), name);
     for (auto l = stack.locations.rbegin(); l != stack.locations.rend(); ++l) {
       const View::Location& at = view.locations()[*l];
-      // User code at its place in its file, as perf prints it; the kernel at its own address.
-      const bool in_file = !at.module.empty() && at.module[0] != '[';
-      const uint64_t address = in_file ? at.offset : at.address;
+      // Mapped code at its offset in what was mapped (perf's map_ip), the kernel and unmapped
+      // code at their own address.
+      uint64_t address = at.address;
+      if (at.mapping != kNoMapping && at.mapping < r.mappings.size()) {
+        const Mapping& m = r.mappings[at.mapping];
+        address = at.address - m.start + m.pgoff;
+      }
       for (auto f = at.frames.rbegin(); f != at.frames.rend(); ++f) {
         const View::Frame& frame = view.frame(*f);
         const bool unknown = frame.name.starts_with("[unknown]");

@@ -91,7 +91,8 @@ class Builder {
                                                       : std::nullopt);
     View::Location location{.module = symbol ? symbol->module : "",
                             .offset = symbol ? symbol->offset : address,
-                            .address = address};
+                            .address = address,
+                            .mapping = mapping};
     if (symbol == nullptr || symbol->frames.empty()) {
       location.frames.push_back(Intern(View::Frame{.name = UnknownFrame(symbol, address),
                                                    .module = location.module,

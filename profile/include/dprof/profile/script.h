@@ -9,8 +9,8 @@
 //   <blank line>
 //
 // A header line (thread name, tid, CPU, the event's time in seconds with six decimals, its weight
-// and event name), then one line per frame, leaf first: the address (the ELF virtual address in
-// its file for user code, as perf prints it; the kernel's own address), the function, and the
+// and event name), then one line per frame, leaf first: the address (for mapped code its offset in
+// what was mapped, as perf prints it; the kernel's own address), the function, and the
 // module, "(inlined)" for each function inlined at the address before the one it was inlined
 // into. Frames nothing names read "[unknown]". Unlike perf, functions carry no "+0xOFFSET" and
 // tracepoint events no field text (a recording keeps neither).

@@ -116,6 +116,7 @@ class View {
     std::string module = {};            // empty for pseudo-frames
     uint64_t offset = 0;                // in the module (ELF virtual address for files)
     uint64_t address = 0;               // as the stack holds it (0 for pseudo-frames)
+    uint32_t mapping = kNoMapping;      // the recorded mapping that held it (Recording::mappings)
   };
   struct Stack {
     std::vector<uint32_t> frames = {};     // into frames(), root (outermost) first
