@@ -173,6 +173,7 @@ Symbol Symbolizer::User(uint32_t pid, const unwind::Mapping* m, uint64_t address
 }
 
 Symbol Symbolizer::Kernel(uint64_t address, bool return_address) {
+  if (!kernel_.has_value() && options_.kallsyms.empty()) kernel_ = nullptr;
   if (!kernel_.has_value()) {
     kernel_ = nullptr;
     absl::StatusOr<internal::KernelSymbols> k =

@@ -23,6 +23,9 @@ absl::StatusOr<PerfImport> ImportPerfData(const std::string& path, PerfImportOpt
   }
   if (absl::Status st = s.Run(recorder.get()); !st.ok()) return st;
   options.symbols.live_processes = false;
+  // The recorded kernel's symbols; without them, none (this kernel's would name wrong functions).
+  options.symbols.kallsyms = s.kallsyms();
+  if (s.kallsyms() != "/proc/kallsyms") options.symbols.modules = "";
   profile::Symbolizer symbolizer(options.symbols, s.binaries());
   if (absl::Status st = recorder->Finish(profile::CountersOf(s.Stats()), &symbolizer); !st.ok()) {
     return st;

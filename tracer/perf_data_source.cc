@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <utility>
 
@@ -18,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "dprof/cookie/context_tracker.h"
 #include "dprof/tracer/event_queue.h"
 #include "dprof/tracer/perf_abi.h"
@@ -119,6 +123,27 @@ std::string BuildIdCachePath(const std::string& cache, const std::string& build_
   return absl::StrCat(cache, "/.build-id/", hex.substr(0, 2), "/", hex.substr(2), "/elf");
 }
 
+// The running kernel's build-id (raw bytes), from its ELF notes; empty when unknown.
+std::string RunningKernelBuildId(const std::string& notes_path) {
+  std::ifstream in(notes_path, std::ios::binary);
+  const std::string notes((std::istreambuf_iterator<char>(in)), {});
+  constexpr uint32_t kNtGnuBuildId = 3;
+  // Each note: namesz, descsz, type, the name and the descriptor, each padded to 4 bytes.
+  for (size_t at = 0; at + 12 <= notes.size();) {
+    uint32_t namesz = 0, descsz = 0, type = 0;
+    std::memcpy(&namesz, notes.data() + at, 4);
+    std::memcpy(&descsz, notes.data() + at + 4, 4);
+    std::memcpy(&type, notes.data() + at + 8, 4);
+    const size_t name_at = at + 12, desc_at = name_at + ((namesz + 3) & ~3u);
+    if (desc_at + descsz > notes.size()) break;
+    if (type == kNtGnuBuildId && namesz == 4 && notes.compare(name_at, 3, "GNU") == 0) {
+      return notes.substr(desc_at, descsz);
+    }
+    at = desc_at + ((descsz + 3) & ~3u);
+  }
+  return "";
+}
+
 }  // namespace
 
 bool IsPerfData(std::span<const uint8_t> head) {
@@ -140,6 +165,7 @@ class PerfDataSource::Impl : public internal::RecordDispatcher::Host {
   CallGraph call_graph() const { return call_graph_; }
   event::TracerStats Stats() const { return stacks_.Stats(counters_); }
   const std::vector<std::string>& warnings() const { return warnings_; }
+  const std::string& kallsyms() const { return kallsyms_; }
   stackdepot::Depot* depot() const { return stacks_.depot(); }
   unwind::BinaryCache* binaries() { return &binaries_; }
 
@@ -150,7 +176,9 @@ class PerfDataSource::Impl : public internal::RecordDispatcher::Host {
   absl::Status InitEvents();
   void InitMetadata(const std::string& path);
   // Build-ids by path from the BUILD_ID feature; copies of changed binaries from the cache.
-  void InitBuildIds();
+  void InitBuildIds(const std::string& cache);
+  // Where the recorded kernel's symbols are (kallsyms()).
+  void InitKernel(const std::string& cache);
   // Warns once per file that is missing (the mapping of `m` names it).
   void CheckFile(const event::Mmap2Record& m);
   void Warn(std::string warning) { warnings_.push_back(std::move(warning)); }
@@ -183,6 +211,7 @@ class PerfDataSource::Impl : public internal::RecordDispatcher::Host {
   uint64_t now_ns_ = 0;
   size_t snapshots_since_flush_ = 0;
   std::vector<std::string> warnings_;
+  std::string kallsyms_;
 };
 
 absl::Status PerfDataSource::Impl::InitEvents() {
@@ -308,12 +337,32 @@ void PerfDataSource::Impl::InitMetadata(const std::string& path) {
   if (mode_ == StackMode::kDwarf) metadata_["stack_size"] = absl::StrCat(attr.sample_stack_user);
 }
 
-void PerfDataSource::Impl::InitBuildIds() {
-  std::string cache = options_.build_id_cache;
-  if (cache.empty()) {
-    const char* home = getenv("HOME");
-    cache = absl::StrCat(home != nullptr ? home : "", "/.debug");
+void PerfDataSource::Impl::InitKernel(const std::string& cache) {
+  std::string recorded;  // the recorded kernel's build-id
+  for (const internal::PerfBuildId& b : data_.features().build_ids) {
+    if (b.filename == "[kernel.kallsyms]") recorded = b.build_id;
   }
+  const std::string running = RunningKernelBuildId(options_.kernel_notes);
+  utsname u = {};
+  uname(&u);
+  const std::string& release = data_.features().os_release;
+  if (recorded.empty() ? (release.empty() || release == u.release) : recorded == running) {
+    kallsyms_ = "/proc/kallsyms";
+    return;
+  }
+  const std::string hex = absl::BytesToHexString(recorded);
+  const std::string copy = absl::StrCat(cache, "/[kernel.kallsyms]/", hex, "/kallsyms");
+  if (!recorded.empty() && access(copy.c_str(), R_OK) == 0) {
+    kallsyms_ = copy;
+    return;
+  }
+  Warn(absl::StrCat("the recording's kernel (",
+                    recorded.empty() ? "Linux " + release : "build-id " + hex,
+                    ") is not the running one and ", cache,
+                    " has no kallsyms of it: kernel frames show as [unknown]"));
+}
+
+void PerfDataSource::Impl::InitBuildIds(const std::string& cache) {
   for (const internal::PerfBuildId& b : data_.features().build_ids) {
     if (b.filename.empty() || b.filename[0] != '/' || b.build_id.empty()) continue;
     build_ids_[b.filename] = b.build_id;
@@ -359,7 +408,13 @@ absl::Status PerfDataSource::Impl::Init(const std::string& path) {
   if (absl::Status s = stacks_.InitDepot(options_.depot); !s.ok()) return s;
   if (absl::Status s = InitEvents(); !s.ok()) return s;
   InitMetadata(path);
-  InitBuildIds();
+  std::string cache = options_.build_id_cache;
+  if (cache.empty()) {
+    const char* home = getenv("HOME");
+    cache = absl::StrCat(home != nullptr ? home : "", "/.debug");
+  }
+  InitBuildIds(cache);
+  InitKernel(cache);
   return absl::OkStatus();
 }
 
@@ -469,6 +524,7 @@ CallGraph PerfDataSource::call_graph() const { return impl_->call_graph(); }
 absl::Status PerfDataSource::Run(event::TraceSink* sink) { return impl_->Run(sink); }
 event::TracerStats PerfDataSource::Stats() const { return impl_->Stats(); }
 const std::vector<std::string>& PerfDataSource::warnings() const { return impl_->warnings(); }
+const std::string& PerfDataSource::kallsyms() const { return impl_->kallsyms(); }
 stackdepot::Depot* PerfDataSource::depot() const { return impl_->depot(); }
 unwind::BinaryCache* PerfDataSource::binaries() { return impl_->binaries(); }
 

@@ -306,6 +306,48 @@ TEST(PerfImportTest, AChangedBinaryIsFoundByBuildIdInPerfsCache) {
   std::filesystem::remove(data);
 }
 
+// A kernel sample of a kernel that is not running: named from perf's build-id cache's copy of its
+// kallsyms, else not at all (this kernel's symbols would name other functions), with a warning.
+TEST(PerfImportTest, AnotherKernelIsNamedFromPerfsCacheOrNotAtAll) {
+  const std::string build_id(20, '\x5a');
+  std::vector<std::vector<uint8_t>> records;
+  records.push_back(RecordBuilder(PERF_RECORD_SAMPLE, PERF_RECORD_MISC_KERNEL)
+                        .U64(kId)
+                        .U64(kKernelPc + 0x10)
+                        .U32(kPid)
+                        .U32(kPid)
+                        .U64(20)
+                        .U32(1)
+                        .U32(0)
+                        .U64(1000000)
+                        .U64(2)
+                        .U64(PERF_CONTEXT_KERNEL)
+                        .U64(kKernelPc + 0x10)
+                        .Finish());
+  const std::string data =
+      WriteFile("kernel.data", PerfData(Attr(false), records, {{"[kernel.kallsyms]", build_id}}));
+  const std::string cache = WriteFile("kernel-cache", {});
+  std::filesystem::remove(cache);
+  std::filesystem::create_directories(cache);
+
+  absl::StatusOr<PerfImport> unnamed = ImportPerfData(data, {.source = {.build_id_cache = cache}});
+  ASSERT_TRUE(unnamed.ok()) << unnamed.status();
+  EXPECT_THAT(::testing::PrintToString(unnamed->warnings), HasSubstr("is not the running one"));
+  EXPECT_THAT(Functions(unnamed->recording)[0], HasSubstr("[unknown]"));
+
+  const std::filesystem::path kallsyms = std::filesystem::path(cache) / "[kernel.kallsyms]" /
+                                         "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a" / "kallsyms";
+  std::filesystem::create_directories(kallsyms.parent_path());
+  std::ofstream(kallsyms) << "ffffffff81000000 T _text\nffffffff81000000 T recorded_kernel_fn\n"
+                             "ffffffff81000100 T next_fn\n";
+  absl::StatusOr<PerfImport> named = ImportPerfData(data, {.source = {.build_id_cache = cache}});
+  ASSERT_TRUE(named.ok()) << named.status();
+  EXPECT_THAT(::testing::PrintToString(named->warnings), ::testing::Not(HasSubstr("kernel")));
+  EXPECT_EQ(Functions(named->recording)[0], "recorded_kernel_fn");
+  std::filesystem::remove_all(cache);
+  std::filesystem::remove(data);
+}
+
 // Cut anywhere, a file imports what it holds up to the cut, or fails with a message: never a
 // crash or a hang.
 TEST(PerfImportTest, CutAtEveryByteImportsWhatIsThereOrSaysWhy) {

@@ -47,7 +47,7 @@ class PerfMap;
 class Symbolizer {
  public:
   struct Options {
-    std::string kallsyms = "/proc/kallsyms";
+    std::string kallsyms = "/proc/kallsyms";  // empty: kernel frames stay unnamed, silently
     std::string modules = "/proc/modules";
     // Directories of separate debug files, ':'-separated (libdw's debuginfo_path).
     std::string debug_path = "/usr/lib/debug";

@@ -49,6 +49,8 @@ struct PerfDataSourceOptions {
   std::string build_id_cache = "";
   // Where tracepoints the file has no formats for are looked up (empty: the mounted tracefs).
   std::string tracefs_root = "";
+  // The running kernel's ELF notes (its build-id).
+  std::string kernel_notes = "/sys/kernel/notes";
 };
 
 class PerfDataSource {
@@ -81,6 +83,11 @@ class PerfDataSource {
   // What did not import as recorded, each once: binaries missing or changed since the recording,
   // a kernel other than the recording's, a file cut short.
   const std::vector<std::string>& warnings() const;
+
+  // Where the recorded kernel's symbols are: /proc/kallsyms when the running kernel is the
+  // recorded one (by build-id, else by release), else perf's build-id cache's copy of its
+  // kallsyms; empty when neither (kernel frames stay unnamed; warnings() says so).
+  const std::string& kallsyms() const;
 
   stackdepot::Depot* depot() const;
   // The binaries opened for unwinding: a symbolizer of the replay should name frames from them.
