@@ -11,13 +11,15 @@
 #   history bench/process_history_bench: what following forks and execs costs, against one
 #           process's address-space lookup
 #   memory  bench/record_memory.sh: peak memory of a 100k-sample `dprof record`, against perf record
-# usage: scripts/bench.sh [depot|unwind|tracer|views|self|history|memory|all] [extra benchmark args...]
+#   import  bench/import_vs_perf_script.sh: a 20k-sample dwarf perf.data to folded stacks, against
+#           perf script on the same file
+# usage: scripts/bench.sh [depot|unwind|tracer|views|self|history|memory|import|all] [extra benchmark args...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 which=${1:-all}
 [[ $# -gt 0 ]] && shift
-case $which in depot|unwind|tracer|views|self|history|memory|all) ;; *) echo "usage: $0 [depot|unwind|tracer|views|self|history|memory|all] [benchmark args]" >&2; exit 2;; esac
+case $which in depot|unwind|tracer|views|self|history|memory|import|all) ;; *) echo "usage: $0 [depot|unwind|tracer|views|self|history|memory|import|all] [benchmark args]" >&2; exit 2;; esac
 
 scripts/deps.sh
 configure build
@@ -106,6 +108,11 @@ fi
 if [[ $which == memory || $which == all ]]; then
   section "memory: peak RSS recording 100k samples of samples/cpu_bound, against perf record"
   bench/record_memory.sh build 3
+fi
+
+if [[ $which == import || $which == all ]]; then
+  section "import: a 20k-sample --call-graph dwarf perf.data to folded stacks, against perf script"
+  bench/import_vs_perf_script.sh build 5
 fi
 
 if [[ $which == self || $which == all ]]; then
