@@ -276,6 +276,15 @@ TEST(PerfImportTest, TracepointAndSoftwareEventsInOneFile) {
   ExpectSameStacksAsPerf(path, 0.995, /*min_samples=*/20);
 }
 
+// The whole system (-a): processes that ran before perf started (their mappings synthesized by
+// perf, with id 0), kernel threads, the idle task.
+TEST(PerfImportTest, SystemWideFilesAsPerfShowsThem) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string path =
+      PerfRecord("all.data", {"-a", "-g", "-F", "999"}, {SampleProgram("cpu_bound", "fp"), "1"});
+  ExpectSameStacksAsPerf(path, 0.995);
+}
+
 TEST(PerfImportTest, WhatIsNoPerfDataIsOneClearError) {
   const std::string dir = ScratchDir("perf_import_errors");
   const CliResult missing = RunDprof({"import", dir + "/none.data"});
