@@ -38,7 +38,7 @@ std::string Describe(std::span<const uint8_t> bytes) {
            std::memcmp(bytes.data(), prefix.data(), prefix.size()) == 0;
   };
   if (bytes.empty()) return "it is empty";
-  if (starts("PERFILE2")) return "it is a perf.data file (read it with perf report)";
+  if (starts("PERFILE2")) return "it is a perf.data file (import it: dprof import FILE)";
   if (starts("\x7f"
              "ELF"))
     return "it is an ELF binary";

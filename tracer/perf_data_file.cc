@@ -108,7 +108,8 @@ absl::StatusOr<PerfDataFile> PerfDataFile::Open(std::span<const uint8_t> bytes) 
   }
   if (size < kFileHeaderSizeNoFeatures || size > bytes.size()) {
     return absl::OutOfRangeError(absl::StrCat("perf.data header of ", size, " bytes in a file of ",
-                                              bytes.size(), ": the file is cut or corrupt"));
+                                              bytes.size(),
+                                              " bytes: the file is cut or corrupt; record it again"));
   }
   uint64_t attr_size = 0, attrs_offset = 0, attrs_size = 0, data_offset = 0, data_size = 0;
   uint64_t types_offset = 0, types_size = 0;

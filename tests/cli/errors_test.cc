@@ -171,13 +171,20 @@ TEST_F(InputErrorsTest, Missing) {
 }
 
 TEST_F(InputErrorsTest, NotARecording) {
+  Write("app", std::string("\x7f") + "ELF" + std::string(200, '\0'));
+  const CliResult r = Report("app");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("app is not a dprof recording: it is an ELF binary"));
+  ExpectOneLine(r);
+}
+
+// A perf.data file is imported (dprof import); a broken one says what is wrong with it.
+TEST_F(InputErrorsTest, ABrokenPerfData) {
   Write("perf.data", std::string("PERFILE2") + std::string(200, '\0'));
   const CliResult r = Report("perf.data");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(
-      r.err,
-      HasSubstr(
-          "perf.data is not a dprof recording: it is a perf.data file (read it with perf report)"));
+  EXPECT_THAT(r.err, HasSubstr("perf.data: perf.data header of 0 bytes in a file of 208 bytes: the "
+                               "file is cut or corrupt; record it again"));
   ExpectOneLine(r);
 }
 
