@@ -118,6 +118,14 @@ std::vector<uint8_t> Trailer(RecordBuilder b, uint64_t time) {
       .Finish();
 }
 
+// A sample of kPid at `ip` (misc: where it was taken) with `callchain`, at time 20.
+std::vector<uint8_t> Sample(uint16_t misc, uint64_t ip, const std::vector<uint64_t>& callchain) {
+  RecordBuilder b(PERF_RECORD_SAMPLE, misc);
+  b.U64(kId).U64(ip).U32(kPid).U32(kPid).U64(20).U32(1).U32(0).U64(1000000).U64(callchain.size());
+  for (uint64_t pc : callchain) b.U64(pc);
+  return b.Finish();
+}
+
 // The process kPid execs `program`, its executable segment mapped at kBase + its address.
 std::vector<std::vector<uint8_t>> ProgramRecords(const std::string& program) {
   absl::StatusOr<std::unique_ptr<unwind::Binary>> binary = unwind::Binary::Open(program);
@@ -186,21 +194,9 @@ TEST(PerfImportTest, NativeDeferredCallchainsAreStitchedByTheKernelsCookie) {
   const uint64_t one_round = kBase + AddressOf(program, "one_round") + 8;
   const cookie::Cookie cookie = cookie::MakeCookie(1, 42);
   std::vector<std::vector<uint8_t>> records = ProgramRecords(program);
-  records.push_back(RecordBuilder(PERF_RECORD_SAMPLE, PERF_RECORD_MISC_KERNEL)
-                        .U64(kId)
-                        .U64(kKernelPc)  // ip
-                        .U32(kPid)
-                        .U32(kPid)
-                        .U64(20)  // time
-                        .U32(1)   // cpu
-                        .U32(0)
-                        .U64(1000000)  // period
-                        .U64(4)        // callchain
-                        .U64(PERF_CONTEXT_KERNEL)
-                        .U64(kKernelPc)
-                        .U64(tracer::abi::kContextUserDeferred)
-                        .U64(cookie)
-                        .Finish());
+  records.push_back(
+      Sample(PERF_RECORD_MISC_KERNEL, kKernelPc,
+             {PERF_CONTEXT_KERNEL, kKernelPc, tracer::abi::kContextUserDeferred, cookie}));
   records.push_back(Trailer(RecordBuilder(tracer::abi::kRecordCallchainDeferred)
                                 .U64(cookie)
                                 .U64(3)
@@ -227,19 +223,7 @@ TEST(PerfImportTest, NativeDeferredCallchainsAreStitchedByTheKernelsCookie) {
 std::vector<std::vector<uint8_t>> OneSample(const std::string& program, const std::string& as) {
   std::vector<std::vector<uint8_t>> records = ProgramRecords(as);
   const uint64_t pc = kBase + AddressOf(program, "hot_a") + 4;
-  records.push_back(RecordBuilder(PERF_RECORD_SAMPLE, PERF_RECORD_MISC_USER)
-                        .U64(kId)
-                        .U64(pc)
-                        .U32(kPid)
-                        .U32(kPid)
-                        .U64(20)
-                        .U32(1)
-                        .U32(0)
-                        .U64(1000000)
-                        .U64(2)
-                        .U64(PERF_CONTEXT_USER)
-                        .U64(pc)
-                        .Finish());
+  records.push_back(Sample(PERF_RECORD_MISC_USER, pc, {PERF_CONTEXT_USER, pc}));
   return records;
 }
 
@@ -311,19 +295,8 @@ TEST(PerfImportTest, AChangedBinaryIsFoundByBuildIdInPerfsCache) {
 TEST(PerfImportTest, AnotherKernelIsNamedFromPerfsCacheOrNotAtAll) {
   const std::string build_id(20, '\x5a');
   std::vector<std::vector<uint8_t>> records;
-  records.push_back(RecordBuilder(PERF_RECORD_SAMPLE, PERF_RECORD_MISC_KERNEL)
-                        .U64(kId)
-                        .U64(kKernelPc + 0x10)
-                        .U32(kPid)
-                        .U32(kPid)
-                        .U64(20)
-                        .U32(1)
-                        .U32(0)
-                        .U64(1000000)
-                        .U64(2)
-                        .U64(PERF_CONTEXT_KERNEL)
-                        .U64(kKernelPc + 0x10)
-                        .Finish());
+  records.push_back(
+      Sample(PERF_RECORD_MISC_KERNEL, kKernelPc + 0x10, {PERF_CONTEXT_KERNEL, kKernelPc + 0x10}));
   const std::string data =
       WriteFile("kernel.data", PerfData(Attr(false), records, {{"[kernel.kallsyms]", build_id}}));
   const std::string cache = WriteFile("kernel-cache", {});
