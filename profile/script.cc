@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
+#include "profile/internal/demangle.h"
 
 namespace dprof::profile {
 
@@ -33,7 +34,7 @@ void WriteScript(const Recording& r, const View& view, std::ostream& out) {
         const bool unknown = frame.name.starts_with("[unknown]");
         const bool outermost = f + 1 == at.frames.rend();
         absl::StrAppendFormat(
-            &line, "\t%16x %s (%s)\n", address, unknown ? "[unknown]" : frame.name,
+            &line, "\t%16x %s (%s)\n", address, unknown ? "[unknown]" : internal::WithoutSignature(frame.name),
             !outermost ? "inlined" : (at.module.empty() ? "[unknown]" : at.module));
       }
     }

@@ -11,6 +11,13 @@ namespace dprof::profile::internal {
 // name) comes back unchanged.
 std::string Demangle(std::string_view name);
 
+// A demangled function name without its signature, as perf prints names (libiberty's demangler
+// without parameters): no return type, parameter list or qualifiers after it.
+// "void ns::Foo<int>::bar<long>(long) const" -> "ns::Foo<int>::bar<long>";
+// "f(int)::{lambda()#1}::operator()() const" -> "f(int)::{lambda()#1}::operator()"; a name with no
+// parameter list ("hot_a", "operator()") comes back as it is.
+std::string_view WithoutSignature(std::string_view name);
+
 }  // namespace dprof::profile::internal
 
 #endif  // DPROF_PROFILE_INTERNAL_DEMANGLE_H_

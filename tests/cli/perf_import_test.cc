@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -58,7 +59,8 @@ double PerfSelfShare(const std::string& path, const std::string& function) {
 struct ScriptFrame {
   uint64_t address = 0;
   std::string function;
-  std::string module;  // "inlined" for a function inlined at the address
+  std::optional<uint64_t> offset;  // into the function, where printed ("function+0x1f")
+  std::string module;              // "inlined" for a function inlined at the address
 };
 // One sample of perf script's text: its header, and its frames leaf first.
 struct ScriptSample {
@@ -115,6 +117,7 @@ Script ParseScript(const std::string& text) {
     f.module = rest.substr(open + 2, rest.size() - open - 3);
     f.function = rest.substr(rest.find_first_not_of(' '), open - rest.find_first_not_of(' '));
     if (const size_t plus = f.function.rfind("+0x"); plus != std::string::npos) {
+      f.offset = std::strtoull(f.function.c_str() + plus + 3, nullptr, 16);
       f.function.resize(plus);
     }
     current->frames.push_back(std::move(f));
@@ -149,15 +152,68 @@ std::string Describe(const ScriptSample& s) {
   return out;
 }
 
+// Folds a script's samples as FlameGraph's stackcollapse-perf.pl does: the thread's name, then
+// the functions root first (an unnamed one as "[module]"), and how many samples have that stack.
+// Inlined frames are left out (perf prints them only for some call graphs, and names them by
+// DWARF's plain names, where dprof qualifies them), and symbol versions (perf's
+// clock_gettime@@GLIBC_2.17) are dropped.
+std::map<std::string, uint64_t> Collapse(const Script& script) {
+  std::map<std::string, uint64_t> out;
+  for (const auto& [key, sample] : script) {
+    std::string stack = sample.comm;
+    for (auto f = sample.frames.rbegin(); f != sample.frames.rend(); ++f) {
+      if (f->module == "inlined") continue;
+      std::string name = f->function.substr(0, f->function.find('@'));
+      if (name == "[unknown]") name = "[" + f->module.substr(f->module.rfind('/') + 1) + "]";
+      stack += ";" + name;
+    }
+    ++out[stack];
+  }
+  return out;
+}
+
+// perf names a caller by the function its return address is in; dprof by the function of the
+// call (the address before it). They differ only where a call ends a function (ld.so's _start
+// calls _dl_start and returns into _dl_start_user, which perf prints as "_dl_start_user+0x0"):
+// there perf's frame takes dprof's name at the same address of the same sample.
+void NameCallersByTheCall(Script& perf, const Script& ours) {
+  for (auto& [key, sample] : perf) {
+    auto it = ours.find(key);
+    if (it == ours.end()) continue;
+    for (size_t i = 1; i < sample.frames.size(); ++i) {
+      ScriptFrame& f = sample.frames[i];
+      if (f.offset != 0) continue;
+      for (const ScriptFrame& g : it->second.frames) {
+        if (g.module != "inlined" && (g.address == f.address || g.address == f.address + 1)) {
+          f.function = g.function;
+        }
+      }
+    }
+  }
+}
+
 // perf script and dprof script on the same file: every sample of perf's is dprof's (at least
-// `min_samples` of them), and the share whose frames agree is at least `min_share`.
+// `min_samples` of them), and the share whose frames agree is at least `min_share`. Folded as
+// stackcollapse-perf.pl folds them (perf's printed with --no-inline), every stack of perf's that
+// holds 2% of the samples or more holds as many in dprof's.
 void ExpectSameStacksAsPerf(const std::string& path, double min_share, size_t min_samples = 500) {
   const CliResult perf = Perf({"script", "-i", path});
   ASSERT_EQ(perf.exit_code, 0) << perf.err;
   const CliResult ours = RunDprof({"script", "-i", path});
   ASSERT_EQ(ours.exit_code, 0) << ours.err;
+  const CliResult outer = Perf({"script", "--no-inline", "-i", path});
+  ASSERT_EQ(outer.exit_code, 0) << outer.err;
   const Script a = ParseScript(perf.out), b = ParseScript(ours.out);
   ASSERT_GE(a.size(), min_samples) << perf.out.substr(0, 2000);
+  Script perf_outer = ParseScript(outer.out);
+  NameCallersByTheCall(perf_outer, b);
+  const std::map<std::string, uint64_t> folded_perf = Collapse(perf_outer),
+                                        folded_ours = Collapse(b);
+  for (const auto& [stack, n] : folded_perf) {
+    if (n * 50 < a.size()) continue;
+    auto it = folded_ours.find(stack);
+    EXPECT_EQ(it == folded_ours.end() ? 0 : it->second, n) << "perf folds " << stack;
+  }
   EXPECT_EQ(a.size(), b.size());
   size_t same = 0, shown = 0;
   for (const auto& [key, sample] : a) {

@@ -209,6 +209,39 @@ TEST(DemangleTest, CxxNamesAndOthers) {
   EXPECT_EQ(internal::Demangle("_Znot_valid"), "_Znot_valid");
 }
 
+// As binutils' `c++filt -p` prints each name's mangled form.
+TEST(DemangleTest, WithoutSignatureAsPerfPrintsNames) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"_ZN6shapes6detail11AccumulatorIdE3AddEd", "shapes::detail::Accumulator<double>::Add"},
+      {"_Z5twiceIlET_S0_", "twice<long>"},
+      {"_ZN1AIiE1fIiEEvT_", "A<int>::f<int>"},
+      {"_ZNKR1A1fEv", "A::f"},
+      {"_ZNO1A1fEv", "A::f"},
+      {"_ZNK12_GLOBAL__N_11AclEi", "(anonymous namespace)::A::operator()"},
+      {"_ZNK12_GLOBAL__N_11AcvbEv", "(anonymous namespace)::A::operator bool"},
+      {"_ZNK12_GLOBAL__N_11AltERKS0_", "(anonymous namespace)::A::operator<"},
+      {"_ZStlsISt11char_traitsIcEERSt13basic_ostreamIcT_ES5_PKc",
+       "std::operator<< <std::char_traits<char> >"},
+      {"_ZN9__gnu_cxxmiIPiSt6vectorIiSaIiEEEENS_17__normal_iteratorIT_T0_E15difference_"
+       "typeERKS8_SB_",
+       "__gnu_cxx::operator-<int*, std::vector<int, std::allocator<int> > >"},
+      {"_ZZ1fB5cxx11RSt6vectorIiSaIiEEENKUliE_clEi",
+       "f[abi:cxx11](std::vector<int, std::allocator<int> >&)::{lambda(int)#1}::operator()"},
+      {"_ZZ4mainENKUlvE_clEv", "main::{lambda()#1}::operator()"},
+      {"_ZNSt6thread11_State_implINS_8_InvokerISt5tupleIJPFvdEdEEEEE6_M_runEv",
+       "std::thread::_State_impl<std::thread::_Invoker<std::tuple<void (*)(double), double> > "
+       ">::_M_run"},
+      {"_ZSt13__invoke_implIvPFvdEJdEET_St14__invoke_otherOT0_DpOT1_",
+       "std::__invoke_impl<void, void (*)(double), double>"},
+  };
+  for (const auto& [mangled, bare] : cases) {
+    EXPECT_EQ(internal::WithoutSignature(internal::Demangle(mangled)), bare) << mangled;
+  }
+  for (const char* plain : {"hot_a", "operator()", "__libc_start_call_main", "[unknown]"}) {
+    EXPECT_EQ(internal::WithoutSignature(plain), plain);
+  }
+}
+
 // Symbolizes an address of this process, as a recording of it would.
 Symbol SymbolizeHere(Symbolizer& symbolizer, const void* address) {
   absl::StatusOr<unwind::AddressSpace> space =
