@@ -196,21 +196,24 @@ absl::StatusOr<std::unique_ptr<BinarySymbols>> BinarySymbols::Open(
   return std::unique_ptr<BinarySymbols>(new BinarySymbols(std::move(session)));
 }
 
-const std::vector<SymbolFrame>& BinarySymbols::Lookup(uint64_t vaddr) {
+const BinarySymbols::Named& BinarySymbols::Lookup(uint64_t vaddr) {
   auto [it, inserted] = cache_.try_emplace(vaddr);
   if (inserted) it->second = Resolve(vaddr);
   return it->second;
 }
 
-const std::string* BinarySymbols::SymbolName(uint64_t address) {
+const SymbolTable::Function* BinarySymbols::SymbolAt(uint64_t address) {
   if (!table_.has_value()) table_ = SymbolTable::Read(session_->module);
   return table_->Find(address);
 }
 
-std::vector<SymbolFrame> BinarySymbols::Resolve(uint64_t vaddr) {
+BinarySymbols::Named BinarySymbols::Resolve(uint64_t vaddr) {
   Dwfl_Module* module = session_->module;
   const Dwarf_Addr address = vaddr + session_->bias;
-  std::vector<SymbolFrame> frames;
+  const SymbolTable::Function* symbol = SymbolAt(address);
+  Named named;
+  if (symbol != nullptr) named.function_start = symbol->start - session_->bias;
+  std::vector<SymbolFrame>& frames = named.frames;
 
   // The compile unit of the address: by .debug_aranges, else by the units' own ranges.
   Dwarf_Addr dwarf_bias = 0;
@@ -270,8 +273,14 @@ std::vector<SymbolFrame> BinarySymbols::Resolve(uint64_t vaddr) {
         // A C function may have several names (aliases) of which DWARF knows one: the one the
         // symbol table ranks first, as perf shows it (SymbolTable). (A C++ function keeps
         // DWARF's: a mangled symbol of a template demangles with its return type.)
-        const std::string* name = mangled ? nullptr : SymbolName(address);
-        if (name != nullptr && !name->starts_with("_Z")) frames.back().function = *name;
+        if (symbol != nullptr && !mangled && !symbol->name.starts_with("_Z")) {
+          frames.back().function = symbol->name;
+        }
+        Dwarf_Addr low = 0;
+        if (!named.function_start.has_value() && dwarf_lowpc(&chain[i], &low) == 0 &&
+            low + dwarf_bias <= address) {
+          named.function_start = low + dwarf_bias - session_->bias;
+        }
         break;
       }
       CallSite(&chain[i], cu, &file, &line);
@@ -282,15 +291,16 @@ std::vector<SymbolFrame> BinarySymbols::Resolve(uint64_t vaddr) {
   // No DWARF function (none at all, or code without it): the symbol table's name, with the
   // source line where there is one.
   if (frames.empty() || frames.back().inlined || frames.back().function.empty()) {
-    if (const std::string* name = SymbolName(address)) {
+    if (symbol != nullptr) {
       if (!frames.empty() && frames.back().function.empty()) {
-        frames.back().function = Demangle(*name);
+        frames.back().function = Demangle(symbol->name);
       } else {
-        frames.push_back(SymbolFrame{.function = Demangle(*name), .file = file, .line = line});
+        frames.push_back(
+            SymbolFrame{.function = Demangle(symbol->name), .file = file, .line = line});
       }
     }
   }
-  return frames;
+  return named;
 }
 
 }  // namespace dprof::profile::internal

@@ -36,6 +36,7 @@ enum Tag : uint8_t {
   kSymbol = 1,
   kLookup = 2,
   kMappedLookup = 3,
+  kSymbolInFunction = 4,  // format version 2
   kCounter = 1,
   kThreadCounter = 2,
 };
@@ -199,14 +200,19 @@ bool DecodeSymbols(Decoder& d, Recording* out) {
   while (!d.done()) {
     uint8_t tag;
     if (!d.U8(&tag)) return false;
-    if (tag == kSymbol) {
+    if (tag == kSymbol || tag == kSymbolInFunction) {
       Symbol s;
       uint8_t deleted;
       uint64_t frames;
-      if (!d.String(&s.module) || !d.Varint(&s.offset) || !d.U8(&deleted) || deleted > 1 ||
-          !d.Count(&frames, 4)) {
+      if (!d.String(&s.module) || !d.Varint(&s.offset) || !d.U8(&deleted) || deleted > 1) {
         return false;
       }
+      if (tag == kSymbolInFunction) {
+        uint64_t offset;
+        if (!d.Varint(&offset)) return false;
+        s.function_offset = offset;
+      }
+      if (!d.Count(&frames, 4)) return false;
       s.deleted = deleted != 0;
       s.frames.resize(frames);
       for (SymbolFrame& f : s.frames) {
@@ -383,10 +389,11 @@ Payloads EncodeSymbols(std::span<const Symbol> symbols, std::span<const Lookup> 
   Chunker c(ChunkType::kSymbols);
   for (const Symbol& s : symbols) {
     Encoder& e = c.encoder();
-    e.U8(kSymbol);
+    e.U8(s.function_offset.has_value() ? kSymbolInFunction : kSymbol);
     e.String(s.module);
     e.Varint(s.offset);
     e.U8(s.deleted ? 1 : 0);
+    if (s.function_offset.has_value()) e.Varint(*s.function_offset);
     e.Varint(s.frames.size());
     for (const SymbolFrame& f : s.frames) {
       e.String(f.function);

@@ -125,7 +125,8 @@ KernelSymbols::Found KernelSymbols::Lookup(uint64_t address) const {
   }
   return Found{.module = m.name,
                .offset = OffsetIn(m.start, address),
-               .function = std::string_view(names_.data() + e.name)};
+               .function = std::string_view(names_.data() + e.name),
+               .function_offset = address - e.address};
 }
 
 }  // namespace dprof::profile::internal

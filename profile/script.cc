@@ -31,11 +31,20 @@ void WriteScript(const Recording& r, const View& view, std::ostream& out) {
       }
       for (auto f = at.frames.rbegin(); f != at.frames.rend(); ++f) {
         const View::Frame& frame = view.frame(*f);
-        const bool unknown = frame.name.starts_with("[unknown]");
         const bool outermost = f + 1 == at.frames.rend();
-        absl::StrAppendFormat(
-            &line, "\t%16x %s (%s)\n", address, unknown ? "[unknown]" : internal::WithoutSignature(frame.name),
-            !outermost ? "inlined" : (at.module.empty() ? "[unknown]" : at.module));
+        absl::StrAppendFormat(&line, "\t%16x ", address);
+        if (frame.name.starts_with("[unknown]")) {
+          line += "[unknown]";
+        } else {
+          line += internal::WithoutSignature(frame.name);
+          // Every inline level at the address with the offset into the function holding it.
+          if (at.function_offset.has_value()) {
+            absl::StrAppendFormat(&line, "+0x%x", *at.function_offset);
+          }
+        }
+        absl::StrAppendFormat(&line, " (%s)\n",
+                              !outermost ? "inlined"
+                                         : (at.module.empty() ? "[unknown]" : at.module));
       }
     }
     line += "\n";

@@ -147,7 +147,7 @@ SymbolTable SymbolTable::Read(Dwfl_Module* module) {
   }
   // Unsized symbols reach to the next symbol.
   for (size_t i = 0; i < table.entries_.size(); ++i) {
-    Entry& e = table.entries_[i];
+    Function& e = table.entries_[i];
     if (e.end == e.start) {
       e.end = i + 1 < table.entries_.size() ? table.entries_[i + 1].start : e.start + 1;
     }
@@ -155,14 +155,14 @@ SymbolTable SymbolTable::Read(Dwfl_Module* module) {
   return table;
 }
 
-const std::string* SymbolTable::Find(uint64_t address) const {
+const SymbolTable::Function* SymbolTable::Find(uint64_t address) const {
   auto it = std::upper_bound(entries_.begin(), entries_.end(), address,
-                             [](uint64_t a, const Entry& e) { return a < e.start; });
+                             [](uint64_t a, const Function& e) { return a < e.start; });
   // The nearest symbol at or below; an enclosing one further down when it ends before `address`
   // (a nested label inside a function), as far as a few entries back.
   for (int back = 0; back < 4 && it != entries_.begin(); ++back) {
     --it;
-    if (address < it->end) return &it->name;
+    if (address < it->end) return &*it;
   }
   return nullptr;
 }

@@ -145,7 +145,8 @@ Symbol Symbolizer::User(uint32_t pid, const unwind::Mapping* m, uint64_t address
       if (const internal::PerfMap::Entry* e = map->Find(looked_up)) {
         return Symbol{.module = absl::StrCat(options_.perf_map_dir, "/perf-", pid, ".map"),
                       .offset = address,
-                      .frames = {SymbolFrame{.function = e->name}}};
+                      .frames = {SymbolFrame{.function = e->name}},
+                      .function_offset = address - e->start};
       }
     }
     return Symbol{.module = m == nullptr ? "" : (m->path.empty() ? "[anon]" : m->path),
@@ -167,7 +168,11 @@ Symbol Symbolizer::User(uint32_t pid, const unwind::Mapping* m, uint64_t address
   if (m->binary == nullptr) return symbol;
   symbol.offset = address - m->bias;
   if (internal::BinarySymbols* symbols = SymbolsOf(m->binary)) {
-    symbol.frames = symbols->Lookup(looked_up - m->bias);
+    const internal::BinarySymbols::Named& named = symbols->Lookup(looked_up - m->bias);
+    symbol.frames = named.frames;
+    if (named.function_start.has_value()) {
+      symbol.function_offset = symbol.offset - *named.function_start;
+    }
   }
   return symbol;
 }
@@ -192,11 +197,12 @@ Symbol Symbolizer::Kernel(uint64_t address, bool return_address) {
   if (*kernel_ == nullptr)
     return Symbol{.module = std::string(internal::kKernelModule), .offset = address};
   const internal::KernelSymbols::Found at = (*kernel_)->Lookup(address);
-  const internal::KernelSymbols::Found named =
-      return_address && address > 0 ? (*kernel_)->Lookup(address - 1) : at;
+  const bool by_call = return_address && address > 0;
+  const internal::KernelSymbols::Found named = by_call ? (*kernel_)->Lookup(address - 1) : at;
   Symbol symbol{.module = std::string(at.module), .offset = at.offset};
   if (!named.function.empty()) {
     symbol.frames.push_back(SymbolFrame{.function = std::string(named.function)});
+    symbol.function_offset = named.function_offset + (by_call ? 1 : 0);
   }
   return symbol;
 }

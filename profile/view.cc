@@ -92,7 +92,8 @@ class Builder {
     View::Location location{.module = symbol ? symbol->module : "",
                             .offset = symbol ? symbol->offset : address,
                             .address = address,
-                            .mapping = mapping};
+                            .mapping = mapping,
+                            .function_offset = symbol ? symbol->function_offset : std::nullopt};
     if (symbol == nullptr || symbol->frames.empty()) {
       location.frames.push_back(Intern(View::Frame{.name = UnknownFrame(symbol, address),
                                                    .module = location.module,

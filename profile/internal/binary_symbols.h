@@ -35,20 +35,27 @@ class BinarySymbols {
   BinarySymbols(const BinarySymbols&) = delete;
   BinarySymbols& operator=(const BinarySymbols&) = delete;
 
-  // The frames at ELF virtual address `vaddr`, innermost inlined first; empty when nothing in the
-  // file names it.
-  const std::vector<SymbolFrame>& Lookup(uint64_t vaddr);
+  struct Named {
+    // Innermost inlined first; empty when nothing in the file names the address.
+    std::vector<SymbolFrame> frames;
+    // The ELF virtual address where the function holding it starts (the symbol table's, else
+    // DWARF's), when known.
+    std::optional<uint64_t> function_start;
+  };
+  // What names ELF virtual address `vaddr`.
+  const Named& Lookup(uint64_t vaddr);
 
  private:
   struct Session;  // libdw's state for the file
   explicit BinarySymbols(std::unique_ptr<Session> session);
-  std::vector<SymbolFrame> Resolve(uint64_t vaddr);
-  // The symbol table's name of module address `address` (read on first use), or nullptr.
-  const std::string* SymbolName(uint64_t address);
+  Named Resolve(uint64_t vaddr);
+  // The symbol table's function holding module address `address` (read on first use), or
+  // nullptr.
+  const SymbolTable::Function* SymbolAt(uint64_t address);
 
   std::unique_ptr<Session> session_;
   std::optional<SymbolTable> table_;
-  absl::flat_hash_map<uint64_t, std::vector<SymbolFrame>> cache_;
+  absl::flat_hash_map<uint64_t, Named> cache_;
 };
 
 }  // namespace dprof::profile::internal

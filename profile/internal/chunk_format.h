@@ -16,7 +16,8 @@
 namespace dprof::profile::internal {
 
 inline constexpr char kFileMagic[8] = {'D', 'P', 'R', 'O', 'F', 'R', 'E', 'C'};
-inline constexpr uint32_t kFormatVersion = 1;
+// 1: dprof 0.1.0 and 0.2.0. 2: symbols with their offset into their function (dprof 0.3.0).
+inline constexpr uint32_t kFormatVersion = 2;
 
 struct FileHeader {
   char magic[8];

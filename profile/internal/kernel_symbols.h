@@ -33,6 +33,7 @@ class KernelSymbols {
     std::string_view module = {};    // "[kernel.kallsyms]" or "[name]"
     uint64_t offset = 0;             // from the module's start (the kernel's: _text)
     std::string_view function = {};  // empty when no symbol covers the address
+    uint64_t function_offset = 0;    // from the function's start
   };
   Found Lookup(uint64_t address) const;
 

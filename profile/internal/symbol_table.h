@@ -28,19 +28,20 @@ class SymbolTable {
   // module's (ELF virtual address + the module's bias).
   static SymbolTable Read(Dwfl_Module* module);
 
-  // The name of the function (or PLT entry) containing module address `address`; nullptr when
-  // none does. An unsized symbol reaches to the next one.
-  const std::string* Find(uint64_t address) const;
-
-  size_t size() const { return entries_.size(); }
-
- private:
-  struct Entry {
+  struct Function {
     uint64_t start = 0;
     uint64_t end = 0;  // exclusive
     std::string name;
   };
-  std::vector<Entry> entries_;  // by start, one per start
+
+  // The function (or PLT entry) containing module address `address`; nullptr when none does. An
+  // unsized symbol reaches to the next one.
+  const Function* Find(uint64_t address) const;
+
+  size_t size() const { return entries_.size(); }
+
+ private:
+  std::vector<Function> entries_;  // by start, one per start
 };
 
 }  // namespace dprof::profile::internal

@@ -146,6 +146,25 @@ bool SameFrames(const ScriptSample& perf, const ScriptSample& ours) {
   return true;
 }
 
+// How many frames of perf's sample print an offset into their function ("hot_a+0x2a") that
+// dprof's same frame (the same address, or one past it, with the same name) prints as well, and
+// how many of those offsets differ.
+std::pair<size_t, size_t> OffsetsCompared(const ScriptSample& perf, const ScriptSample& ours) {
+  size_t compared = 0, differ = 0;
+  for (const ScriptFrame& f : perf.frames) {
+    if (!f.offset.has_value()) continue;
+    for (const ScriptFrame& g : ours.frames) {
+      if (!g.offset.has_value() || g.function != f.function) continue;
+      if (g.address == f.address || g.address == f.address + 1) {
+        ++compared;
+        differ += *g.offset != *f.offset + (g.address - f.address);
+        break;
+      }
+    }
+  }
+  return {compared, differ};
+}
+
 std::string Describe(const ScriptSample& s) {
   std::string out;
   for (const ScriptFrame& f : s.frames) out += "\n    " + f.function + " (" + f.module + ")";
@@ -215,7 +234,7 @@ void ExpectSameStacksAsPerf(const std::string& path, double min_share, size_t mi
     EXPECT_EQ(it == folded_ours.end() ? 0 : it->second, n) << "perf folds " << stack;
   }
   EXPECT_EQ(a.size(), b.size());
-  size_t same = 0, shown = 0;
+  size_t same = 0, shown = 0, offsets = 0, offsets_differ = 0;
   for (const auto& [key, sample] : a) {
     auto it = b.find(key);
     if (it == b.end()) {
@@ -225,6 +244,9 @@ void ExpectSameStacksAsPerf(const std::string& path, double min_share, size_t mi
     }
     if (SameFrames(sample, it->second)) {
       ++same;
+      const auto [compared, differ] = OffsetsCompared(sample, it->second);
+      offsets += compared;
+      offsets_differ += differ;
     } else if (shown++ < 3) {
       std::cerr << "frames differ at tid " << key.first << " " << key.second << ": perf"
                 << Describe(sample) << "\n  dprof" << Describe(it->second) << "\n";
@@ -234,6 +256,9 @@ void ExpectSameStacksAsPerf(const std::string& path, double min_share, size_t mi
   std::cerr << path << ": " << same << " of " << a.size() << " samples have perf's frames ("
             << share * 100 << "%)\n";
   EXPECT_GE(share, min_share);
+  // The functions' offsets, perf's "hot_a+0x2a", for frames both name alike.
+  EXPECT_GE(offsets, same);
+  EXPECT_EQ(offsets_differ, 0u) << "of " << offsets << " offsets into functions";
 }
 
 TEST(PerfImportTest, FramePointerStacksAreFramesPerfWalked) {

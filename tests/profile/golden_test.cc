@@ -102,6 +102,7 @@ std::string Dump(const ReadReport& report, const Recording& r) {
   for (size_t i = 0; i < r.symbols.size(); ++i) {
     const Symbol& s = r.symbols[i];
     out << absl::StrFormat("%u: %s+%x%s", i, s.module, s.offset, s.deleted ? " (deleted)" : "");
+    if (s.function_offset.has_value()) out << absl::StrFormat(" function+%x", *s.function_offset);
     for (const SymbolFrame& f : s.frames) {
       out << absl::StrFormat(" | %s %s:%u%s", f.function, f.file, f.line,
                              f.inlined ? " inlined" : "");
@@ -150,10 +151,13 @@ TEST_P(GoldenTest, ReadsExactlyAsItDidThen) {
 // v1-0.2.0: user symbols keyed by mapping, depot counters: cpu_bound_nofp with dwarf stacks;
 // blocking with frame pointers, off-CPU intervals and a tracepoint's fields; forker's fork, exec
 // and vfork; and the cpu_bound recording cut inside its last chunk, as a crash leaves it.
+// v2-0.3.0: symbols with their offsets into their functions: cpu_bound_nofp with dwarf stacks;
+// blocking as above.
 INSTANTIATE_TEST_SUITE_P(Files, GoldenTest,
                          ::testing::Values("v1-0.1.0-cpu_bound", "v1-0.1.0-forker",
                                            "v1-0.2.0-cpu_bound", "v1-0.2.0-blocking",
-                                           "v1-0.2.0-forker", "v1-0.2.0-cpu_bound-cut"));
+                                           "v1-0.2.0-forker", "v1-0.2.0-cpu_bound-cut",
+                                           "v2-0.3.0-cpu_bound", "v2-0.3.0-blocking"));
 
 }  // namespace
 }  // namespace dprof::profile

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -118,6 +119,9 @@ struct Symbol {
   uint64_t offset = 0;
   std::vector<SymbolFrame> frames = {};
   bool deleted = false;  // the module's file was deleted after it was mapped
+  // How far the address lies into the function holding it (its outermost frame), when known:
+  // perf's "function+0x1f". A return address lies in the function of the call before it.
+  std::optional<uint64_t> function_offset = {};
 
   bool operator==(const Symbol&) const = default;
 };

@@ -18,6 +18,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -117,6 +118,7 @@ class View {
     uint64_t offset = 0;                // in the module (ELF virtual address for files)
     uint64_t address = 0;               // as the stack holds it (0 for pseudo-frames)
     uint32_t mapping = kNoMapping;      // the recorded mapping that held it (Recording::mappings)
+    std::optional<uint64_t> function_offset = {};  // Symbol::function_offset
   };
   struct Stack {
     std::vector<uint32_t> frames = {};     // into frames(), root (outermost) first
