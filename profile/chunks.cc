@@ -31,6 +31,7 @@ class Chunker {
 enum Tag : uint8_t {
   kKeyValue = 1,
   kEventName = 2,
+  kTracepointFormat = 3,  // format version 2
   kThreadName = 1,
   kTaskChange = 2,
   kSymbol = 1,
@@ -64,6 +65,25 @@ bool DecodeMetadata(Decoder& d, Recording* out) {
       metadata[std::move(key)] = std::move(value);
     } else if (tag == kEventName) {
       if (!d.String(&names.emplace_back())) return false;
+    } else if (tag == kTracepointFormat) {
+      uint32_t event;
+      event::Tracepoint tp;
+      uint64_t fields;
+      if (!d.Uint(&event) || !d.String(&tp.system) || !d.String(&tp.name) || !d.Varint(&tp.id) ||
+          !d.Count(&fields, 5)) {
+        return false;
+      }
+      tp.fields.resize(fields);
+      for (event::TracepointField& f : tp.fields) {
+        uint8_t flags;
+        if (!d.String(&f.name) || !d.String(&f.declaration) || !d.Uint(&f.offset) ||
+            !d.Uint(&f.size) || !d.U8(&flags) || flags > 3) {
+          return false;
+        }
+        f.is_signed = (flags & 1) != 0;
+        f.data_loc = (flags & 2) != 0;
+      }
+      out->tracepoints[event] = std::move(tp);
     } else {
       return false;
     }
@@ -270,7 +290,8 @@ bool DecodeCounters(Decoder& d, Recording* out) {
 }  // namespace
 
 Payloads EncodeMetadata(const std::map<std::string, std::string>& metadata,
-                        std::span<const std::string> event_names) {
+                        std::span<const std::string> event_names,
+                        const std::map<uint32_t, event::Tracepoint>& tracepoints) {
   // One chunk: the event names must arrive together.
   Encoder e;
   for (const auto& [key, value] : metadata) {
@@ -281,6 +302,21 @@ Payloads EncodeMetadata(const std::map<std::string, std::string>& metadata,
   for (const std::string& name : event_names) {
     e.U8(kEventName);
     e.String(name);
+  }
+  for (const auto& [event, tp] : tracepoints) {
+    e.U8(kTracepointFormat);
+    e.Varint(event);
+    e.String(tp.system);
+    e.String(tp.name);
+    e.Varint(tp.id);
+    e.Varint(tp.fields.size());
+    for (const event::TracepointField& f : tp.fields) {
+      e.String(f.name);
+      e.String(f.declaration);
+      e.Varint(f.offset);
+      e.Varint(f.size);
+      e.U8((f.is_signed ? 1 : 0) | (f.data_loc ? 2 : 0));
+    }
   }
   return {ChunkType::kMetadata, {e.Take()}};
 }

@@ -42,6 +42,7 @@ Recorder::Recorder(std::unique_ptr<RecordingWriter> writer, const stackdepot::De
     : writer_(std::move(writer)), depot_(depot), options_(options) {
   kept_.metadata = metadata;
   kept_.event_names = event_names;
+  kept_.tracepoints = options_.tracepoints;
   if (!options_.keep_recording) sites_ = std::make_unique<internal::EventSites>();
 }
 
@@ -52,7 +53,8 @@ absl::StatusOr<std::unique_ptr<Recorder>> Recorder::Create(
   absl::StatusOr<std::unique_ptr<RecordingWriter>> writer =
       RecordingWriter::Create(path, {.mode = options.mode});
   if (!writer.ok()) return writer.status();
-  if (absl::Status s = (*writer)->WriteMetadata(metadata, event_names); !s.ok()) return s;
+  if (absl::Status s = (*writer)->WriteMetadata(metadata, event_names, options.tracepoints);
+      !s.ok()) return s;
   return std::unique_ptr<Recorder>(
       new Recorder(*std::move(writer), depot, metadata, event_names, options));
 }

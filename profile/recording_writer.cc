@@ -130,9 +130,10 @@ absl::Status RecordingWriter::Append(const Payloads& payloads) {
   return absl::OkStatus();
 }
 
-absl::Status RecordingWriter::WriteMetadata(const std::map<std::string, std::string>& metadata,
-                                            std::span<const std::string> event_names) {
-  return Append(internal::EncodeMetadata(metadata, event_names));
+absl::Status RecordingWriter::WriteMetadata(
+    const std::map<std::string, std::string>& metadata, std::span<const std::string> event_names,
+    const std::map<uint32_t, event::Tracepoint>& tracepoints) {
+  return Append(internal::EncodeMetadata(metadata, event_names, tracepoints));
 }
 
 absl::Status RecordingWriter::WriteStacks(
@@ -202,7 +203,7 @@ absl::Status WriteRecording(const std::string& path, const Recording& r) {
   for (const auto& [id, pcs] : r.stacks) stacks.emplace_back(id, pcs);
   const std::vector<std::pair<cookie::Cookie, UserStackEntry>> user_stacks(r.user_stacks.begin(),
                                                                            r.user_stacks.end());
-  for (absl::Status s : {w.WriteMetadata(r.metadata, r.event_names), w.WriteStacks(stacks),
+  for (absl::Status s : {w.WriteMetadata(r.metadata, r.event_names, r.tracepoints), w.WriteStacks(stacks),
                          w.WriteMappings(r.mappings), w.WriteThreads(r.threads, r.tasks),
                          w.WriteEvents(r.events, r.raw), w.WriteUserStacks(user_stacks),
                          w.WriteSymbols(r.symbols, r.symbol_of, r.mapped_symbol_of),

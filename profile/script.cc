@@ -1,12 +1,63 @@
 #include "dprof/profile/script.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <span>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "profile/internal/demangle.h"
 
 namespace dprof::profile {
+namespace {
+
+// A tracepoint's fields as "name=value" words, perf's way for most tracepoints (perf formats
+// each with the tracepoint's print format; dprof does not evaluate those): strings as they are,
+// pointers in hex, integers in decimal, other arrays' elements in hex. The common_ fields, which
+// every tracepoint has, are left out as perf leaves them out.
+std::string FieldsText(const event::Tracepoint& tp, std::span<const uint8_t> raw) {
+  std::string out;
+  for (const event::TracepointField& f : tp.fields) {
+    if (f.name.starts_with("common_")) continue;
+    if (!out.empty()) out += ' ';
+    absl::StrAppend(&out, f.name, "=");
+    const bool text = f.declaration.find("char") != std::string::npos &&
+                      (f.data_loc || f.declaration.find('[') != std::string::npos);
+    int64_t value = 0;
+    if (text) {
+      out += tp.ReadString(raw, f.name);
+    } else if (tp.ReadInt(raw, f.name, &value)) {
+      if (f.declaration.find('*') != std::string::npos) {
+        absl::StrAppendFormat(&out, "0x%x", static_cast<uint64_t>(value));
+      } else if (f.is_signed) {
+        absl::StrAppend(&out, value);
+      } else {
+        absl::StrAppend(&out, static_cast<uint64_t>(value));
+      }
+    } else if (const size_t open = f.declaration.rfind('['); open != std::string::npos &&
+                                                            !f.data_loc &&
+                                                            uint64_t{f.offset} + f.size <=
+                                                                raw.size()) {
+      // "unsigned long args[6]": its elements, each size / count bytes.
+      const uint32_t count = static_cast<uint32_t>(std::atoi(f.declaration.c_str() + open + 1));
+      const uint32_t each = count == 0 ? 0 : f.size / count;
+      out += '{';
+      for (uint32_t i = 0; (each == 1 || each == 2 || each == 4 || each == 8) && i < count; ++i) {
+        uint64_t element = 0;
+        std::memcpy(&element, raw.data() + f.offset + i * each, each);
+        absl::StrAppendFormat(&out, "%s0x%x", i == 0 ? "" : ", ", element);
+      }
+      out += '}';
+    } else {
+      out += '?';
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 void WriteScript(const Recording& r, const View& view, std::ostream& out) {
   size_t name_width = 0;
@@ -16,10 +67,14 @@ void WriteScript(const Recording& r, const View& view, std::ostream& out) {
     const Event& e = r.events[shown.event];
     const View::Stack& stack = view.stacks()[shown.stack];
     const std::string& name = e.event < r.event_names.size() ? r.event_names[e.event] : "";
-    line = absl::StrFormat("%s %5u [%03u] %5u.%06u: %10u %*s: \n",
+    line = absl::StrFormat("%s %5u [%03u] %5u.%06u: %10u %*s: ",
                            stack.comm.empty() ? ":" + std::to_string(e.tid) : stack.comm, e.tid,
                            e.cpu, e.time_ns / 1'000'000'000, e.time_ns % 1'000'000'000 / 1000,
                            e.weight, static_cast<int>(name_width), name);
+    if (auto tp = r.tracepoints.find(e.event); tp != r.tracepoints.end()) {
+      line += FieldsText(tp->second, r.RawOf(e));
+    }
+    line += '\n';
     for (auto l = stack.locations.rbegin(); l != stack.locations.rend(); ++l) {
       const View::Location& at = view.locations()[*l];
       // Mapped code at its offset in what was mapped (perf's map_ip), the kernel and unmapped

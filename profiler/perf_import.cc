@@ -14,10 +14,12 @@ absl::StatusOr<PerfImport> ImportPerfData(const std::string& path, PerfImportOpt
   tracer::PerfDataSource& s = **source;
   std::unique_ptr<profile::Recorder> recorder;
   if (options.output.empty()) {
-    recorder = profile::Recorder::CreateInMemory(s.depot(), s.metadata(), s.event_names(), {});
+    recorder = profile::Recorder::CreateInMemory(s.depot(), s.metadata(), s.event_names(),
+                                                 {.tracepoints = s.tracepoints()});
   } else {
     absl::StatusOr<std::unique_ptr<profile::Recorder>> created = profile::Recorder::Create(
-        options.output, s.depot(), s.metadata(), s.event_names(), {.keep_recording = true});
+        options.output, s.depot(), s.metadata(), s.event_names(),
+        {.keep_recording = true, .tracepoints = s.tracepoints()});
     if (!created.ok()) return created.status();
     recorder = *std::move(created);
   }

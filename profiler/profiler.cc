@@ -122,6 +122,8 @@ class Profiler::Impl {
  private:
   void ReaderLoop();
   std::vector<std::string> EventNames() const;
+  // The formats of the events that are tracepoints, by event index.
+  std::map<uint32_t, event::Tracepoint> Tracepoints() const;
 
   ProfilerOptions options_;
   std::unique_ptr<stackdepot::Depot> depot_;
@@ -215,6 +217,16 @@ std::vector<std::string> Profiler::Impl::EventNames() const {
   std::vector<std::string> names = options_.events;
   if (options_.off_cpu) names.push_back(std::string(profile::kOffCpuEvent));
   return names;
+}
+
+std::map<uint32_t, event::Tracepoint> Profiler::Impl::Tracepoints() const {
+  std::map<uint32_t, event::Tracepoint> out;
+  for (size_t i = 0; tracer_ != nullptr && i < options_.events.size(); ++i) {
+    if (const tracer::Tracepoint* tp = tracer_->TracepointOf(i)) {
+      out[static_cast<uint32_t>(i)] = *tp;
+    }
+  }
+  return out;
 }
 
 absl::Status Profiler::Impl::Init(Sampler sampler) {
@@ -346,10 +358,12 @@ absl::Status Profiler::Impl::Start(const std::map<std::string, std::string>& met
   }
   absl::StatusOr<std::unique_ptr<profile::Recorder>> recorder =
       options_.output.empty()
-          ? profile::Recorder::CreateInMemory(depot_.get(), metadata, EventNames(), {})
-          : profile::Recorder::Create(
-                options_.output, depot_.get(), metadata, EventNames(),
-                {.mode = options_.output_mode, .keep_recording = options_.keep_profile});
+          ? profile::Recorder::CreateInMemory(depot_.get(), metadata, EventNames(),
+                                              {.tracepoints = Tracepoints()})
+          : profile::Recorder::Create(options_.output, depot_.get(), metadata, EventNames(),
+                                      {.mode = options_.output_mode,
+                                       .keep_recording = options_.keep_profile,
+                                       .tracepoints = Tracepoints()});
   if (!recorder.ok()) return recorder.status();
   recorder_ = *std::move(recorder);
   sink_.Attach(recorder_.get(), source_.get(), options_.sinks);

@@ -161,6 +161,15 @@ class PerfDataSource::Impl : public internal::RecordDispatcher::Host {
   absl::Status Run(event::TraceSink* sink);
 
   const std::vector<std::string>& names() const { return names_; }
+  std::map<uint32_t, event::Tracepoint> tracepoints() const {
+    std::map<uint32_t, event::Tracepoint> out;
+    for (size_t i = 0; i < specs_.size(); ++i) {
+      if (specs_[i].tracepoint && !specs_[i].tracepoint->fields.empty()) {
+        out[static_cast<uint32_t>(i)] = *specs_[i].tracepoint;
+      }
+    }
+    return out;
+  }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   CallGraph call_graph() const { return call_graph_; }
   event::TracerStats Stats() const { return stacks_.Stats(counters_); }
@@ -517,6 +526,9 @@ absl::StatusOr<std::unique_ptr<PerfDataSource>> PerfDataSource::Open(
 }
 
 const std::vector<std::string>& PerfDataSource::event_names() const { return impl_->names(); }
+std::map<uint32_t, event::Tracepoint> PerfDataSource::tracepoints() const {
+  return impl_->tracepoints();
+}
 const std::map<std::string, std::string>& PerfDataSource::metadata() const {
   return impl_->metadata();
 }

@@ -24,7 +24,8 @@ struct Payloads {
 };
 
 Payloads EncodeMetadata(const std::map<std::string, std::string>& metadata,
-                        std::span<const std::string> event_names);
+                        std::span<const std::string> event_names,
+                        const std::map<uint32_t, event::Tracepoint>& tracepoints);
 Payloads EncodeStacks(std::span<const std::pair<StackId, std::span<const uint64_t>>> stacks);
 // Event raw_offset/raw_size index into `raw`.
 Payloads EncodeEvents(std::span<const Event> events, std::span<const uint8_t> raw);

@@ -65,6 +65,8 @@ struct ScriptFrame {
 // One sample of perf script's text: its header, and its frames leaf first.
 struct ScriptSample {
   std::string comm;
+  std::string event;
+  std::map<std::string, std::string> fields;  // a tracepoint's "name=value" words
   std::vector<ScriptFrame> frames;
 };
 // By (tid, time as printed).
@@ -99,6 +101,15 @@ Script ParseScript(const std::string& text) {
         for (size_t j = 0; j < i; ++j) comm += (j ? " " : "") + w[j];
         current = &out[{tid, next.substr(0, next.size() - 1)}];
         current->comm = comm;
+        // Then the period (perf leaves it out for tracepoints), the event and its fields.
+        size_t e = (w[i + 1] == next ? i + 2 : i + 3);
+        if (e < w.size() && w[e].find_first_not_of("0123456789") == std::string::npos) ++e;
+        if (e < w.size()) current->event = w[e].substr(0, w[e].size() - 1);
+        for (size_t f = e + 1; f < w.size(); ++f) {
+          if (const size_t eq = w[f].find('='); eq != std::string::npos && eq > 0) {
+            current->fields[w[f].substr(0, eq)] = w[f].substr(eq + 1);
+          }
+        }
         break;
       }
       continue;
@@ -355,6 +366,28 @@ TEST(PerfImportTest, TracepointAndSoftwareEventsInOneFile) {
     EXPECT_EQ(std::atoi(stat.out.substr(at + line.str().size()).c_str()), n) << stat.out;
   }
   ExpectSameStacksAsPerf(path, 0.995, /*min_samples=*/20);
+
+  // sched_switch's fields, as perf prints them (prev_state aside: perf spells it as a letter).
+  const CliResult perf_text = Perf({"script", "-i", path});
+  const CliResult ours_text = RunDprof({"script", "-i", path});
+  ASSERT_EQ(ours_text.exit_code, 0) << ours_text.err;
+  const Script a = ParseScript(perf_text.out), b = ParseScript(ours_text.out);
+  size_t compared = 0;
+  for (const auto& [key, sample] : a) {
+    if (sample.event != "sched:sched_switch") continue;
+    auto it = b.find(key);
+    ASSERT_NE(it, b.end());
+    EXPECT_EQ(it->second.event, sample.event);
+    for (const char* field :
+         {"prev_comm", "prev_pid", "prev_prio", "next_comm", "next_pid", "next_prio"}) {
+      ASSERT_TRUE(sample.fields.contains(field)) << perf_text.out.substr(0, 1000);
+      const auto ours_field = it->second.fields.find(field);
+      ASSERT_NE(ours_field, it->second.fields.end()) << field << " at " << key.second;
+      EXPECT_EQ(ours_field->second, sample.fields.at(field)) << field << " at " << key.second;
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, 6u * 5) << "sched_switch samples compared";
 }
 
 // The whole system (-a): processes that ran before perf started (their mappings synthesized by

@@ -64,6 +64,14 @@ std::string Dump(const ReadReport& report, const Recording& r) {
   out << "# metadata\n";
   for (const auto& [k, v] : r.metadata) out << k << " = " << absl::CEscape(v) << "\n";
   out << "# event names: " << absl::StrJoin(r.event_names, ", ") << "\n";
+  if (!r.tracepoints.empty()) out << "# tracepoint formats " << r.tracepoints.size() << "\n";
+  for (const auto& [event, tp] : r.tracepoints) {
+    out << absl::StrFormat("event %u %s id %u\n", event, tp.FullName(), tp.id);
+    for (const event::TracepointField& f : tp.fields) {
+      out << absl::StrFormat("  %s: %s offset %u size %u signed %d data_loc %d\n", f.name,
+                             f.declaration, f.offset, f.size, f.is_signed, f.data_loc);
+    }
+  }
   out << "# events " << r.events.size() << "\n";
   for (const Event& e : r.events) {
     out << absl::StrFormat(
@@ -151,8 +159,8 @@ TEST_P(GoldenTest, ReadsExactlyAsItDidThen) {
 // v1-0.2.0: user symbols keyed by mapping, depot counters: cpu_bound_nofp with dwarf stacks;
 // blocking with frame pointers, off-CPU intervals and a tracepoint's fields; forker's fork, exec
 // and vfork; and the cpu_bound recording cut inside its last chunk, as a crash leaves it.
-// v2-0.3.0: symbols with their offsets into their functions: cpu_bound_nofp with dwarf stacks;
-// blocking as above.
+// v2-0.3.0: symbols with their offsets into their functions, tracepoint formats: cpu_bound_nofp
+// with dwarf stacks; blocking as above.
 INSTANTIATE_TEST_SUITE_P(Files, GoldenTest,
                          ::testing::Values("v1-0.1.0-cpu_bound", "v1-0.1.0-forker",
                                            "v1-0.2.0-cpu_bound", "v1-0.2.0-blocking",

@@ -70,6 +70,8 @@ class Recorder : public event::TraceSink {
     mode_t mode = kPrivateMode;  // the file's (RecordingWriter::Options::mode)
     // Keep every event in memory too, for TakeRecording(); otherwise only their sites.
     bool keep_recording = false;
+    // The layouts of the tracepoint events' fields, by event index (Recording::tracepoints).
+    std::map<uint32_t, event::Tracepoint> tracepoints = {};
   };
 
   // Creates the file at `path` and writes the metadata. Stacks are read from `depot` (the

@@ -24,6 +24,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "dprof/cookie/cookie.h"
 #include "dprof/event/event.h"
+#include "dprof/event/tracepoint_format.h"
 #include "dprof/unwind/unwinder.h"
 
 namespace dprof::profile {
@@ -134,6 +135,8 @@ struct Recording {
   std::map<std::string, std::string> metadata;
   // options.events, then "off-cpu" for off-CPU intervals.
   std::vector<std::string> event_names;
+  // The layouts of the raw fields of the tracepoint events, by event index (Event::event).
+  std::map<uint32_t, event::Tracepoint> tracepoints;
   std::vector<Event> events;
   std::vector<uint8_t> raw;  // tracepoint fields of all events
   absl::flat_hash_map<StackId, std::vector<uint64_t>> stacks;

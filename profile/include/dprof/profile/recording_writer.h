@@ -64,8 +64,10 @@ class RecordingWriter {
   RecordingWriter(const RecordingWriter&) = delete;
   RecordingWriter& operator=(const RecordingWriter&) = delete;
 
+  // `tracepoints`: the layouts of the tracepoint events' fields (Recording::tracepoints).
   absl::Status WriteMetadata(const std::map<std::string, std::string>& metadata,
-                             std::span<const std::string> event_names);
+                             std::span<const std::string> event_names,
+                             const std::map<uint32_t, event::Tracepoint>& tracepoints = {});
   absl::Status WriteStacks(std::span<const std::pair<StackId, std::span<const uint64_t>>> stacks);
   // raw_offset/raw_size of `events` index into `raw`.
   absl::Status WriteEvents(std::span<const Event> events, std::span<const uint8_t> raw);

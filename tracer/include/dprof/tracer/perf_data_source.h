@@ -35,6 +35,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "dprof/event/event.h"
+#include "dprof/event/tracepoint_format.h"
 #include "dprof/stackdepot/depot.h"
 #include "dprof/tracer/tracer.h"
 #include "dprof/unwind/binary.h"
@@ -65,6 +66,9 @@ class PerfDataSource {
 
   // The file's events by event number (TraceEvent::event): their names as perf gave them.
   const std::vector<std::string>& event_names() const;
+  // The formats of the file's tracepoint events whose fields can be read (from the file's
+  // tracing data, else this machine's tracefs), by event number.
+  std::map<uint32_t, event::Tracepoint> tracepoints() const;
   // What the file says of its recording: "command", "perf_command", "hostname", "kernel",
   // "machine", "perf_version", "call_graph", "frequency" or "period", "stack_size", "source".
   const std::map<std::string, std::string>& metadata() const;

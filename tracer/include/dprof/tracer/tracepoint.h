@@ -1,7 +1,8 @@
-// dprof::tracer::Tracepoint — a kernel tracepoint, its id and its raw fields, from tracefs.
+// dprof::tracer::Tracefs — the kernel's tracepoints as tracefs lists them, and their formats.
 //
 // A tracepoint sample carries the tracepoint's fields as raw bytes (PERF_SAMPLE_RAW); their
-// names, offsets, sizes and signedness come from tracefs's events/<system>/<name>/format file.
+// names, offsets, sizes and signedness come from tracefs's events/<system>/<name>/format file,
+// parsed into an event::Tracepoint (dprof/event/tracepoint_format.h).
 //
 // Example:
 //   absl::StatusOr<Tracefs> tracefs = Tracefs::Find();
@@ -9,9 +10,7 @@
 //   int64_t next_pid;
 //   if (tp->ReadInt(sample.raw, "next_pid", &next_pid)) ...
 //
-// Context: Tracepoint and Tracefs are plain values; const methods from any thread. Field(),
-// ReadInt() and ReadString() neither allocate nor lock (async-signal-safe); everything else
-// allocates (Find(), Load() and List() also read tracefs) and is not async-signal-safe.
+// Context: Tracefs is a plain value; Find(), Load() and List() read tracefs and allocate.
 #ifndef DPROF_TRACER_TRACEPOINT_H_
 #define DPROF_TRACER_TRACEPOINT_H_
 
@@ -22,36 +21,14 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "dprof/event/tracepoint_format.h"
 
 namespace dprof::tracer {
 
-struct TracepointField {
-  std::string name;
-  std::string declaration;  // as tracefs prints it, e.g. "char prev_comm[16]"
-  uint32_t offset = 0;
-  uint32_t size = 0;
-  bool is_signed = false;
-  bool data_loc = false;  // __data_loc: a u32 of (length << 16 | offset) to the real bytes
-};
-
-struct Tracepoint {
-  std::string system;
-  std::string name;
-  uint64_t id = 0;  // perf_event_attr.config for PERF_TYPE_TRACEPOINT
-  std::vector<TracepointField> fields;
-
-  std::string FullName() const { return system + ":" + name; }
-  const TracepointField* Field(std::string_view field) const;
-  // An integer field (1, 2, 4 or 8 bytes), sign-extended when signed. False when the field is
-  // missing, not an integer, or beyond `raw`.
-  bool ReadInt(std::span<const uint8_t> raw, std::string_view field, int64_t* value) const;
-  // A char array or __data_loc string, up to its NUL. Empty when missing or beyond `raw`.
-  std::string_view ReadString(std::span<const uint8_t> raw, std::string_view field) const;
-};
-
-// Parses the text of a format file.
-absl::StatusOr<Tracepoint> ParseTracepointFormat(std::string_view system, std::string_view name,
-                                                 std::string_view text);
+// The layout of a tracepoint's fields (event/tracepoint_format.h), under the tracer's name.
+using event::ParseTracepointFormat;
+using event::Tracepoint;
+using event::TracepointField;
 
 class Tracefs {
  public:
