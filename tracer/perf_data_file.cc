@@ -41,6 +41,41 @@ bool ParseAttr(std::span<const uint8_t> raw, perf_event_attr* attr) {
   return true;
 }
 
+// A build-id entry (the BUILD_ID feature's, or a pipe's HEADER_BUILD_ID record) after its
+// perf_event_header: pid, the build-id area, the file name. False when too short.
+bool ParseBuildId(uint16_t misc, std::span<const uint8_t> rest, PerfBuildId* b) {
+  if (rest.size() < 4 + kBuildIdArea) return false;
+  std::memcpy(&b->pid, rest.data(), 4);
+  const uint8_t* id = rest.data() + 4;
+  size_t id_size = 20;
+  if (misc & kMiscBuildIdSize) id_size = std::min<size_t>(id[20], 20);
+  b->build_id.assign(reinterpret_cast<const char*>(id), id_size);
+  const auto* name = reinterpret_cast<const char*>(rest.data() + 4 + kBuildIdArea);
+  b->filename.assign(name, strnlen(name, rest.size() - 4 - kBuildIdArea));
+  return true;
+}
+
+// Where the record at `pos` of `data` ends: its size, and for HEADER_TRACING_DATA and AUXTRACE
+// the bytes that follow it (their first field says how many, a u32 or a u64). kCut when it
+// does not end within `data`; kBad when it cannot be (a size smaller than a header or than its
+// size field).
+enum class Extent { kOk, kCut, kBad };
+Extent RecordExtent(std::span<const uint8_t> data, size_t pos, perf_event_header* h,
+                    uint64_t* payload) {
+  *payload = 0;
+  if (data.size() - pos < sizeof(*h)) return Extent::kCut;
+  std::memcpy(h, data.data() + pos, sizeof(*h));
+  if (h->size < sizeof(*h)) return Extent::kBad;
+  if (h->size > data.size() - pos) return Extent::kCut;
+  if (h->type == kHeaderTracingData || h->type == kAuxtrace) {
+    const size_t field = h->type == kHeaderTracingData ? 4 : 8;
+    if (h->size < sizeof(*h) + field) return Extent::kBad;
+    std::memcpy(payload, data.data() + pos + sizeof(*h), field);
+    if (*payload > data.size() - pos - h->size) return Extent::kCut;
+  }
+  return Extent::kOk;
+}
+
 // The records perf writes ahead of the data in pipe mode: what a file's header holds.
 bool IsHeaderRecord(uint32_t type) {
   return type == kHeaderAttr || type == kHeaderFeature || type == kHeaderTracingData ||
@@ -248,17 +283,10 @@ absl::Status PerfDataFile::ReadFeature(uint32_t feature, std::span<const uint8_t
         ok = c.U32(&type) && c.U32(&header);
         const uint16_t misc = static_cast<uint16_t>(header);
         const uint16_t size = static_cast<uint16_t>(header >> 16);
-        ok = ok && size >= 8 + 4 + kBuildIdArea && c.Bytes(size - 8, &rest);
-        if (!ok) break;
+        ok = ok && size >= 8 && c.Bytes(size - 8, &rest);
         PerfBuildId b;
-        std::memcpy(&b.pid, rest.data(), 4);
-        const uint8_t* id = rest.data() + 4;
-        size_t id_size = 20;
-        if (misc & kMiscBuildIdSize) id_size = std::min<size_t>(id[20], 20);
-        b.build_id.assign(reinterpret_cast<const char*>(id), id_size);
-        const auto* name = reinterpret_cast<const char*>(rest.data() + 4 + kBuildIdArea);
-        b.filename.assign(name, strnlen(name, rest.size() - 4 - kBuildIdArea));
-        features_.build_ids.push_back(std::move(b));
+        ok = ok && ParseBuildId(misc, rest, &b);
+        if (ok) features_.build_ids.push_back(std::move(b));
       }
       break;
     case kFeatureEventDesc: {
@@ -361,38 +389,17 @@ absl::Status PerfDataFile::Walk(std::span<const uint8_t> data, uint64_t offset, 
   *rest = 0;
   while (pos < data.size()) {
     perf_event_header h;
-    if (data.size() - pos < sizeof(h)) {
-      *rest = data.size() - pos;
-      return absl::OkStatus();
-    }
-    std::memcpy(&h, data.data() + pos, sizeof(h));
-    if (header_only && !IsHeaderRecord(h.type)) {
-      *rest = data.size() - pos;
-      return absl::OkStatus();
-    }
-    const uint64_t at = in_chunk ? offset : offset + pos;
-    if (h.size < sizeof(h)) {
-      return absl::DataLossError(absl::StrCat("perf.data record of ", h.size, " bytes at offset ",
-                                              at, ": smaller than its header"));
-    }
-    if (h.size > data.size() - pos) {
-      *rest = data.size() - pos;
-      return absl::OkStatus();
-    }
-    // HEADER_TRACING_DATA and AUXTRACE are followed by as many bytes as their first field says
-    // (a u32, a u64), outside their size.
     uint64_t payload = 0;
-    if (h.type == kHeaderTracingData || h.type == kAuxtrace) {
-      const size_t field = h.type == kHeaderTracingData ? 4 : 8;
-      if (h.size < sizeof(h) + field) {
-        return absl::DataLossError(absl::StrCat("perf.data record of type ", h.type, " at offset ",
-                                                at, " is too short for its size field"));
-      }
-      std::memcpy(&payload, data.data() + pos + sizeof(h), field);
-      if (payload > data.size() - pos - h.size) {
-        *rest = data.size() - pos;
-        return absl::OkStatus();
-      }
+    const Extent extent = RecordExtent(data, pos, &h, &payload);
+    const uint64_t at = in_chunk ? offset : offset + pos;
+    if (extent == Extent::kCut || (header_only && !IsHeaderRecord(h.type))) {
+      *rest = data.size() - pos;
+      return absl::OkStatus();
+    }
+    if (extent == Extent::kBad) {
+      return absl::DataLossError(absl::StrCat("perf.data record of type ", h.type, " and ", h.size,
+                                              " bytes at offset ", at,
+                                              ": smaller than its header or its size field"));
     }
     const PerfDataRecord r{.type = h.type,
                            .misc = h.misc,
@@ -483,6 +490,19 @@ absl::Status PerfDataFile::ReadPipeHeader() {
   if (!s.ok()) return s;
   data_offset_ += data_size_ - rest;
   data_size_ = rest;
+  // perf writes a pipe's build-ids (HEADER_BUILD_ID records) after the data, as it ends: taken
+  // now, so that binaries are checked before a sample needs them. (They are never compressed.)
+  const std::span<const uint8_t> data = bytes_.subspan(data_offset_, data_size_);
+  perf_event_header h;
+  uint64_t payload = 0;
+  for (size_t pos = 0; pos < data.size() && RecordExtent(data, pos, &h, &payload) == Extent::kOk;
+       pos += h.size + payload) {
+    PerfBuildId b;
+    if (h.type == kHeaderBuildId &&
+        ParseBuildId(h.misc, data.subspan(pos + sizeof(h), h.size - sizeof(h)), &b)) {
+      features_.build_ids.push_back(std::move(b));
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -21,6 +21,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/tracer/record_builder.h"
@@ -182,6 +183,33 @@ TEST_F(PerfDataFileTest, FileModeAsPerfReadsIt) {
 TEST_F(PerfDataFileTest, PipeModeAsPerfReadsIt) {
   DPROF_REQUIRE_PERF_OR_SKIP();
   ExpectReadAsPerfCounts(Record("pipe.data", "-F 999 -g", /*pipe=*/true), /*pipe=*/true);
+}
+
+// perf inject -b puts build-ids into a pipe's stream (HEADER_BUILD_ID records, where perf
+// writes them after the data): they are known when the file opens, before any record is read.
+TEST_F(PerfDataFileTest, BuildIdsInAPipeAreKnownAtOpen) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  const std::string pipe = Record("pipe.data", "-F 999 -g", /*pipe=*/true);
+  const std::string injected = (dir_ / "injected.data").string();
+  const std::string command = "perf inject -b -i - -o - < " + pipe + " > " + injected + " 2>&1";
+  ASSERT_EQ(system(command.c_str()), 0) << command;
+  const std::vector<uint8_t> bytes = ReadAll(injected);
+  absl::StatusOr<PerfDataFile> file = PerfDataFile::Open(bytes);
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_TRUE(file->pipe());
+  const std::string program = testing::SampleProgram("cpu_bound", "fp");
+  const std::string expected = Shell("readelf -n " + program + " | awk '/Build ID/ {print $3}'");
+  ASSERT_FALSE(expected.empty());
+  bool found = false;
+  for (const PerfBuildId& b : file->features().build_ids) {
+    if (b.filename != program) continue;
+    found = true;
+    std::string hex;
+    for (unsigned char c : b.build_id) hex += absl::StrFormat("%02x", c);
+    EXPECT_EQ(hex + "\n", expected);
+  }
+  EXPECT_TRUE(found) << "no build-id of " << program;
+  EXPECT_TRUE(file->ForEachRecord([](const PerfDataRecord&) {}).ok());
 }
 
 TEST_F(PerfDataFileTest, CompressedChunksAsPerfReadsThem) {
