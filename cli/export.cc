@@ -24,6 +24,7 @@ struct ExportFlags {
   std::string format;
   std::string output;  // "": by format
   std::string mode;
+  std::string weights;  // --weights, for folded
 };
 
 std::string DefaultOutput(const std::string& format) {
@@ -45,6 +46,11 @@ int Export(const ExportFlags& flags) {
       BuildView(flags.view, *recording, {.thread_root = flags.format == "folded"});
   if (!view.ok()) return UsageError(view.status().message());
   const profile::View& profile = view->profile;
+  absl::StatusOr<profile::FoldedValue> value = FoldedValueOf(flags.weights, *view);
+  if (!value.ok()) return UsageError(value.status().message());
+  if (!flags.weights.empty() && flags.format != "folded") {
+    return UsageError("--weights is for --format folded");
+  }
   absl::Status s = WriteOutput(
       output,
       [&](std::ostream& out) {
@@ -52,7 +58,7 @@ int Export(const ExportFlags& flags) {
         if (flags.format == "speedscope") {
           profile::WriteSpeedscope(profile, flags.input, out);
         } else {
-          profile::WriteFolded(profile, {.kernel_suffix = true}, out);
+          profile::WriteFolded(profile, {.kernel_suffix = true, .value = *value}, out);
         }
         return absl::OkStatus();
       },
@@ -80,6 +86,7 @@ Runner AddExport(CLI::App& app) {
   c->add_option("-o,--output", flags->output, "The file to write (-: standard output)")
       ->type_name("FILE");
   AddModeFlag(c, &flags->mode);
+  AddWeightsFlag(c, &flags->weights);
   AddViewFlags(c, &flags->view);
   return [flags] { return Export(*flags); };
 }

@@ -50,6 +50,7 @@ int FlameGraph(const FlameGraphFlags& flags) {
   }
   const profile::FlameGraphOptions options{
       .title = flags.title.empty() ? profile::FlameGraphTitle(*recording) : flags.title,
+      .subtitle = profile::FlameGraphSubtitle(*recording, view->profile, view->shown),
       .reverse = flags.reverse,
       .base = base ? &base->profile : nullptr};
   if (absl::Status s = WriteFlameGraphFile(view->profile, options, flags.output, *mode); !s.ok()) {

@@ -249,8 +249,11 @@ absl::Status WriteOneShotFlameGraph(const profile::Recording& recording, const s
                                     mode_t mode) {
   absl::StatusOr<View> view = BuildView({}, recording, {.thread_root = true});
   if (!view.ok()) return view.status();
-  return WriteFlameGraphFile(view->profile, {.title = profile::FlameGraphTitle(recording)}, path,
-                             mode);
+  return WriteFlameGraphFile(
+      view->profile,
+      {.title = profile::FlameGraphTitle(recording),
+       .subtitle = profile::FlameGraphSubtitle(recording, view->profile, view->shown)},
+      path, mode);
 }
 
 // The flame graph's path checked and a previous recording moved aside (PrepareRecordingPath):

@@ -40,6 +40,7 @@ struct ReportFlags {
   bool quiet = false;
   size_t top = 20;
   bool folded = false;
+  std::string weights;  // --weights, for --folded
   bool stats_only = false;
 };
 
@@ -103,13 +104,16 @@ int Report(const ReportFlags& flags) {
       BuildView(flags.view, *recording, {.thread_root = flags.folded, .by_thread = by_thread});
   if (!view.ok()) return UsageError(view.status().message());
   const profile::View& profile = view->profile;
+  absl::StatusOr<profile::FoldedValue> value = FoldedValueOf(flags.weights, *view);
+  if (!value.ok()) return UsageError(value.status().message());
+  if (!flags.weights.empty() && !flags.folded) return UsageError("--weights needs --folded");
   options.events = view->shown;
   if (!flags.stats_only) options.other_events = view->other;
   absl::Status written = WriteOutput(
       "-",
       [&](std::ostream& out) {
         if (flags.folded) {
-          profile::WriteFolded(profile, {.kernel_suffix = true}, out);
+          profile::WriteFolded(profile, {.kernel_suffix = true, .value = *value}, out);
           return absl::OkStatus();
         }
         profile::WriteReport(*recording, profile, options, out);
@@ -164,7 +168,8 @@ Runner AddReport(CLI::App& app) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   c->add_flag("-q,--quiet", flags->quiet, "Print the table only: no header, stats or hints");
   c->add_flag("--folded", flags->folded,
-              "Print folded stacks (one line per stack: frames;joined weight) instead");
+              "Print folded stacks (one line per stack: frames;joined count) instead");
+  AddWeightsFlag(c, &flags->weights);
   c->add_flag("--stats", flags->stats_only,
               "Print only the stats: samples, lost, unwinds, orphans");
   AddViewFlags(c, &flags->view);

@@ -133,4 +133,24 @@ absl::StatusOr<View> BuildView(const ViewFlags& flags, const profile::Recording&
   return out;
 }
 
+void AddWeightsFlag(CLI::App* command, std::string* weights) {
+  command
+      ->add_option("--weights", *weights,
+                   "What folded stacks' numbers count: count (samples; the default), us "
+                   "(microseconds; the default with off-CPU time) or ns")
+      ->type_name("count|us|ns")
+      ->check(CLI::IsMember({"count", "us", "ns"}));
+}
+
+absl::StatusOr<profile::FoldedValue> FoldedValueOf(const std::string& weights, const View& view) {
+  if (weights.empty()) return profile::FoldedValue::kAuto;
+  if (weights == "count") return profile::FoldedValue::kCount;
+  if (view.profile.unit() == profile::WeightUnit::kCount) {
+    return absl::InvalidArgumentError(absl::StrCat("--weights ", weights, ": ",
+                                                   absl::StrJoin(view.shown, ", "),
+                                                   " counts events, not time; use --weights count"));
+  }
+  return weights == "us" ? profile::FoldedValue::kMicroseconds : profile::FoldedValue::kWeight;
+}
+
 }  // namespace dprof::cli

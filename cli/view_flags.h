@@ -9,6 +9,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
+#include "dprof/profile/folded.h"
 #include "dprof/profile/recording.h"
 #include "dprof/profile/view.h"
 
@@ -43,6 +44,12 @@ struct View {
 };
 absl::StatusOr<View> BuildView(const ViewFlags& flags, const profile::Recording& recording,
                                profile::ViewOptions shape = {});
+
+// --weights count|us|ns for folded stacks ("" when not given).
+void AddWeightsFlag(CLI::App* command, std::string* weights);
+// What folded lines count: `weights` as given, else samples, or microseconds for a view holding
+// off-CPU time. InvalidArgument for us or ns on a view of counted events (page-faults, hits).
+absl::StatusOr<profile::FoldedValue> FoldedValueOf(const std::string& weights, const View& view);
 
 }  // namespace dprof::cli
 

@@ -1,6 +1,7 @@
 #include "dprof/profile/flamegraph.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <utility>
@@ -10,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "dprof/profile/folded.h"
 #include "profile/internal/flamegraph_page.h"
@@ -150,6 +152,8 @@ void WriteFlameGraphHtml(const View& p, const FlameGraphOptions& options, std::o
   using internal::AppendJsonString;
   std::string data = "{\"title\":";
   AppendJsonString(data, options.title);
+  data += ",\"subtitle\":";
+  AppendJsonString(data, options.subtitle);
   absl::StrAppend(&data, ",\"unit\":\"", UnitName(p.unit()),
                   "\",\"icicle\":", options.icicle ? "true" : "false", ",\"names\":[");
   for (size_t i = 0; i < tree.names().size(); ++i) {
@@ -183,12 +187,19 @@ void WriteFlameGraphHtml(const View& p, const FlameGraphOptions& options, std::o
 
 void WriteFlameGraphSvg(const View& p, const FlameGraphOptions& options, std::ostream& out) {
   const FlameTree tree(p, options);
-  constexpr double kWidth = 1200, kMargin = 10, kRow = 16, kTop = 36;
-  uint32_t depth = 0;
-  for (const FlameTree::Node& node : tree.nodes()) depth = std::max(depth, node.depth);
-  const double height = kTop + (depth + 1) * kRow + kMargin;
+  const double top = options.subtitle.empty() ? 36 : 52;
+  constexpr double kWidth = 1200, kMargin = 10, kRow = 16;
   const uint64_t total = std::max<uint64_t>(tree.nodes()[0].value, 1);
   const double scale = (kWidth - 2 * kMargin) / static_cast<double>(total);
+  // Frames under 0.1% of the width are not drawn; the deepest drawn sets the height.
+  auto drawn = [&](const FlameTree::Node& node) {
+    return static_cast<double>(node.value) * scale >= (kWidth - 2 * kMargin) / 1000;
+  };
+  uint32_t depth = 0;
+  for (const FlameTree::Node& node : tree.nodes()) {
+    if (drawn(node)) depth = std::max(depth, node.depth);
+  }
+  const double height = top + (depth + 1) * kRow + kMargin;
 
   out << absl::StrFormat(
       "<?xml version=\"1.0\" standalone=\"no\"?>\n"
@@ -198,6 +209,12 @@ void WriteFlameGraphSvg(const View& p, const FlameGraphOptions& options, std::os
       "<rect width=\"100%%\" height=\"100%%\" fill=\"#fafafa\"/>\n"
       "<text x=\"%.0f\" y=\"22\" font-size=\"16\" text-anchor=\"middle\">%s</text>\n",
       kWidth, height, kWidth, height, kWidth / 2, EscapeXml(options.title));
+  if (!options.subtitle.empty()) {
+    out << absl::StrFormat(
+        "<text x=\"%.0f\" y=\"40\" font-size=\"12\" fill=\"#555\" text-anchor=\"middle\">%s"
+        "</text>\n",
+        kWidth / 2, EscapeXml(options.subtitle));
+  }
 
   // x of each node: its parent's x plus its earlier siblings' widths.
   std::vector<double> x(tree.nodes().size(), kMargin);
@@ -208,9 +225,9 @@ void WriteFlameGraphSvg(const View& p, const FlameGraphOptions& options, std::os
       next += static_cast<double>(tree.nodes()[c].value) * scale;
     }
     const double w = static_cast<double>(node.value) * scale;
-    if (w < (kWidth - 2 * kMargin) / 1000) return;  // under 0.1%: left out
+    if (!drawn(node)) return;
     const double y =
-        options.icicle ? kTop + node.depth * kRow : height - kMargin - (node.depth + 1) * kRow;
+        options.icicle ? top + node.depth * kRow : height - kMargin - (node.depth + 1) * kRow;
     const std::string& name = tree.names()[node.name];
     // Warm colors for user code, blue for the kernel, grey for pseudo-frames; stable per name.
     const size_t h = std::hash<std::string>()(name);
@@ -257,6 +274,20 @@ void WriteFlameGraphFor(std::string_view path, const View& profile,
 std::string FlameGraphTitle(const Recording& recording) {
   auto command = recording.metadata.find("command");
   return command == recording.metadata.end() ? "dprof" : command->second;
+}
+
+std::string FlameGraphSubtitle(const Recording& recording, const View& profile,
+                               std::span<const std::string> events) {
+  uint64_t first = UINT64_MAX, last = 0;
+  for (const Event& e : recording.events) {
+    first = std::min(first, e.time_ns);
+    last = std::max(last, e.time_ns);
+  }
+  const double seconds = first <= last ? static_cast<double>(last - first) / 1e9 : 0;
+  std::string count = absl::StrCat(profile.total_count());
+  for (int at = static_cast<int>(count.size()) - 3; at > 0; at -= 3) count.insert(at, ",");
+  return absl::StrFormat("%s: %s %s in %.2f s", absl::StrJoin(events, ", "), count,
+                         profile.total_count() == 1 ? "sample" : "samples", seconds);
 }
 
 }  // namespace dprof::profile

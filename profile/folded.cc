@@ -18,9 +18,15 @@ std::string FoldedName(const View::Frame& frame, bool kernel_suffix) {
   return name;
 }
 
+FoldedValue ResolveFoldedValue(const View& profile, FoldedValue value) {
+  if (value != FoldedValue::kAuto) return value;
+  return profile.unit() == WeightUnit::kOffCpuNanoseconds ? FoldedValue::kMicroseconds
+                                                          : FoldedValue::kCount;
+}
+
 namespace {
 
-// The profile's stacks merged by their folded text.
+// The profile's stacks merged by their folded text, with their values.
 absl::flat_hash_map<std::string, uint64_t> FoldedLines(const View& profile,
                                                        const FoldedOptions& options) {
   std::vector<std::string> names;
@@ -28,6 +34,7 @@ absl::flat_hash_map<std::string, uint64_t> FoldedLines(const View& profile,
   for (const View::Frame& f : profile.frames()) {
     names.push_back(FoldedName(f, options.kernel_suffix));
   }
+  const FoldedValue value = ResolveFoldedValue(profile, options.value);
   absl::flat_hash_map<std::string, uint64_t> lines;
   std::string line;
   for (const View::Stack& s : profile.stacks()) {
@@ -36,7 +43,11 @@ absl::flat_hash_map<std::string, uint64_t> FoldedLines(const View& profile,
       if (!line.empty()) line += ';';
       line += names[f];
     }
-    lines[line] += options.counts ? s.count : s.weight;
+    lines[line] += value == FoldedValue::kCount ? s.count : s.weight;
+  }
+  // Each line's nanoseconds rounded once, so that nothing is lost to rounding stack by stack.
+  if (value == FoldedValue::kMicroseconds) {
+    for (auto& [text, v] : lines) v = (v + 500) / 1000;
   }
   return lines;
 }

@@ -2,11 +2,16 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <string>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/time/time.h"
 #include "profile/internal/profile.pb.h"
 
 namespace dprof::profile {
@@ -28,6 +33,38 @@ class StringTable {
   pb::Profile* profile_;
   absl::flat_hash_map<std::string, int64_t> index_;
 };
+
+// The program a profile is of: the executable most stacks run in (the outermost file of each
+// stack that is no shared library: a thread's stack starts in libc's clone3, then reaches its
+// program), by weight; for a system-wide recording, the heaviest program. Else the heaviest
+// library; empty when no stack has a user frame.
+std::string MainModule(const View& p) {
+  absl::flat_hash_map<std::string, uint64_t> programs, libraries;
+  for (const View::Stack& s : p.stacks()) {
+    const std::string* library = nullptr;
+    for (uint32_t l : s.locations) {
+      const std::string& module = p.locations()[l].module;
+      if (!module.starts_with("/")) continue;
+      if (module.find(".so", module.rfind('/')) == std::string::npos) {
+        programs[module] += s.weight;
+        library = nullptr;
+        break;
+      }
+      if (library == nullptr) library = &module;
+    }
+    if (library != nullptr) libraries[*library] += s.weight;
+  }
+  const auto& weight = programs.empty() ? libraries : programs;
+  std::string main;
+  uint64_t most = 0;
+  for (const auto& [module, w] : weight) {
+    if (w > most || (w == most && module < main)) {
+      main = module;
+      most = w;
+    }
+  }
+  return main;
+}
 
 absl::Status Gzip(const std::string& bytes, std::ostream& out) {
   z_stream z{};
@@ -74,6 +111,29 @@ absl::Status WritePprof(const Recording& r, const View& p, std::ostream& out) {
   }
   *profile.mutable_period_type() = profile.sample_type(1);
   profile.set_default_sample_type(profile.sample_type(1).type());
+  // The sampling period: a clock's nanoseconds at the recorded frequency, or the events between
+  // samples.
+  double frequency = 0;
+  uint64_t period = 0;
+  if (auto it = r.metadata.find("period"); it != r.metadata.end()) {
+    if (absl::SimpleAtoi(it->second, &period)) profile.set_period(static_cast<int64_t>(period));
+  } else if (auto f = r.metadata.find("frequency");
+             f != r.metadata.end() && absl::SimpleAtod(f->second, &frequency) && frequency > 0) {
+    profile.set_period(p.unit() == WeightUnit::kCount ? 1 : std::llround(1e9 / frequency));
+  }
+  // When: the recording's start, and its events' span.
+  uint64_t first = UINT64_MAX, last = 0;
+  for (const Event& e : r.events) {
+    first = std::min(first, e.time_ns);
+    last = std::max(last, e.time_ns);
+  }
+  if (first <= last) profile.set_duration_nanos(static_cast<int64_t>(last - first));
+  absl::Time start;
+  std::string error;
+  if (auto it = r.metadata.find("start_time");
+      it != r.metadata.end() && absl::ParseTime(absl::RFC3339_full, it->second, &start, &error)) {
+    profile.set_time_nanos(absl::ToUnixNanos(start));
+  }
   if (auto it = r.metadata.find("command"); it != r.metadata.end()) {
     profile.add_comment(strings.Index("dprof record: " + it->second));
   }
@@ -101,6 +161,9 @@ absl::Status WritePprof(const Recording& r, const View& p, std::ostream& out) {
     }
     return it->second;
   };
+
+  // The program's mapping first: pprof names a profile by its first mapping.
+  mapping_of(MainModule(p));
 
   // Functions: by name and source file.
   absl::flat_hash_map<std::pair<std::string, std::string>, uint64_t> function_ids;

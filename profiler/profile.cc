@@ -1,4 +1,6 @@
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "dprof/profile/folded.h"
 #include "dprof/profile/output_file.h"
@@ -25,7 +27,15 @@ absl::Status Profile::WriteFlameGraph(const std::string& path,
                                       const profile::FlameGraphOptions& options) const {
   profile::FlameGraphOptions o = options;
   if (o.title == profile::FlameGraphOptions{}.title) o.title = profile::FlameGraphTitle(recording_);
-  const profile::View view = MakeView(DefaultView(/*thread_root=*/true));
+  const profile::ViewOptions shown = DefaultView(/*thread_root=*/true);
+  const profile::View view = MakeView(shown);
+  if (o.subtitle.empty()) {
+    std::vector<std::string> events;
+    for (uint32_t e : shown.events) {
+      if (e < recording_.event_names.size()) events.push_back(recording_.event_names[e]);
+    }
+    o.subtitle = profile::FlameGraphSubtitle(recording_, view, events);
+  }
   std::ostringstream out;
   profile::WriteFlameGraphFor(path, view, o, out);
   return profile::ReplaceFile(path, out.str());

@@ -3,6 +3,8 @@
 // in grandchild_burn(), both in Burn()): --sort keys, --children, --percent-limit, -n, -g, -q, the
 // width it fits, a filter that matches nothing; record -q; every command's forms in its help.
 #include <algorithm>
+#include <cstdint>
+#include <cstdlib>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -195,6 +197,51 @@ TEST_F(ReportTest, AFilterMatchingNothingSaysSo) {
     EXPECT_THAT(r.err, HasSubstr(PidOf("worker") + " (forker)")) << command;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
+}
+
+// The sum of a folded output's numbers.
+uint64_t FoldedSum(const std::string& folded) {
+  uint64_t sum = 0;
+  for (absl::string_view line : absl::StrSplit(folded, '\n', absl::SkipEmpty())) {
+    uint64_t v = 0;
+    EXPECT_TRUE(absl::SimpleAtoi(line.substr(line.rfind(' ') + 1), &v)) << line;
+    sum += v;
+  }
+  return sum;
+}
+
+// Folded stacks count samples, as flamegraph.pl, inferno and speedscope read them; --weights ns
+// gives the clock's nanoseconds; time asked of counted events is one error.
+TEST_F(ReportTest, FoldedNumbersCountSamples) {
+  CliResult r = Report({"--folded"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const uint64_t samples = FoldedSum(r.out);
+  CliResult stat = RunDprof({"stat"}, {.cwd = *dir_});
+  ASSERT_EQ(stat.exit_code, 0) << stat.err;
+  const size_t at = stat.out.find("event cpu-clock ");
+  ASSERT_NE(at, std::string::npos) << stat.out;
+  EXPECT_EQ(samples, std::strtoull(stat.out.c_str() + at + 16, nullptr, 10)) << stat.out;
+  r = Report({"--folded", "--weights", "ns"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // About a millisecond a sample at 999 Hz.
+  EXPECT_GT(FoldedSum(r.out), samples * 500'000);
+  EXPECT_LT(FoldedSum(r.out), samples * 2'000'000);
+  r = RunDprof({"export", "--format", "folded", "--weights", "us"}, {.cwd = *dir_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GT(FoldedSum(r.out), samples * 500);
+
+  r = Report({"--weights", "us"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--weights needs --folded"));
+  r = RunDprof({"record", "-q", "-e", "page-faults", "-c", "1", "-o", "faults.dprof", "--",
+                SampleFile("forker"), "nested", "0.1"},
+               {.cwd = *dir_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Report({"-i", "faults.dprof", "--folded", "--weights", "us"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--weights us: page-faults counts events, not time; use --weights "
+                               "count"));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
 // Every command's help shows each form it takes.

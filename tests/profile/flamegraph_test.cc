@@ -6,12 +6,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "absl/strings/str_format.h"
 #include "dprof/profile/folded.h"
 #include "dprof/profile/view.h"
 #include "gmock/gmock.h"
@@ -37,15 +40,53 @@ TEST(FlameGraphSvgTest, FramesWithTooltips) {
   EXPECT_THAT(text, HasSubstr("</svg>"));
 }
 
+// A deep stack too narrow to draw (1 sample in 2,001) does not make the picture taller: the
+// topmost frame drawn sits right under the title, with no band of empty rows above it. The
+// subtitle says what the graph shows.
+TEST(FlameGraphSvgTest, AsTallAsWhatIsDrawn) {
+  Recording r;
+  r.event_names = {"cpu-clock"};
+  r.metadata["command"] = "deep";
+  r.stacks[1] = {0xffffffff81000030, 0xffffffff81000020, 0xffffffff81000010};
+  for (uint64_t i = 0; i < 60; ++i) r.stacks[2].push_back(0xffffffff81001000 + i * 16);
+  for (uint64_t i = 0; i <= 2000; ++i) {
+    r.events.push_back(Event{.pid = 1, .tid = 1, .time_ns = 1'000'000'000 + i * 1'000'000,
+                             .weight = 1'000'000, .kernel_stack = i == 1000 ? 2u : 1u});
+  }
+  const View view = View::Build(r);
+  std::ostringstream svg;
+  const std::string subtitle = FlameGraphSubtitle(r, view, r.event_names);
+  EXPECT_EQ(subtitle, "cpu-clock: 2,001 samples in 2.00 s");
+  WriteFlameGraphSvg(view, {.title = FlameGraphTitle(r), .subtitle = subtitle}, svg);
+  const std::string text = svg.str();
+  EXPECT_THAT(text, HasSubstr(">deep</text>"));
+  EXPECT_THAT(text, HasSubstr(">cpu-clock: 2,001 samples in 2.00 s</text>"));
+  // The frames' rows: "all" and the three frames of the wide stack.
+  double top = 1e9, bottom = 0;
+  size_t rects = 0;
+  for (size_t at = text.find("<rect x="); at != std::string::npos;
+       at = text.find("<rect x=", at + 1)) {
+    const size_t y = text.find(" y=\"", at);
+    const double v = std::atof(text.c_str() + y + 4);
+    top = std::min(top, v);
+    bottom = std::max(bottom, v);
+    ++rects;
+  }
+  EXPECT_EQ(rects, 4u);
+  EXPECT_EQ(top, 52) << "the first row under the title and subtitle";
+  EXPECT_EQ(bottom - top, 3 * 16);
+  EXPECT_THAT(text, HasSubstr(absl::StrFormat("height=\"%.0f\"", bottom + 16 + 10)));
+}
+
 TEST(FoldedDiffTest, BothWeightsOfEveryStack) {
   const Recording r = testing::SymbolizedRecording();
   std::ostringstream out;
   WriteFoldedDiff(View::Build(r, {.tids = {11}, .kernel = false}),
                   View::Build(r, {.tids = {10}, .kernel = false}), {}, out);
   EXPECT_EQ(out.str(),
-            "main;work;hot_a 0 3000000\n"
-            "[user stack never arrived: task exited or recording cut short] 0 1000000\n"
-            "main;work;inlined_helper;hot_b 1000000 0\n");
+            "main;work;hot_a 0 3\n"
+            "[user stack never arrived: task exited or recording cut short] 0 1\n"
+            "main;work;inlined_helper;hot_b 1 0\n");
 }
 
 class BrowserTest : public ::testing::Test {

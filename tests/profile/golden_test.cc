@@ -3,8 +3,9 @@
 // version and is never rewritten; next to it:
 //  - <name>.txt: everything reading it gives, field by field (ReadReport, metadata, events,
 //    stacks, user stacks, mappings, threads, tasks, symbols, counters), in a fixed order;
-//  - <name>.folded: its folded stacks (`dprof export --format folded` of that version, which gives
-//    the same for a file that holds its symbols).
+//  - <name>.folded: its folded stacks weighted as recorded (`dprof export --format folded` of
+//    that version, `--weights ns` since 0.3.0, which gives the same for a file that holds its
+//    symbols).
 // A format change bumps the version in the file header, and every file here must still read to
 // exactly what its .txt says. On a mismatch the test leaves what it read in
 // tests/artifacts/golden/, to compare.
@@ -138,7 +139,7 @@ TEST_P(GoldenTest, ReadsExactlyAsItDidThen) {
 
   std::ostringstream folded;
   WriteFolded(View::Build(*r, {.events = DefaultEvents(*r), .thread_root = true}),
-              {.kernel_suffix = true}, folded);
+              {.kernel_suffix = true, .value = FoldedValue::kWeight}, folded);
   const std::pair<std::string, std::string> checks[] = {{".txt", Dump(report, *r)},
                                                         {".folded", folded.str()}};
   for (const auto& [suffix, now] : checks) {

@@ -11,10 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "dprof/profile/folded.h"
 #include "dprof/profile/pprof.h"
+#include "dprof/profile/recording_reader.h"
 #include "dprof/profile/report.h"
 #include "dprof/profile/speedscope.h"
 #include "dprof/profile/view.h"
@@ -34,13 +37,20 @@ TEST(ProfileTest, StitchesSymbolizesAndMerges) {
   EXPECT_EQ(p.total_count(), 5u);
   EXPECT_EQ(p.total_weight(), 5'000'000u);
   EXPECT_EQ(p.unit(), WeightUnit::kNanoseconds);
-  std::ostringstream folded;
+  // Folded: samples by default, as flamegraph.pl reads the numbers; or the weights.
+  const std::string orphan =
+      "[user stack never arrived: task exited or recording cut short];do_syscall_64_[k];"
+      "[unknown] ([kernel.kallsyms]+0x99)_[k] ";
+  std::ostringstream folded, ns, us;
   WriteFolded(p, {.kernel_suffix = true}, folded);
   EXPECT_EQ(folded.str(),
-            "main;work;hot_a 3000000\n"
-            "[user stack never arrived: task exited or recording cut short];do_syscall_64_[k];"
-            "[unknown] ([kernel.kallsyms]+0x99)_[k] 1000000\n"
-            "main;work;inlined_helper;hot_b 1000000\n");
+            "main;work;hot_a 3\n" + orphan + "1\nmain;work;inlined_helper;hot_b 1\n");
+  WriteFolded(p, {.kernel_suffix = true, .value = FoldedValue::kWeight}, ns);
+  EXPECT_EQ(ns.str(), "main;work;hot_a 3000000\n" + orphan +
+                          "1000000\nmain;work;inlined_helper;hot_b 1000000\n");
+  WriteFolded(p, {.kernel_suffix = true, .value = FoldedValue::kMicroseconds}, us);
+  EXPECT_EQ(us.str(),
+            "main;work;hot_a 3000\n" + orphan + "1000\nmain;work;inlined_helper;hot_b 1000\n");
   EXPECT_EQ(p.stitch_counts().orphaned(Orphan::kNeverDelivered), 1u);
 }
 
@@ -48,8 +58,38 @@ TEST(ProfileTest, FiltersAndThreadRoot) {
   const Recording r = testing::SymbolizedRecording();
   std::ostringstream folded;
   WriteFolded(View::Build(r, {.tids = {11}, .kernel = false, .thread_root = true}), {}, folded);
-  EXPECT_EQ(folded.str(), "worker;main;work;inlined_helper;hot_b 1000000\n");
+  EXPECT_EQ(folded.str(), "worker;main;work;inlined_helper;hot_b 1\n");
   EXPECT_EQ(View::Build(r, {.comms = {"nobody"}}).total_count(), 0u);
+}
+
+// A view holding off-CPU time folds to microseconds: its intervals are no samples of equal
+// weight. Each line rounds once, so the lines add up to the view's time within half a
+// microsecond a line.
+TEST(ProfileTest, OffCpuTimeFoldsToMicroseconds) {
+  ReadReport report;
+  absl::StatusOr<Recording> r = ReadRecording(
+      (std::filesystem::path(DPROF_GOLDEN_DIR) / "v2-0.3.0-blocking.dprof").string(), &report);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const View off = View::Build(*r, {.events = {2}, .thread_root = true});
+  ASSERT_EQ(r->event_names[2], kOffCpuEvent);
+  ASSERT_EQ(off.unit(), WeightUnit::kOffCpuNanoseconds);
+  EXPECT_EQ(ResolveFoldedValue(off, FoldedValue::kAuto), FoldedValue::kMicroseconds);
+  std::ostringstream folded;
+  WriteFolded(off, {}, folded);
+  uint64_t sum = 0, lines = 0;
+  for (absl::string_view line : absl::StrSplit(folded.str(), '\n', absl::SkipEmpty())) {
+    uint64_t v = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(line.substr(line.rfind(' ') + 1), &v)) << line;
+    sum += v;
+    ++lines;
+  }
+  ASSERT_GT(lines, 0u);
+  EXPECT_GT(sum, 50'000u) << "four sleeps of 20 ms";
+  EXPECT_LE(sum * 1000, off.total_weight() + lines * 500);
+  EXPECT_GE(sum * 1000 + lines * 500, off.total_weight());
+  // The on-CPU samples of the same recording count samples.
+  const View on = View::Build(*r, {.events = {0}});
+  EXPECT_EQ(ResolveFoldedValue(on, FoldedValue::kAuto), FoldedValue::kCount);
 }
 
 // A thread never renamed has its creator's name (the kernel copies it at clone), else its

@@ -3,7 +3,11 @@
 // Samples carry two values, the event count and the weight (cpu nanoseconds, off-cpu
 // nanoseconds, or event counts, as the profile's unit says); locations are the stacks' addresses
 // (module offsets) with their inlined calls as several lines, innermost first; functions carry
-// source files; mappings carry build-ids. Open it with `pprof -http=: profile.pb.gz`.
+// source files; mappings carry build-ids, the profiled program's first (pprof's "File:"; for a
+// system-wide recording the program most stacks start in, by weight), kernel frames under
+// "[kernel.kallsyms]". The period is the recorded one (nanoseconds at the sampling frequency), the
+// time the recording's start and the duration its events' span. Open it with
+// `go tool pprof -http=: profile.pb.gz`.
 //
 // Example:
 //   std::ofstream out("profile.pb.gz", std::ios::binary);
