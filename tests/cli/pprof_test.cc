@@ -2,6 +2,7 @@
 // profiled program named first, the period and the time, -top, -traces and -raw with the hot
 // functions at the counts dprof's folded stacks give, for on-CPU, off-CPU, wall-clock and
 // tracepoint profiles; kernel frames under [kernel.kallsyms]; -diff_base of two profiles.
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -127,6 +128,18 @@ TEST_F(PprofTest, OnCpuAsGoPprofReadsIt) {
   r = GoPprof({"-top", "-diff_base=cpu2.pb.gz", "cpu.pb.gz"}, dir_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("hot_a"));
+}
+
+// System-wide, pprof's File: is the program most samples ran in.
+TEST_F(PprofTest, SystemWideNamedByTheHeaviestProgram) {
+  CliProcess busy({"2", "2"}, {.program = SampleProgram("cpu_bound", "nofp")});
+  Record("all", {"-a", "-F", "499", "-d", "1"});
+  const CliResult r = GoPprof({"-top", "all.pb.gz"}, dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("File: cpu_bound_nofp\n")) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("hot_a"));
+  kill(busy.pid(), SIGKILL);
+  busy.Finish();
 }
 
 TEST_F(PprofTest, OffCpuWallAndTracepointsAsGoPprofReadsThem) {
