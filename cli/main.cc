@@ -1,8 +1,11 @@
 // dprof — the command line. main() only parses and dispatches; each command lives in a file of
 // its own and calls the library. Exit codes: 0 success, 1 runtime failure, 2 usage error.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +27,14 @@ const CLI::App* FindCommand(const CLI::App& app, const std::string& name) {
 
 int main(int argc, char** argv) {
   using namespace dprof::cli;
+  // Symbols of files that have none come from debuginfod when DEBUGINFOD_URLS is set (libdw asks
+  // it, through its cache, while naming a recording's addresses, never while sampling): at most
+  // 10 s of silence per download unless DEBUGINFOD_TIMEOUT says otherwise, and the client's
+  // progress line on a terminal.
+  if (const char* urls = std::getenv("DEBUGINFOD_URLS"); urls != nullptr && *urls != '\0') {
+    setenv("DEBUGINFOD_TIMEOUT", "10", /*overwrite=*/0);
+    if (isatty(STDERR_FILENO)) setenv("DEBUGINFOD_PROGRESS", "1", /*overwrite=*/0);
+  }
   CLI::App app{"dprof: a Linux profiler built on deferred user-stack unwinding", "dprof"};
   app.set_version_flag("--version", std::string("dprof ") + DPROF_VERSION);
   app.formatter(UsageFormatter());  // before the commands, which inherit it

@@ -82,6 +82,8 @@ int Report(const ReportFlags& flags) {
                                  .header = !flags.quiet,
                                  .functions = !flags.stats_only,
                                  .stats = !flags.quiet};
+  const char* debuginfod = std::getenv("DEBUGINFOD_URLS");
+  options.debuginfod = debuginfod != nullptr && *debuginfod != '\0';
   if (absl::Status s = ParseSort(flags, &options); !s.ok()) return UsageError(s.message());
   if (flags.children) options.sort = profile::ReportOptions::Sort::kTotal;
   if (flags.no_children) {

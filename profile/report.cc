@@ -30,7 +30,8 @@ double Percent(uint64_t part, uint64_t whole) {
 }
 
 // The user frames nothing names, by reason, each with where to look.
-void WriteUnnamed(const Recording& r, const UnnamedCounts& u, std::ostream& out) {
+void WriteUnnamed(const Recording& r, const UnnamedCounts& u, bool debuginfod,
+                  std::ostream& out) {
   out << absl::StrFormat("#   unnamed user frames %u of %u (%.2f%%)\n", u.unnamed(), u.user_frames,
                          Percent(u.unnamed(), u.user_frames));
   uint64_t start_ns = ~uint64_t{0};
@@ -55,10 +56,14 @@ void WriteUnnamed(const Recording& r, const UnnamedCounts& u, std::ostream& out)
       where = " (" + absl::StrJoin(names, ", ") + ")";
     }
     out << absl::StrFormat("#     %u %s%s\n", u[reason], UnnamedReason(reason), where);
+    if (reason == Unnamed::kNoSymbols && !debuginfod) {
+      out << "#     (debuginfod can name them: set DEBUGINFOD_URLS, e.g. "
+             "https://debuginfod.debian.net, and record again or dprof import)\n";
+    }
   }
 }
 
-void WriteStats(const Recording& r, const View& p, std::ostream& out) {
+void WriteStats(const Recording& r, const View& p, bool debuginfod, std::ostream& out) {
   out << "# stats\n";
   out << absl::StrFormat(
       "#   samples %u, tracepoint hits %u, off-cpu intervals %u; in this report %u events\n",
@@ -90,7 +95,7 @@ void WriteStats(const Recording& r, const View& p, std::ostream& out) {
     if (c.orphans[i] == 0) continue;
     out << absl::StrFormat("#     %u %s\n", c.orphans[i], OrphanFrame(static_cast<Orphan>(i)));
   }
-  WriteUnnamed(r, p.unnamed_counts(), out);
+  WriteUnnamed(r, p.unnamed_counts(), debuginfod, out);
 }
 
 }  // namespace
@@ -526,7 +531,7 @@ void WriteReport(const Recording& r, const View& p, const ReportOptions& options
   if (options.functions) WriteRows(p, options, out);
   if (options.stats) {
     std::ostringstream stats;
-    WriteStats(r, p, stats);
+    WriteStats(r, p, options.debuginfod, stats);
     WriteWrapped(stats.str(), options.width, out);
   }
   if (options.header && !options.other_events.empty()) {

@@ -20,8 +20,8 @@ packages=(
   nginx-light apache2-utils sqlite3 xz-utils python3
   # bench/record_memory.sh reads peak memory with GNU time
   time
-  # pprof files are checked by Go's own pprof (go tool pprof)
-  golang-go
+  # pprof files are checked by Go's own pprof (go tool pprof); symbols by a local debuginfod
+  golang-go debuginfod
 )
 
 missing=()

@@ -71,6 +71,9 @@ struct ReportOptions {
   std::vector<std::string> events = {};
   // Recorded events it does not hold, named in a last line (with the header).
   std::vector<std::string> other_events = {};
+  // Whether symbols were looked for through debuginfod (DEBUGINFOD_URLS): when not, frames of
+  // files without symbols get a hint that it would name them.
+  bool debuginfod = false;
 };
 
 // One row of the report: its keys' values and its weights.
