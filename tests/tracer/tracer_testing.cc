@@ -83,7 +83,7 @@ std::string SampleFile(const std::string& name) {
 
 double RatioTolerance(double a, double b) {
   if (a <= 0 || b <= 0) return 0.2;
-  return std::max(0.2, 3.5 * (a / b) * std::sqrt(1 / a + 1 / b));
+  return std::max(0.2, 4.5 * (a / b) * std::sqrt(1 / a + 1 / b));
 }
 
 }  // namespace dprof::testing

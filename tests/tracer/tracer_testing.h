@@ -62,8 +62,10 @@ bool PerfEventAvailable(std::string* why);
 
 // How far a ratio of two sample counts (samples/cpu_bound's hot_a : hot_b, 2:1) may stray from
 // the truth by sampling alone: a VM's timer jitters, samples land about binomially, and a ratio
-// of counts a/b has a standard error of about (a/b)·sqrt(1/a + 1/b). 3.5 of them (at 2000
-// samples: 0.33), at least 0.2.
+// of counts a/b has a standard error of about (a/b)·sqrt(1/a + 1/b). 4.5 of them (at 2000
+// samples: 0.43), at least 0.2: the suite checks dozens of such ratios in each of its four
+// trees, and at 3.5 one run in a few failed by chance alone (CI: 610:376 at a fixed period,
+// 3.2 standard errors off).
 double RatioTolerance(double a, double b);
 
 // samples/<name>_<variant> ("fp" or "nofp").
