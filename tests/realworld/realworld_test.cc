@@ -120,7 +120,8 @@ TEST_F(RealWorldTest, ShellLoop) {
              return RunProgram(r.Launching({"bash", "-c",
                                             "for i in $(seq 300); do basename /a/b >/dev/null; "
                                             "sha1sum /bin/bash >/dev/null; done"}));
-           }},
+           },
+       .host_timed = {"handle_amd"}},
       dir_);
 }
 
