@@ -278,12 +278,8 @@ std::string FlameGraphTitle(const Recording& recording) {
 
 std::string FlameGraphSubtitle(const Recording& recording, const View& profile,
                                std::span<const std::string> events) {
-  uint64_t first = UINT64_MAX, last = 0;
-  for (const Event& e : recording.events) {
-    first = std::min(first, e.time_ns);
-    last = std::max(last, e.time_ns);
-  }
-  const double seconds = first <= last ? static_cast<double>(last - first) / 1e9 : 0;
+  const auto [first, last] = recording.EventSpan();
+  const double seconds = static_cast<double>(last - first) / 1e9;
   std::string count = absl::StrCat(profile.total_count());
   for (int at = static_cast<int>(count.size()) - 3; at > 0; at -= 3) count.insert(at, ",");
   return absl::StrFormat("%s: %s %s in %.2f s", absl::StrJoin(events, ", "), count,

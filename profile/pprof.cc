@@ -122,12 +122,8 @@ absl::Status WritePprof(const Recording& r, const View& p, std::ostream& out) {
     profile.set_period(p.unit() == WeightUnit::kCount ? 1 : std::llround(1e9 / frequency));
   }
   // When: the recording's start, and its events' span.
-  uint64_t first = UINT64_MAX, last = 0;
-  for (const Event& e : r.events) {
-    first = std::min(first, e.time_ns);
-    last = std::max(last, e.time_ns);
-  }
-  if (first <= last) profile.set_duration_nanos(static_cast<int64_t>(last - first));
+  const auto [first, last] = r.EventSpan();
+  profile.set_duration_nanos(static_cast<int64_t>(last - first));
   absl::Time start;
   std::string error;
   if (auto it = r.metadata.find("start_time");

@@ -34,8 +34,7 @@ void WriteUnnamed(const Recording& r, const UnnamedCounts& u, bool debuginfod,
                   std::ostream& out) {
   out << absl::StrFormat("#   unnamed user frames %u of %u (%.2f%%)\n", u.unnamed(), u.user_frames,
                          Percent(u.unnamed(), u.user_frames));
-  uint64_t start_ns = ~uint64_t{0};
-  for (const Event& e : r.events) start_ns = std::min(start_ns, e.time_ns);
+  const uint64_t start_ns = r.EventSpan().first;
   for (int i = 0; i < kNumUnnamed; ++i) {
     const auto reason = static_cast<Unnamed>(i);
     if (u[reason] == 0) continue;

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -62,6 +64,13 @@ std::string FieldsText(const event::Tracepoint& tp, std::span<const uint8_t> raw
 void WriteScript(const Recording& r, const View& view, std::ostream& out) {
   size_t name_width = 0;
   for (const std::string& name : r.event_names) name_width = std::max(name_width, name.size());
+  // Each frame's name as perf prints it, once per frame rather than once per event.
+  std::vector<std::string_view> names;
+  names.reserve(view.frames().size());
+  for (const View::Frame& frame : view.frames()) {
+    names.push_back(frame.name.starts_with("[unknown]") ? std::string_view("[unknown]")
+                                                        : internal::WithoutSignature(frame.name));
+  }
   std::string line;
   for (const View::EventStack& shown : view.events()) {
     const Event& e = r.events[shown.event];
@@ -85,17 +94,12 @@ void WriteScript(const Recording& r, const View& view, std::ostream& out) {
         address = at.address - m.start + m.pgoff;
       }
       for (auto f = at.frames.rbegin(); f != at.frames.rend(); ++f) {
-        const View::Frame& frame = view.frame(*f);
         const bool outermost = f + 1 == at.frames.rend();
         absl::StrAppendFormat(&line, "\t%16x ", address);
-        if (frame.name.starts_with("[unknown]")) {
-          line += "[unknown]";
-        } else {
-          line += internal::WithoutSignature(frame.name);
-          // Every inline level at the address with the offset into the function holding it.
-          if (at.function_offset.has_value()) {
-            absl::StrAppendFormat(&line, "+0x%x", *at.function_offset);
-          }
+        line += names[*f];
+        // Every inline level at the address with the offset into the function holding it.
+        if (at.function_offset.has_value() && names[*f] != "[unknown]") {
+          absl::StrAppendFormat(&line, "+0x%x", *at.function_offset);
         }
         absl::StrAppendFormat(&line, " (%s)\n",
                               !outermost ? "inlined"

@@ -13,6 +13,7 @@
 #ifndef DPROF_PROFILE_RECORDING_H_
 #define DPROF_PROFILE_RECORDING_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -157,6 +158,16 @@ struct Recording {
   std::map<std::string, uint64_t> counters;
   std::map<uint32_t, std::map<std::string, uint64_t>> thread_counters;
 
+  // The earliest and the latest event time; {0, 0} without events.
+  std::pair<uint64_t, uint64_t> EventSpan() const {
+    if (events.empty()) return {0, 0};
+    uint64_t first = events[0].time_ns, last = first;
+    for (const Event& e : events) {
+      first = std::min(first, e.time_ns);
+      last = std::max(last, e.time_ns);
+    }
+    return {first, last};
+  }
   std::span<const uint8_t> RawOf(const Event& e) const {
     return std::span<const uint8_t>(raw).subspan(e.raw_offset, e.raw_size);
   }
