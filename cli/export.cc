@@ -10,6 +10,7 @@
 #include "cli/recording_input.h"
 #include "cli/usage.h"
 #include "cli/view_flags.h"
+#include "dprof/profile/flamegraph.h"
 #include "dprof/profile/folded.h"
 #include "dprof/profile/pprof.h"
 #include "dprof/profile/speedscope.h"
@@ -43,7 +44,9 @@ int Export(const ExportFlags& flags) {
   absl::StatusOr<profile::Recording> recording = LoadRecording(flags.input);
   if (!recording.ok()) return Fail(recording.status());
   absl::StatusOr<View> view =
-      BuildView(flags.view, *recording, {.thread_root = flags.format == "folded"});
+      BuildView(flags.view, *recording,
+                {.thread_root = flags.format == "folded",
+                 .keep_events = flags.format == "speedscope"});
   if (!view.ok()) return UsageError(view.status().message());
   const profile::View& profile = view->profile;
   absl::StatusOr<profile::FoldedValue> value = FoldedValueOf(flags.weights, *view);
@@ -56,7 +59,7 @@ int Export(const ExportFlags& flags) {
       [&](std::ostream& out) {
         if (flags.format == "pprof") return profile::WritePprof(*recording, profile, out);
         if (flags.format == "speedscope") {
-          profile::WriteSpeedscope(profile, flags.input, out);
+          profile::WriteSpeedscope(*recording, profile, profile::FlameGraphTitle(*recording), out);
         } else {
           profile::WriteFolded(profile, {.kernel_suffix = true, .value = *value}, out);
         }

@@ -55,7 +55,10 @@ absl::Status Profile::WritePprof(const std::string& path) const {
 
 absl::Status Profile::WriteSpeedscope(const std::string& path) const {
   std::ostringstream out;
-  profile::WriteSpeedscope(view_, profile::FlameGraphTitle(recording_), out);
+  profile::ViewOptions options = DefaultView(/*thread_root=*/false);
+  options.keep_events = true;
+  profile::WriteSpeedscope(recording_, MakeView(options), profile::FlameGraphTitle(recording_),
+                           out);
   return profile::ReplaceFile(path, out.str());
 }
 

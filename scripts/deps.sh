@@ -24,6 +24,12 @@ packages=(
   golang-go debuginfod
 )
 
+# speedscope's app (tests/cli/speedscope) is installed with npm from its lock file; a machine
+# whose Node.js came from elsewhere (NodeSource) keeps it.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

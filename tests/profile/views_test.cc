@@ -309,16 +309,85 @@ TEST(ReportTest, UnnamedFramesByReason) {
 TEST(SpeedscopeTest, FramesSamplesAndWeights) {
   const Recording r = testing::SymbolizedRecording();
   std::ostringstream out;
-  WriteSpeedscope(View::Build(r, {.tids = {11}}), "app \"<1>\"", out);
+  WriteSpeedscope(r, View::Build(r, {.tids = {11}, .keep_events = true}), "app \"<1>\"", out);
   EXPECT_EQ(out.str(),
             R"({"$schema":"https://www.speedscope.app/file-format-schema.json",)"
             R"("exporter":"dprof","name":"app \"\u003c1>\"","activeProfileIndex":0,)"
             R"("shared":{"frames":[{"name":"main"},{"name":"work"},)"
-            R"({"name":"inlined_helper","file":"work.cc","line":12},)"
-            R"({"name":"hot_b","file":"work.cc","line":7}]},)"
-            R"("profiles":[{"type":"sampled","name":"app \"\u003c1>\"","unit":"nanoseconds",)"
+            R"({"name":"inlined_helper","file":"work.cc"},{"name":"hot_b","file":"work.cc"}]},)"
+            R"("profiles":[{"type":"sampled","name":"worker 10/11","unit":"nanoseconds",)"
             R"("startValue":0,"endValue":1000000,"samples":[[0,1,2,3]],"weights":[1000000]}]})"
             "\n");
+}
+
+// speedscope's frames are functions: one function seen at two lines is one frame.
+TEST(SpeedscopeTest, OneFramePerFunction) {
+  Recording r = testing::SymbolizedRecording();
+  r.stacks[4] = {0x1110 + 4, 0x2010, 0x3010};  // hot_b at another line, inlined as before
+  r.symbol_of[{10, 0x1114}] = static_cast<uint32_t>(r.symbols.size());
+  r.symbols.push_back(
+      {.module = "/app/work",
+       .offset = 0x1114,
+       .frames = {{.function = "hot_b", .file = "work.cc", .line = 8, .inlined = true},
+                  {.function = "inlined_helper", .file = "work.cc", .line = 13}}});
+  Event e = r.events[3];
+  e.user_stack = 4;
+  r.events.push_back(e);
+  std::ostringstream out;
+  WriteSpeedscope(r, View::Build(r, {.tids = {11}, .keep_events = true}), "app", out);
+  EXPECT_THAT(out.str(), HasSubstr(R"({"name":"inlined_helper","file":"work.cc"},)"
+                                   R"({"name":"hot_b","file":"work.cc"}]},)"));
+  EXPECT_THAT(out.str(), HasSubstr(R"("samples":[[0,1,2,3]],"weights":[2000000]})"));
+}
+
+// One profile per thread, the heaviest first, each over the view's whole time: a clock sample
+// covers the period before it, time no event covers is an empty (idle) stack, jitter shorter
+// than a period is closed, and equal stacks in a row are one sample.
+TEST(SpeedscopeTest, ThreadsInTimeOrder) {
+  Recording r = testing::SymbolizedRecording();
+  // Thread 10: hot_a at 2, 3.0004 (late by jitter) and 4 ms, the orphan at 10 ms; thread 11:
+  // hot_b at 6 ms. Each weighs 1 ms, so the view spans 1..10 ms.
+  const uint64_t times[] = {2'000'000, 3'000'400, 4'000'000, 6'000'000, 10'000'000};
+  for (size_t i = 0; i < r.events.size(); ++i) r.events[i].time_ns = times[i];
+  std::swap(r.events[0], r.events[4]);  // the recording's order is not time order
+  std::ostringstream out;
+  WriteSpeedscope(r, View::Build(r, {.keep_events = true}), "app", out);
+  const std::string json = out.str();
+  EXPECT_THAT(json, HasSubstr(R"("profiles":[{"type":"sampled","name":"app 10/10",)"
+                              R"("unit":"nanoseconds","startValue":0,"endValue":9000000,)"));
+  EXPECT_THAT(json, HasSubstr(R"(,"weights":[3000000,5000000,1000000]})"));
+  EXPECT_THAT(json, HasSubstr(R"({"type":"sampled","name":"worker 10/11","unit":"nanoseconds",)"
+                              R"("startValue":0,"endValue":9000000,)"
+                              R"("samples":[[],[3,4,6,7],[]],"weights":[4000000,1000000,4000000]})"));
+  EXPECT_THAT(json, HasSubstr(R"("samples":[[3,4,5],[],[0,1,2]],)"));
+}
+
+// Counts (a tracepoint, page faults) have no duration: a thread's events follow one another in
+// time order with their counts, and nothing is idle.
+TEST(SpeedscopeTest, CountsInTimeOrder) {
+  Recording r = testing::SymbolizedRecording();
+  r.event_names = {"page-faults"};
+  const uint64_t times[] = {5, 1, 2, 3, 4};
+  for (size_t i = 0; i < r.events.size(); ++i) {
+    r.events[i].time_ns = times[i];
+    r.events[i].weight = 1;
+  }
+  std::ostringstream out;
+  WriteSpeedscope(r, View::Build(r, {.keep_events = true}), "app", out);
+  EXPECT_THAT(out.str(), HasSubstr(R"("name":"app 10/10","unit":"none","startValue":0,)"
+                                   R"("endValue":4,"samples":[[0,1,2],[5,6,7],[0,1,2]],)"
+                                   R"("weights":[2,1,1]})"));
+  EXPECT_THAT(out.str(), HasSubstr(R"("name":"worker 10/11","unit":"none","startValue":0,)"
+                                   R"("endValue":1,)"));
+}
+
+// An empty view still gives speedscope a profile to show.
+TEST(SpeedscopeTest, NothingShown) {
+  const Recording r = testing::SymbolizedRecording();
+  std::ostringstream out;
+  WriteSpeedscope(r, View::Build(r, {.tids = {99}, .keep_events = true}), "app", out);
+  EXPECT_THAT(out.str(), HasSubstr(R"("profiles":[{"type":"sampled","name":"app",)"
+                                   R"("unit":"none","startValue":0,"endValue":0,"samples":[],"weights":[]}]})"));
 }
 
 std::string Gunzip(const std::string& gz) {
