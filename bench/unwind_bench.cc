@@ -46,9 +46,18 @@ void BM_Unwind(benchmark::State& state, const std::string& unwinder_name, const 
   const Snapshot snapshot = capture->loaded.snapshot();
   std::vector<uint64_t> pcs(256);
   UnwindResult result = unwinder->Unwind(snapshot, pcs);  // warm the caches
+  const DwarfRuleStats before = DwarfRuleStatsOfThisThread();
   for (auto _ : state) {
     result = unwinder->Unwind(snapshot, pcs);
     benchmark::DoNotOptimize(result);
+  }
+  if (unwinder_name == "dwarf") {
+    // Where the timed unwinds found their rules: the thread's cache, else the binary's table.
+    const DwarfRuleStats after = DwarfRuleStatsOfThisThread();
+    const double lookups = static_cast<double>(state.iterations() * result.frames);
+    state.counters["cache_hit_pct"] =
+        lookups == 0 ? 0 : 100.0 * static_cast<double>(after.cache_hits - before.cache_hits) /
+                               lookups;
   }
   state.SetItemsProcessed(state.iterations());
   state.counters["frames"] = static_cast<double>(result.frames);

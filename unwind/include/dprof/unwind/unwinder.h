@@ -58,6 +58,15 @@ std::unique_ptr<Unwinder> MakeFramePointerUnwinder();
 std::unique_ptr<Unwinder> MakeDwarfUnwinder();
 // Concurrent Unwind() calls take turns (libelf is not thread-safe); see libdw_unwinder.cc.
 std::unique_ptr<Unwinder> MakeLibdwUnwinder();
+
+// How the calling thread's DWARF unwinds (MakeDwarfUnwinder) found their rules, since the thread
+// began: from its own cache, from a binary's table of rows compiled before, or by reading CFI.
+struct DwarfRuleStats {
+  uint64_t cache_hits = 0;
+  uint64_t table_hits = 0;
+  uint64_t cfi_reads = 0;
+};
+DwarfRuleStats DwarfRuleStatsOfThisThread();
 // .eh_frame only; concurrent Unwind() calls run in parallel. See libunwind_unwinder.cc.
 std::unique_ptr<Unwinder> MakeLibunwindUnwinder();
 
