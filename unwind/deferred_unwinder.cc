@@ -354,13 +354,17 @@ void DeferredUnwinder::Process(Job* job) {
 
 void DeferredUnwinder::Unwind(Job* job) {
   const std::span<const uint8_t> stack(*job->stack);
-  // Salted differently, the two hashes are independent: equal keys mean equal snapshots.
-  auto hash = [&](uint64_t salt) {
-    return absl::HashOf(salt, job->space ? job->space->id() : 0, job->pid, job->regs.valid,
-                        absl::MakeConstSpan(job->regs.value), job->stack_address,
-                        absl::MakeConstSpan(stack));
-  };
-  const ContentKey content{hash(0x9e3779b97f4a7c15), hash(0xc2b2ae3d27d4eb4f)};
+  // Equal keys mean equal snapshots: the first half hashes everything, the stack bytes once (the
+  // costly part, a pass over kilobytes); the second, salted differently, hashes the rest again
+  // with the stack's length, so snapshots that differ outside the bytes never share a key, and
+  // ones that differ in the bytes share one only if 64 bits of hash collide.
+  const uint64_t space_id = job->space ? job->space->id() : 0;
+  const ContentKey content{
+      absl::HashOf(uint64_t{0x9e3779b97f4a7c15}, space_id, job->pid, job->regs.valid,
+                   absl::MakeConstSpan(job->regs.value), job->stack_address,
+                   absl::MakeConstSpan(stack)),
+      absl::HashOf(uint64_t{0xc2b2ae3d27d4eb4f}, space_id, job->pid, job->regs.valid,
+                   absl::MakeConstSpan(job->regs.value), job->stack_address, stack.size())};
   bool reused = false;
   {
     sync::MutexLock lock(&mu_);
