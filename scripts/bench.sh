@@ -3,6 +3,8 @@
 # measured in the same run:
 #   depot   bench/stackdepot_bench: the stack depot against two locked hash maps
 #   unwind  bench/unwind_bench: every unwinder on the same snapshots, and the deferred engine
+#   cfi     bench/cfi_table_bench: the compiled CFI table's first rules and whole build on libc,
+#           libLLVM and chromium, against libdw reading the same CFI
 #   tracer  bench/record_vs_perf.sh: target slowdown and profiler CPU, dprof against perf record
 #   views   bench/views_vs_perf_script.sh: a 100k-sample recording to folded stacks and to HTML,
 #           against perf script over as many dwarf samples
@@ -13,18 +15,18 @@
 #   memory  bench/record_memory.sh: peak memory of a 100k-sample `dprof record`, against perf record
 #   import  bench/import_vs_perf_script.sh: a 20k-sample dwarf perf.data to folded stacks, against
 #           perf script on the same file
-# usage: scripts/bench.sh [depot|unwind|tracer|views|self|history|memory|import|all] [extra benchmark args...]
+# usage: scripts/bench.sh [depot|unwind|cfi|tracer|views|self|history|memory|import|all] [extra benchmark args...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 which=${1:-all}
 [[ $# -gt 0 ]] && shift
-case $which in depot|unwind|tracer|views|self|history|memory|import|all) ;; *) echo "usage: $0 [depot|unwind|tracer|views|self|history|memory|import|all] [benchmark args]" >&2; exit 2;; esac
+case $which in depot|unwind|cfi|tracer|views|self|history|memory|import|all) ;; *) echo "usage: $0 [depot|unwind|cfi|tracer|views|self|history|memory|import|all] [benchmark args]" >&2; exit 2;; esac
 
 scripts/deps.sh
 configure build
 ensure_tracefs
-cmake --build build -j "$jobs" --target stackdepot_bench unwind_bench record_command recording_views \
+cmake --build build -j "$jobs" --target stackdepot_bench unwind_bench cfi_table_bench record_command recording_views \
   self_profile_bench process_history_bench cpu_bound_nofp dprof >&2
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
@@ -92,6 +94,23 @@ if [[ $which == unwind || $which == all ]]; then
       }
       print ""
       for (k = 1; k <= m; k++) print engine[k]
+    }' "$out"
+fi
+
+if [[ $which == cfi || $which == all ]]; then
+  run build/bench/cfi_table_bench "$@"
+  section "compiled CFI table: first rules at 2,000 pcs (ms, median of 5) against libdw's reads"
+  awk '
+    /^BM_FirstRules/ && /_median/ { split($1, p, "/"); sub(/_median/, "", p[3]); t[p[2], p[3]] = $2
+                                    if (!(p[2] in seen)) { seen[p[2]] = 1; order[++n] = p[2] } }
+    /^BM_WholeTable/ && /_median/ { whole[++m] = $0 }
+    END {
+      printf "%-10s %10s %10s %8s\n", "binary", "table", "libdw", "ratio"
+      for (k = 1; k <= n; k++) {
+        b = order[k]; printf "%-10s %10.2f %10.2f %7.2fx\n", b, t[b, "table"], t[b, "libdw"],
+                                                          t[b, "table"] / t[b, "libdw"]
+      }
+      print ""; for (k = 1; k <= m; k++) print whole[k]
     }' "$out"
 fi
 

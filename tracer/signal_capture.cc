@@ -211,6 +211,10 @@ void CaptureSession::RemoveSlot(ThreadSlot* slot) {
   if (slot->armed) timer_delete(slot->timer);
   slot->armed = false;
   // The thread is gone, so no handler of it runs; the slot may serve another thread at once.
+  // Acquire; pairs with the release half of every finished handler's fetch_sub on g_running (a
+  // release sequence of read-modify-writes): the last handler of the gone thread read and wrote
+  // the slot (next, its buffers) before AddSlot() starts it afresh for another thread.
+  (void)g_running.load(std::memory_order_acquire);
   table_[slot->index].store(nullptr, std::memory_order_release);
   in_use_.erase(std::find(in_use_.begin(), in_use_.end(), slot));
   free_indices_.push_back(slot->index);

@@ -137,18 +137,26 @@ const Rule& FramePointerRule() {
 }
 
 CfiTable::CfiTable(std::shared_ptr<const Binary> binary_ptr) : binary_(std::move(binary_ptr)) {
-  const Binary& binary = *binary_;
   // A libelf handle of our own (libelf is not thread-safe), read-only: libdw decompresses
   // compressed debug sections into memory of its own rather than in place.
-  elf_ = elf_begin(binary.fd(), ELF_C_READ_MMAP, nullptr);
+  elf_ = elf_begin(binary_->fd(), ELF_C_READ_MMAP, nullptr);
+  if (elf_ != nullptr) eh_ = dwarf_getcfi_elf(elf_);
+}
+
+Dwarf_CFI* CfiTable::DebugCfi() {
+  if (debug_tried_) return debug_;
+  debug_tried_ = true;
+  // .debug_frame in the binary itself.
   if (elf_ != nullptr) {
-    eh_ = dwarf_getcfi_elf(elf_);
     dwarf_ = dwarf_begin_elf(elf_, DWARF_C_READ, nullptr);
     if (dwarf_ != nullptr) debug_ = dwarf_getcfi(dwarf_);
   }
-  // .debug_frame in the separate debug file, found by build-id.
-  if (debug_ == nullptr && binary.build_id().size() >= 2) {
-    const std::string hex = absl::BytesToHexString(binary.build_id());
+  // Else, for a binary without .eh_frame, in the separate debug file found by build-id. Where
+  // .eh_frame exists, the toolchain wrote the same rules there: a pc it leaves out (padding,
+  // code without CFI) is not in the debug file's .debug_frame either, and opening that file
+  // (libdw decompresses its sections) costs more than all of .eh_frame's reads.
+  if (debug_ == nullptr && eh_ == nullptr && binary_->build_id().size() >= 2) {
+    const std::string hex = absl::BytesToHexString(binary_->build_id());
     const std::string path =
         "/usr/lib/debug/.build-id/" + hex.substr(0, 2) + "/" + hex.substr(2) + ".debug";
     debug_fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -162,6 +170,7 @@ CfiTable::CfiTable(std::shared_ptr<const Binary> binary_ptr) : binary_(std::move
       if (debug_dwarf_ != nullptr) debug_ = dwarf_getcfi(debug_dwarf_);
     }
   }
+  return debug_;
 }
 
 CfiTable::~CfiTable() {
@@ -174,7 +183,9 @@ CfiTable::~CfiTable() {
 }
 
 Rule CfiTable::Read(uint64_t elf_pc, Expressions& expressions, uint64_t* end) {
-  for (Dwarf_CFI* cfi : {eh_, debug_}) {
+  for (int source = 0; source < 2; ++source) {
+    // .eh_frame first; .debug_frame, opened (and decompressed) only when .eh_frame has no rule.
+    Dwarf_CFI* cfi = source == 0 ? eh_ : DebugCfi();
     Dwarf_Frame* frame = nullptr;
     if (cfi == nullptr || dwarf_cfi_addrframe(cfi, elf_pc, &frame) != 0) continue;
     expressions = Expressions{};
@@ -223,6 +234,16 @@ Rule CfiTable::ReadRule(uint64_t elf_pc, Expressions& expressions) {
 size_t CfiTable::rows() const {
   sync::MutexLock lock(&mu_);
   return rows_.size();
+}
+
+size_t CfiTable::bytes() const {
+  sync::MutexLock lock(&mu_);
+  size_t bytes = rows_.capacity() * sizeof(Row) + expressions_.size() * sizeof(Expressions);
+  for (const Expressions& e : expressions_) {
+    bytes += e.cfa.capacity() * sizeof(Dwarf_Op);
+    for (const std::vector<Dwarf_Op>& r : e.regs) bytes += r.capacity() * sizeof(Dwarf_Op);
+  }
+  return bytes;
 }
 
 }  // namespace dprof::unwind::internal

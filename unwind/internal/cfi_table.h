@@ -4,12 +4,13 @@
 // libdw's CFI parser (dwarf_cfi_addrframe) gives the rules at a pc and where their row ends;
 // each row becomes a Rule of 36 bytes, "CFA = rsp + 16; return address at CFA - 8; rbx at
 // CFA - 24; ...", kept in a table sorted by address, so a later pc of a row seen before costs a
-// binary search instead of CFI parsing. What it reads: .eh_frame, .debug_frame in the binary,
-// and .debug_frame in the separate debug file /usr/lib/debug/.build-id/xx/yyyy.debug. Rules
+// binary search instead of CFI parsing. What it reads: .eh_frame; where that has no rule,
+// .debug_frame in the binary; for a binary without .eh_frame, .debug_frame in the separate
+// debug file /usr/lib/debug/.build-id/xx/yyyy.debug. Rules
 // beyond "register + offset" (PLT entries, realigned stacks) keep their DWARF expressions beside
 // the rule (Expressions).
 //
-// Context: thread-safe; RowAt() and ReadRow() take the table's lock (libdw's handles fill caches
+// Context: thread-safe; RowAt() and ReadRule() take the table's lock (libdw's handles fill caches
 // as they are read).
 #ifndef DPROF_UNWIND_INTERNAL_CFI_TABLE_H_
 #define DPROF_UNWIND_INTERNAL_CFI_TABLE_H_
@@ -102,22 +103,27 @@ class CfiTable {
   // The rules libdw gives at `elf_pc`, read afresh and kept nowhere: what RowAt() must agree
   // with (tests). `expressions` receives the row's expressions.
   Rule ReadRule(uint64_t elf_pc, Expressions& expressions) ABSL_LOCKS_EXCLUDED(mu_);
-  // Rows compiled so far.
+  // Rows compiled so far, and the bytes the table holds for them (rows and expressions).
   size_t rows() const ABSL_LOCKS_EXCLUDED(mu_);
+  size_t bytes() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   // libdw's rules at `elf_pc` and where their row ends; !found when no CFI covers it.
   Rule Read(uint64_t elf_pc, Expressions& expressions, uint64_t* end)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The .debug_frame CFI, opened on first need: the binary's own, else (no .eh_frame) the
+  // separate debug file's.
+  Dwarf_CFI* DebugCfi() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::shared_ptr<const Binary> binary_;
   mutable sync::Mutex mu_;
   Elf* elf_ = nullptr;
-  Dwarf* dwarf_ = nullptr;
   Dwarf_CFI* eh_ = nullptr;
-  Dwarf_CFI* debug_ = nullptr;
-  int debug_fd_ = -1;
-  Dwarf* debug_dwarf_ = nullptr;
+  bool debug_tried_ ABSL_GUARDED_BY(mu_) = false;
+  Dwarf* dwarf_ ABSL_GUARDED_BY(mu_) = nullptr;
+  Dwarf_CFI* debug_ ABSL_GUARDED_BY(mu_) = nullptr;
+  int debug_fd_ ABSL_GUARDED_BY(mu_) = -1;
+  Dwarf* debug_dwarf_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::vector<Row> rows_ ABSL_GUARDED_BY(mu_);  // sorted by start, disjoint
   std::deque<Expressions> expressions_ ABSL_GUARDED_BY(mu_);
 };

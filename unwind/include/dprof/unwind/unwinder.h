@@ -53,7 +53,8 @@ class Unwinder {
 };
 
 std::unique_ptr<Unwinder> MakeFramePointerUnwinder();
-// .eh_frame, .debug_frame and separate debug files; falls back to rbp where there is no CFI.
+// .eh_frame, else .debug_frame (the binary's; for a binary without .eh_frame, its separate debug
+// file's); falls back to rbp where there is no CFI.
 // Concurrent Unwind() calls run in parallel. See dwarf_unwinder.cc.
 std::unique_ptr<Unwinder> MakeDwarfUnwinder();
 // Concurrent Unwind() calls take turns (libelf is not thread-safe); see libdw_unwinder.cc.
