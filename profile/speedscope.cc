@@ -48,8 +48,7 @@ void Append(std::vector<Sample>& samples, int64_t stack, uint64_t weight) {
 // Where an event lies in time: a clock sample covers the period before it, an off-CPU interval
 // the time after its switch; in count views, the event's moment.
 Placed Place(const Event& e, uint32_t stack, bool timed) {
-  if (!timed) return {.start = e.time_ns, .weight = e.weight, .stack = stack};
-  if (e.kind == event::EventKind::kOffCpu) {
+  if (!timed || e.kind == event::EventKind::kOffCpu) {
     return {.start = e.time_ns, .weight = e.weight, .stack = stack};
   }
   return {.start = e.time_ns > e.weight ? e.time_ns - e.weight : 0,
