@@ -91,9 +91,10 @@ struct Workload {
 // real-program tier demands: every function with a self share of at least min_share within
 // share_tolerance points of perf's; named leaves (as NamedLeafAsIn weighs them) and complete
 // stacks at least perf's minus 2 points; no more samples lost than perf lost (plus 1% of the
-// samples). Two runs of one program differ by a point or two (timing, address layout): where the
-// first pair differs beyond a threshold, both record the workload once more and the two runs of
-// each are compared together. Prints both side by side and appends a row to
+// samples). Two runs of one program differ by a point or two (timing, address layout), in a VM
+// by more: where the first pair differs beyond a threshold, both record the workload once more,
+// the two runs of each are compared together, and a function's tolerance widens to how far its
+// share moved between perf's own two runs. Prints both side by side and appends a row to
 // DPROF_ARTIFACTS_DIR/realworld.md.
 void RecordAndCompare(const Workload& w, const std::string& dir,
                       const std::vector<std::string>& dprof_flags = {},
