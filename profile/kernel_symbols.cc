@@ -1,8 +1,10 @@
 #include "profile/internal/kernel_symbols.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <cerrno>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
@@ -14,12 +16,22 @@ namespace dprof::profile::internal {
 
 namespace {
 
+// The whole file, read in large pieces: /proc/kallsyms is megabytes the kernel formats per read.
 absl::StatusOr<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::string text;
+  size_t size = 0;
+  for (;;) {
+    if (text.size() - size < (1 << 16)) text.resize(std::max<size_t>(2 * text.size(), 1 << 20));
+    const ssize_t n = read(fd, text.data() + size, text.size() - size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    size += static_cast<size_t>(n);
+  }
+  close(fd);
+  text.resize(size);
+  return text;
 }
 
 // An address's offset in a module; the absolute address when the module's start is unknown or
@@ -57,30 +69,40 @@ absl::StatusOr<KernelSymbols> KernelSymbols::Parse(std::string_view kallsyms_tex
   uint64_t text = 0;
   bool any_address = false;
   size_t line_number = 0;
-  for (absl::string_view line : absl::StrSplit(kallsyms, '\n')) {
+  for (absl::string_view rest = kallsyms; !rest.empty();) {
+    const size_t end = std::min(rest.find('\n'), rest.size());
+    const absl::string_view line = rest.substr(0, end);
+    rest.remove_prefix(std::min(end + 1, rest.size()));
     ++line_number;
     if (line.empty()) continue;
-    std::vector<absl::string_view> f =
-        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    // "ADDRESS TYPE NAME", then "\t[MODULE]" for a module's symbol.
+    const size_t space = line.find(' ');
     uint64_t address = 0;
-    if (f.size() < 3 || f[1].size() != 1 || !absl::SimpleHexAtoi(f[0], &address)) {
+    if (space == absl::string_view::npos || line.size() < space + 4 || line[space + 2] != ' ' ||
+        !absl::SimpleHexAtoi(line.substr(0, space), &address)) {
       return absl::InvalidArgumentError(
           absl::StrCat("kallsyms line ", line_number, " is not 'ADDRESS TYPE NAME': ", line));
     }
+    const char type = line[space + 1];
+    absl::string_view name = line.substr(space + 3);
+    absl::string_view module_name;
+    if (const size_t tab = name.find('\t'); tab != absl::string_view::npos) {
+      module_name = absl::StripSuffix(absl::StripPrefix(name.substr(tab + 1), "["), "]");
+      name = name.substr(0, tab);
+    }
     any_address |= address != 0;
-    if (f[2] == "_text" && f.size() == 3) text = address;
-    if (!IsText(f[1][0]) || address == 0) continue;
+    if (name == "_text" && module_name.empty()) text = address;
+    if (!IsText(type) || address == 0) continue;
     uint32_t module = 0;
-    if (f.size() > 3) {
-      absl::string_view name = absl::StripSuffix(absl::StripPrefix(f[3], "["), "]");
-      auto [it, inserted] =
-          module_index.try_emplace(std::string(name), static_cast<uint32_t>(k.modules_.size()));
-      if (inserted) k.modules_.push_back(Module{.name = absl::StrCat("[", name, "]")});
+    if (!module_name.empty()) {
+      auto [it, inserted] = module_index.try_emplace(std::string(module_name),
+                                                     static_cast<uint32_t>(k.modules_.size()));
+      if (inserted) k.modules_.push_back(Module{.name = absl::StrCat("[", module_name, "]")});
       module = it->second;
     }
     k.symbols_.push_back(Entry{
         .address = address, .name = static_cast<uint32_t>(k.names_.size()), .module = module});
-    k.names_.append(f[2].data(), f[2].size());
+    k.names_.append(name.data(), name.size());
     k.names_.push_back('\0');
   }
   if (!any_address) k.symbols_.clear();

@@ -6,9 +6,9 @@
 namespace dprof::tracer {
 
 void EventQueue::Push(uint64_t time, std::span<const uint8_t> record) {
-  std::vector<uint64_t>* buffer;
+  Buffer* buffer;
   if (free_.empty()) {
-    buffers_.push_back(std::make_unique<std::vector<uint64_t>>());
+    buffers_.push_back(std::make_unique<Buffer>());
     buffer = buffers_.back().get();
   } else {
     buffer = free_.back();
@@ -28,8 +28,8 @@ size_t EventQueue::PopUntil(uint64_t horizon, Visitor fn) {
     const Entry e = heap_.back();
     heap_.pop_back();
     bytes_ -= e.size;
-    fn(e.time,
-       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(e.buffer->data()), e.size));
+    fn(e.time, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(e.buffer->data()), e.size),
+       e.buffer);
     free_.push_back(e.buffer);
     ++popped;
   }

@@ -192,7 +192,7 @@ class PerfDataSource::Impl : public internal::RecordDispatcher::Host {
   void CheckFile(const event::Mmap2Record& m);
   void Warn(std::string warning) { warnings_.push_back(std::move(warning)); }
   // Dispatches one record the queue let out.
-  void Process(std::span<const uint8_t> record);
+  void Process(std::span<const uint8_t> record, EventQueue::Buffer* buffer);
 
   MappedFile file_;
   internal::PerfDataFile data_;
@@ -427,7 +427,7 @@ absl::Status PerfDataSource::Impl::Init(const std::string& path) {
   return absl::OkStatus();
 }
 
-void PerfDataSource::Impl::Process(std::span<const uint8_t> record) {
+void PerfDataSource::Impl::Process(std::span<const uint8_t> record, EventQueue::Buffer* buffer) {
   perf_event_header h;
   std::memcpy(&h, record.data(), sizeof(h));
   if (h.type == PERF_RECORD_MMAP2 || h.type == PERF_RECORD_MMAP) {
@@ -437,7 +437,7 @@ void PerfDataSource::Impl::Process(std::span<const uint8_t> record) {
     }
   }
   if (h.type == PERF_RECORD_SAMPLE && mode_ == StackMode::kDwarf) ++snapshots_since_flush_;
-  dispatcher_->Process(record);
+  dispatcher_->Process(record, buffer);
 }
 
 absl::Status PerfDataSource::Impl::Run(event::TraceSink* sink) {
@@ -466,9 +466,9 @@ absl::Status PerfDataSource::Impl::Run(event::TraceSink* sink) {
   unwind::DeferredUnwinder* engine = stacks_.engine();
   std::optional<unwind::DeferredUnwinder::Batch> batch;
   if (engine != nullptr) batch.emplace(engine);
-  auto process = [&](uint64_t time, std::span<const uint8_t> record) {
+  auto process = [&](uint64_t time, std::span<const uint8_t> record, EventQueue::Buffer* buffer) {
     now_ns_ = std::max(now_ns_, time);
-    Process(record);
+    Process(record, buffer);
     if (engine != nullptr && snapshots_since_flush_ >= kSnapshotsPerFlush) {
       batch.reset();  // hands the batch out: Flush() waits for it
       engine->Flush();

@@ -41,7 +41,7 @@ void RecordDispatcher::Emit(const event::TraceEvent& e) {
   sink_->OnEvent(e);
 }
 
-void RecordDispatcher::Process(std::span<const uint8_t> bytes) {
+void RecordDispatcher::Process(std::span<const uint8_t> bytes, unwind::StackBuffer* buffer) {
   SourceCounters& counters = *parts_.counters;
   Record record;
   switch (parts_.ids->parser().Parse(bytes, &record)) {
@@ -58,7 +58,8 @@ void RecordDispatcher::Process(std::span<const uint8_t> bytes) {
       return;
   }
   if (auto* s = std::get_if<SampleRecord>(&record)) {
-    if (std::optional<uint32_t> event = parts_.ids->EventOf(s->sid.id)) OnSample(*s, *event);
+    if (std::optional<uint32_t> event = parts_.ids->EventOf(s->sid.id))
+      OnSample(*s, *event, buffer);
   } else if (auto* m = std::get_if<event::Mmap2Record>(&record)) {
     OnMmap(*m);
   } else if (auto* c = std::get_if<event::CommRecord>(&record)) {
@@ -124,7 +125,8 @@ void RecordDispatcher::OnMmap(const event::Mmap2Record& record) {
   sink_->OnMmap(m);
 }
 
-void RecordDispatcher::OnSample(const SampleRecord& s, uint32_t event) {
+void RecordDispatcher::OnSample(const SampleRecord& s, uint32_t event,
+                                unwind::StackBuffer* buffer) {
   if (Filtered(s.sid.pid, s.sid.tid)) {
     parts_.counters->Count(event::TracerStat::kFilteredOut);
     return;
@@ -141,7 +143,7 @@ void RecordDispatcher::OnSample(const SampleRecord& s, uint32_t event) {
       .user_mode = s.user_mode(),
       .raw = s.raw};
   parts_.sample_stacks->Attach(
-      s, [this](uint32_t pid) { return SpaceFor(pid); }, &e);
+      s, [this](uint32_t pid) { return SpaceFor(pid); }, &e, buffer);
   if (static_cast<int>(event) == events_.off_cpu_event) {
     int64_t prev_state = 0;
     spec.tracepoint->ReadInt(s.raw, "prev_state", &prev_state);

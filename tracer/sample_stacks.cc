@@ -18,7 +18,7 @@ void SampleStacks::AttachInline(std::span<const uint64_t> user, event::TraceEven
 void SampleStacks::Attach(
     const SampleRecord& s,
     absl::FunctionRef<std::shared_ptr<const unwind::AddressSpace>(uint32_t)> space_of,
-    event::TraceEvent* e) {
+    event::TraceEvent* e, unwind::StackBuffer* buffer) {
   const Callchain chain = SplitCallchain(s.callchain);
   e->kernel_stack = services_->Save(chain.kernel, event::kKernelStackTag);
   if (e->kernel_stack == stackdepot::kNoHandle) e->kernel_pcs = chain.kernel;
@@ -57,6 +57,7 @@ void SampleStacks::Attach(
                                     .regs = regs,
                                     .stack_address = regs.sp(),
                                     .stack = s.stack,
+                                    .stack_buffer = buffer,
                                     .space = space_of(s.sid.pid)};
   services_->RequestUserStack(context, s.stack.size() >= s.stack_reserved, counters_, e);
 }

@@ -298,8 +298,8 @@ void Tracer::Impl::Drain() {
 absl::Status Tracer::Impl::Run(std::chrono::nanoseconds duration) {
   if (!started_) return absl::FailedPreconditionError("Start() the tracer before Run()");
   const uint64_t deadline = duration.count() > 0 ? backend_->NowNs() + duration.count() : 0;
-  auto process = [this](uint64_t, std::span<const uint8_t> record) {
-    dispatcher_->Process(record);
+  auto process = [this](uint64_t, std::span<const uint8_t> record, EventQueue::Buffer* buffer) {
+    dispatcher_->Process(record, buffer);
   };
   uint64_t horizon = 0;
   uint64_t processed = 0;  // every record up to here went through Process()

@@ -18,7 +18,7 @@ namespace dprof::unwind {
 std::string_view EngineStatName(EngineStat stat) {
   static constexpr std::string_view kNames[] = {
       "requests",   "jobs",  "shared",           "content hits",      "unwinds",
-      "deliveries", "drops", "truncated copies", "canceled requests",
+      "deliveries", "drops", "truncated copies", "canceled requests", "taken snapshots",
   };
   static_assert(std::size(kNames) == kNumEngineStats);
   return kNames[static_cast<int>(stat)];
@@ -43,13 +43,19 @@ struct DeferredUnwinder::Job {
   bool in_done_list = false;
   bool owns_content_entry = false;
   ContentKey content;
+  // What of its snapshot decided the result (kept with the result, for the content cache): the
+  // bytes up to stack_extent (kWholeStack: all stack_size of them), hashed into stack_hash.
+  uint64_t stack_extent = kWholeStack;
+  uint64_t stack_size = 0;
+  uint64_t stack_hash = 0;
 
   // The snapshot: written by the first requester while kFilling, then read by one worker while
   // kRunning. The stack buffer goes back to the pool once the unwind ran.
   uint32_t pid = 0, tid = 0;
   Registers regs;
   uint64_t stack_address = 0;
-  std::vector<uint8_t>* stack = nullptr;
+  StackBuffer* stack = nullptr;
+  std::span<const uint8_t> stack_bytes;  // in *stack
   std::shared_ptr<const AddressSpace> space;
 
   // The result: written by the worker before has_result is set (under mu_), read-only after.
@@ -99,7 +105,7 @@ DeferredUnwinder::DeferredUnwinder(Options options)
   max_jobs_ = in_flight + options_.result_cache;
   sync::MutexLock lock(&mu_);
   for (size_t i = 0; i < in_flight; ++i) {
-    all_stacks_.push_back(std::make_unique<std::vector<uint8_t>>());
+    all_stacks_.push_back(std::make_unique<StackBuffer>());
     free_stacks_.push_back(all_stacks_.back().get());
   }
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
@@ -266,7 +272,21 @@ RequestResult DeferredUnwinder::Request(std::span<const UnwindWork> works,
     stack = stack.first(options_.max_stack_bytes);
     Count(EngineStat::kTruncatedCopies);
   }
-  fill->stack->assign(stack.begin(), stack.end());
+  const uint8_t* buffer_start = context.stack_buffer != nullptr
+                                    ? reinterpret_cast<const uint8_t*>(context.stack_buffer->data())
+                                    : nullptr;
+  if (buffer_start != nullptr && stack.data() >= buffer_start &&
+      stack.data() + stack.size() <= buffer_start + 8 * context.stack_buffer->size()) {
+    // The caller's buffer becomes the job's, and the job's the caller's: a swap of vectors moves
+    // no bytes, and `stack` still points into the same memory.
+    std::swap(*fill->stack, *context.stack_buffer);
+    Count(EngineStat::kTakenSnapshots);
+  } else {
+    fill->stack->resize((stack.size() + 7) / 8);
+    std::memcpy(fill->stack->data(), stack.data(), stack.size());
+    stack = std::span(reinterpret_cast<const uint8_t*>(fill->stack->data()), stack.size());
+  }
+  fill->stack_bytes = stack;
   fill->space = context.space;
   Count(EngineStat::kJobs);
   bool wake = false;
@@ -353,22 +373,44 @@ void DeferredUnwinder::Process(Job* job) {
 }
 
 void DeferredUnwinder::Unwind(Job* job) {
-  const std::span<const uint8_t> stack(*job->stack);
-  // Equal keys mean equal snapshots: the first half hashes everything, the stack bytes once (the
-  // costly part, a pass over kilobytes); the second, salted differently, hashes the rest again
-  // with the stack's length, so snapshots that differ outside the bytes never share a key, and
-  // ones that differ in the bytes share one only if 64 bits of hash collide.
+  const std::span<const uint8_t> stack = job->stack_bytes;
+  // The content cache is keyed by everything but the stack bytes (two hashes salted apart, so
+  // that keys collide only if 128 bits do). An unwind reads a few hundred bytes of a copy of
+  // kilobytes: a hit needs only those the earlier unwind read (its extent) to be equal, which
+  // a hash of them checks. A busy thread's samples have different registers nearly every time,
+  // and then no byte is hashed at all until the unwind says how many counted.
   const uint64_t space_id = job->space ? job->space->id() : 0;
   const ContentKey content{
       absl::HashOf(uint64_t{0x9e3779b97f4a7c15}, space_id, job->pid, job->regs.valid,
-                   absl::MakeConstSpan(job->regs.value), job->stack_address,
-                   absl::MakeConstSpan(stack)),
+                   absl::MakeConstSpan(job->regs.value), job->stack_address),
       absl::HashOf(uint64_t{0xc2b2ae3d27d4eb4f}, space_id, job->pid, job->regs.valid,
-                   absl::MakeConstSpan(job->regs.value), job->stack_address, stack.size())};
+                   absl::MakeConstSpan(job->regs.value), job->stack_address)};
+  auto hash_of = [&stack](uint64_t extent) {
+    const size_t n = extent == kWholeStack ? stack.size() : extent;
+    return absl::HashOf(extent, absl::MakeConstSpan(stack.first(n)));
+  };
   bool reused = false;
+  // The earlier unwind with the same key read only its extent of the copy; when the copy counted
+  // whole (or was cut short), this one must be as long. Its bytes are hashed outside the lock,
+  // then the entry is looked up again: it may have moved on meanwhile.
+  Cookie candidate = cookie::kNoCookie;
+  uint64_t extent = 0, expected = 0;
   {
     sync::MutexLock lock(&mu_);
     if (auto it = by_content_.find(content); it != by_content_.end()) {
+      const Job* same = it->second;
+      if (same->stack_extent == kWholeStack ? stack.size() == same->stack_size
+                                            : stack.size() >= same->stack_extent) {
+        candidate = same->cookie;
+        extent = same->stack_extent;
+        expected = same->stack_hash;
+      }
+    }
+  }
+  if (candidate != cookie::kNoCookie && hash_of(extent) == expected) {
+    sync::MutexLock lock(&mu_);
+    auto it = by_content_.find(content);
+    if (it != by_content_.end() && it->second->cookie == candidate) {
       const Job* same = it->second;  // finished: its result no longer changes
       std::copy(same->pcs.begin(), same->pcs.begin() + same->frames, job->pcs.begin());
       job->frames = same->frames;
@@ -389,6 +431,9 @@ void DeferredUnwinder::Unwind(Job* job) {
     const UnwindResult result = options_.unwinder->Unwind(snapshot, job->pcs);
     job->frames = result.frames;
     job->reason = result.reason;
+    job->stack_extent = result.stack_extent <= stack.size() ? result.stack_extent : kWholeStack;
+    job->stack_size = stack.size();
+    job->stack_hash = hash_of(job->stack_extent);
     job->handle = stackdepot::kNoHandle;
     if (options_.depot != nullptr && result.frames > 0) {
       job->handle =
@@ -401,8 +446,15 @@ void DeferredUnwinder::Unwind(Job* job) {
   job->has_result = true;
   free_stacks_.push_back(job->stack);
   job->stack = nullptr;
+  job->stack_bytes = {};
   job->space.reset();
-  if (!reused && options_.content_cache > 0 && by_content_.emplace(content, job).second) {
+  if (!reused && options_.content_cache > 0) {
+    // The newest snapshot with the key holds its entry: an older one differed where this read.
+    auto [it, inserted] = by_content_.try_emplace(content, job);
+    if (!inserted) {
+      it->second->owns_content_entry = false;
+      it->second = job;
+    }
     job->owns_content_entry = true;
     job->content = content;
     content_order_.emplace_back(content, job);

@@ -35,8 +35,8 @@ namespace {
 
 using internal::CfiTable;
 using internal::Evaluate;
-using internal::Expressions;
 using internal::ExpressionResult;
+using internal::Expressions;
 using internal::FramePointerRule;
 using internal::kTracked;
 using internal::Row;
@@ -77,8 +77,8 @@ RuleCache& ThreadRuleCache() {
 // Applies a rule the walk does not handle itself (kValOffset, kRegister, expressions): sets `reg`
 // in `next`, or leaves it unknown.
 ReadResult ApplyOtherRule(RuleKind kind, int32_t n, const std::vector<Dwarf_Op>* expression,
-                          uint64_t cfa, const Snapshot& snapshot, const Registers& current,
-                          int reg, Registers* next) {
+                          uint64_t cfa, const Snapshot& snapshot, const Registers& current, int reg,
+                          Registers* next) {
   switch (kind) {
     case RuleKind::kUndefined:
     case RuleKind::kSame:
@@ -127,38 +127,47 @@ class DwarfUnwinder final : public Unwinder {
     size_t n = 0;
     pcs[n++] = regs->ip();
     bool exact_pc = true;  // the first frame's pc, or a signal frame's caller
+    // The end of the copy's bytes read so far (offset from its start), for the engine's content
+    // cache; past the copy's size when a read fell beyond it. Expressions may read anywhere:
+    // a walk that evaluates one reports the whole copy.
+    uint64_t high = 0;
+    bool expressions_used = false;
+    auto stop = [&](StopReason reason) {
+      return UnwindResult{n, reason, expressions_used || high > stack.size ? kWholeStack : high};
+    };
     while (n < pcs.size()) {
       const uint64_t pc = regs->ip();
       const uint64_t lookup = exact_pc ? pc : pc - 1;  // inside the call, not after it
       if (mapping == nullptr || !mapping->Contains(lookup)) {
         mapping = snapshot.space->Find(lookup);
-        if (mapping == nullptr || !mapping->executable()) return {n, StopReason::kBadMemory};
+        if (mapping == nullptr || !mapping->executable()) return stop(StopReason::kBadMemory);
         binary_id = mapping->binary != nullptr ? mapping->binary->id() : 0;
         bias = mapping->bias;
       }
       const Expressions* expressions = nullptr;
-      const Rule* rule =
-          binary_id == 0 ? nullptr
-                         : RuleFor(cache, *mapping, binary_id, lookup - bias, &expressions);
+      const Rule* rule = binary_id == 0
+                             ? nullptr
+                             : RuleFor(cache, *mapping, binary_id, lookup - bias, &expressions);
       if (rule == nullptr) {
         // No CFI for code that is there (JIT code, bare assembly): try an rbp frame.
-        if (!regs->Has(kRbp)) return {n, StopReason::kNoUnwindInfo};
+        if (!regs->Has(kRbp)) return stop(StopReason::kNoUnwindInfo);
         rule = &FramePointerRule();
       }
       // The CFA.
       uint64_t cfa = 0;
+      expressions_used |= rule->has_expressions || expressions != nullptr;
       if (rule->cfa_expression) {
-        if (expressions == nullptr) return {n, StopReason::kBadMemory};
+        if (expressions == nullptr) return stop(StopReason::kBadMemory);
         const ExpressionResult e = Evaluate(expressions->cfa, *regs, 0, snapshot);
-        if (e.status == ExpressionResult::Status::kMemory) return {n, StopReasonForRead(e.read)};
-        if (e.status != ExpressionResult::Status::kOk) return {n, StopReason::kBadMemory};
+        if (e.status == ExpressionResult::Status::kMemory) return stop(StopReasonForRead(e.read));
+        if (e.status != ExpressionResult::Status::kOk) return stop(StopReason::kBadMemory);
         cfa = e.value;
       } else {
-        if (!regs->Has(rule->cfa_reg)) return {n, StopReason::kBadMemory};
+        if (!regs->Has(rule->cfa_reg)) return stop(StopReason::kBadMemory);
         cfa = regs->value[rule->cfa_reg] + rule->cfa_offset;
       }
       // Each caller's frame lies further out than its callee's.
-      if (cfa <= regs->sp()) return {n, StopReason::kLoop};
+      if (cfa <= regs->sp()) return stop(StopReason::kLoop);
       // The caller's registers: unchanged ones, ones saved at CFA + n, then any other rule. The
       // valid bits gather in a local and are stored once: a read-modify-write of
       // caller->valid per register would chain every frame's stores through memory.
@@ -171,11 +180,12 @@ class DwarfUnwinder final : public Unwinder {
         const int i = std::countr_zero(bits);
         const int reg = kTracked[i];
         const uint64_t slot = cfa + rule->n[i];
+        if (slot >= stack.address) high = std::max(high, slot - stack.address + sizeof(uint64_t));
         const ReadResult r = ReadWord(snapshot, stack, slot, &caller->value[reg]);
         if (r == ReadResult::kOk) {
           valid |= 1u << reg;
         } else if (reg == kRip) {
-          return {n, StopReasonForRead(r)};
+          return stop(StopReasonForRead(r));
         } else if (slot < snapshot.stack_address && (had >> reg & 1) != 0) {
           // A callee-saved register whose slot cannot be read need not end the walk (libdw's
           // and perf's unwinders go on too): only a later frame that uses it can fail. A slot
@@ -188,19 +198,18 @@ class DwarfUnwinder final : public Unwinder {
       caller->valid = valid;
       for (uint32_t bits = rule->other_mask; bits != 0; bits &= bits - 1) {
         const int i = std::countr_zero(bits);
-        const ReadResult r =
-            ApplyOtherRule(rule->kinds[i], rule->n[i],
-                           expressions != nullptr ? &expressions->regs[i] : nullptr, cfa, snapshot,
-                           *regs, kTracked[i], caller);
-        if (r != ReadResult::kOk && kTracked[i] == kRip) return {n, StopReasonForRead(r)};
+        const ReadResult r = ApplyOtherRule(
+            rule->kinds[i], rule->n[i], expressions != nullptr ? &expressions->regs[i] : nullptr,
+            cfa, snapshot, *regs, kTracked[i], caller);
+        if (r != ReadResult::kOk && kTracked[i] == kRip) return stop(StopReasonForRead(r));
       }
-      if (!caller->Has(kRip) || caller->ip() == 0) return {n, StopReason::kOutermost};
+      if (!caller->Has(kRip) || caller->ip() == 0) return stop(StopReason::kOutermost);
       caller->Set(kRsp, cfa);
       pcs[n++] = caller->ip();
       exact_pc = rule->signal_frame;
       std::swap(regs, caller);
     }
-    return {n, StopReason::kFrameLimit};
+    return stop(StopReason::kFrameLimit);
   }
 
   std::string_view name() const override { return "dwarf"; }
@@ -208,8 +217,8 @@ class DwarfUnwinder final : public Unwinder {
  private:
   // The compiled rule for ELF address `elf_pc` of `mapping`'s binary (and its expressions, when
   // it has some); nullptr when no CFI covers it.
-  const Rule* RuleFor(RuleCache& cache, const Mapping& mapping, uint64_t binary_id,
-                      uint64_t elf_pc, const Expressions** expressions) {
+  const Rule* RuleFor(RuleCache& cache, const Mapping& mapping, uint64_t binary_id, uint64_t elf_pc,
+                      const Expressions** expressions) {
     RuleCache::Slot& slot = cache.SlotFor(binary_id, elf_pc);
     if (slot.binary_id == binary_id && slot.elf_pc == elf_pc && !slot.rule.has_expressions) {
       ++cache.stats.cache_hits;

@@ -90,6 +90,7 @@ TEST(DiskValuesTest, CounterNames) {
                                            "engine.jobs",
                                            "engine.requests",
                                            "engine.shared",
+                                           "engine.taken snapshots",
                                            "engine.truncated copies",
                                            "engine.unwinds",
                                            "filtered out",

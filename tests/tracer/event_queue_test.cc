@@ -18,7 +18,7 @@ TEST(EventQueueTest, MergesBuffersIntoTimeOrderUpToTheHorizon) {
   q.Push(400, Bytes(4));
   std::vector<uint64_t> times;
   std::vector<uint8_t> tags;
-  auto collect = [&](uint64_t t, std::span<const uint8_t> r) {
+  auto collect = [&](uint64_t t, std::span<const uint8_t> r, EventQueue::Buffer*) {
     times.push_back(t);
     tags.push_back(r[0]);
   };
@@ -37,9 +37,31 @@ TEST(EventQueueTest, EqualTimesKeepArrivalOrder) {
   EventQueue q;
   for (uint8_t i = 0; i < 20; ++i) q.Push(7, Bytes(i));
   std::vector<uint8_t> tags;
-  q.PopAll([&](uint64_t, std::span<const uint8_t> r) { tags.push_back(r[0]); });
+  q.PopAll(
+      [&](uint64_t, std::span<const uint8_t> r, EventQueue::Buffer*) { tags.push_back(r[0]); });
   ASSERT_EQ(tags.size(), 20u);
   for (uint8_t i = 0; i < 20; ++i) EXPECT_EQ(tags[i], i);
+}
+
+// A visitor that takes a record's buffer (the unwind engine taking a stack copy) leaves the queue
+// another, of any size, to reuse: later records arrive whole.
+TEST(EventQueueTest, VisitorsMayTakeBuffers) {
+  EventQueue q;
+  std::vector<EventQueue::Buffer> taken;
+  for (uint8_t round = 0; round < 3; ++round) {
+    for (uint8_t i = 0; i < 4; ++i) q.Push(i, std::vector<uint8_t>(24 + 8 * i, 10 * round + i));
+    q.PopAll([&](uint64_t, std::span<const uint8_t> r, EventQueue::Buffer* buffer) {
+      ASSERT_EQ(reinterpret_cast<const uint8_t*>(buffer->data()), r.data());
+      EXPECT_EQ(r.size(), 24u + 8 * (r[0] % 10));
+      for (uint8_t b : r) EXPECT_EQ(b, r[0]);
+      EventQueue::Buffer other(round);  // what the taker gives back: here smaller, or empty
+      std::swap(*buffer, other);
+      taken.push_back(std::move(other));
+    });
+  }
+  ASSERT_EQ(taken.size(), 12u);
+  // Taken buffers keep their record's bytes.
+  EXPECT_EQ(reinterpret_cast<const uint8_t*>(taken[5].data())[0], 11);
 }
 
 }  // namespace

@@ -153,6 +153,58 @@ TEST_F(DeferredUnwinderTest, IdenticalSnapshotsReuseOneResult) {
   EXPECT_EQ(a.got[1].first, second.cookie);
 }
 
+// An unwinder that says it read the first `extent` bytes of every copy.
+class ExtentUnwinder final : public Unwinder {
+ public:
+  explicit ExtentUnwinder(uint64_t extent) : extent_(extent) {}
+  UnwindResult Unwind(const Snapshot& s, std::span<uint64_t> pcs) override {
+    calls_.fetch_add(1);
+    pcs[0] = s.regs.ip();
+    pcs[1] = s.stack.empty() ? 0 : s.stack[0];
+    return {2, StopReason::kOutermost, extent_};
+  }
+  std::string_view name() const override { return "extent"; }
+  int calls() const { return calls_.load(); }
+
+ private:
+  uint64_t extent_;
+  std::atomic<int> calls_{0};
+};
+
+// Only the bytes an unwind read decide a content hit: a snapshot equal to an earlier one up to
+// the earlier unwind's extent reuses its result, however it differs beyond; one that differs
+// within it, or is shorter than it, is unwound.
+TEST(DeferredUnwinderContentTest, OnlyTheBytesReadMustBeEqual) {
+  auto unwinder = std::make_unique<ExtentUnwinder>(64);
+  ExtentUnwinder* fake = unwinder.get();
+  absl::StatusOr<std::unique_ptr<DeferredUnwinder>> engine =
+      DeferredUnwinder::Create({.unwinder = std::move(unwinder), .workers = 1});
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  Calls calls;
+  const absl::StatusOr<UnwindWork> work = (*engine)->Register(calls.Callback());
+  ASSERT_TRUE(work.ok());
+  auto request = [&](const std::vector<uint8_t>& stack) {
+    (*engine)->Request(*work, Event(7, 0x401000, true, stack));
+    (*engine)->Flush();
+  };
+  std::vector<uint8_t> stack(256, 0x11);
+  request(stack);  // unwound
+  std::fill(stack.begin() + 64, stack.end(), 0x22);
+  request(stack);  // differs beyond the extent: a hit
+  EXPECT_EQ(fake->calls(), 1);
+  request(std::vector<uint8_t>(stack.begin(), stack.begin() + 64));  // as long as it: a hit
+  EXPECT_EQ(fake->calls(), 1);
+  request(std::vector<uint8_t>(stack.begin(), stack.begin() + 56));  // shorter: unwound
+  EXPECT_EQ(fake->calls(), 2);
+  stack[63] = 0x33;
+  request(stack);  // differs within the extent: unwound
+  EXPECT_EQ(fake->calls(), 3);
+  EXPECT_EQ((*engine)->Stats()[EngineStat::kContentHits], 2u);
+  ASSERT_EQ(calls.size(), 5u);
+  EXPECT_EQ(calls.got[1].second, calls.got[0].second);
+  (*engine)->Cancel(*work);
+}
+
 TEST_F(DeferredUnwinderTest, AFullQueueDropsSnapshotsAndCountsThem) {
   Gate gate(false);
   Start({.workers = 1, .queue_capacity = 2}, &gate);
@@ -171,6 +223,64 @@ TEST_F(DeferredUnwinderTest, AFullQueueDropsSnapshotsAndCountsThem) {
   gate.Open();
   engine_->Flush();
   EXPECT_EQ(a.size(), 3u);
+}
+
+// The unwinder of TakesTheRequestersBuffer: keeps the bytes of every snapshot it is given.
+class BytesUnwinder final : public Unwinder {
+ public:
+  UnwindResult Unwind(const Snapshot& s, std::span<uint64_t> pcs) override {
+    std::lock_guard lock(mu_);
+    seen_.emplace_back(s.stack.begin(), s.stack.end());
+    pcs[0] = s.regs.ip();
+    return {1, StopReason::kOutermost};
+  }
+  std::string_view name() const override { return "bytes"; }
+  std::vector<std::vector<uint8_t>> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::vector<uint8_t>> seen_;
+};
+
+// A requester done with the buffer its snapshot lies in (the tracer's queue of records) hands it
+// over: the engine takes it, leaving one of its own, and unwinds the same bytes without a copy.
+TEST(DeferredUnwinderBuffersTest, TakesTheRequestersBufferInsteadOfCopying) {
+  auto unwinder = std::make_unique<BytesUnwinder>();
+  BytesUnwinder* bytes = unwinder.get();
+  absl::StatusOr<std::unique_ptr<DeferredUnwinder>> engine =
+      DeferredUnwinder::Create({.unwinder = std::move(unwinder), .workers = 1, .content_cache = 0});
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  Calls calls;
+  const absl::StatusOr<UnwindWork> work = (*engine)->Register(calls.Callback());
+  ASSERT_TRUE(work.ok());
+
+  // A record: 16 bytes of header, then 200 bytes of stack.
+  StackBuffer record(27);
+  auto* record_bytes = reinterpret_cast<uint8_t*>(record.data());
+  for (size_t i = 0; i < 8 * record.size(); ++i) record_bytes[i] = static_cast<uint8_t>(i);
+  const std::vector<uint8_t> expected(record_bytes + 16, record_bytes + 216);
+  TaskContext taken = Event(1, 0x401000, true, {});
+  taken.stack = std::span<const uint8_t>(record_bytes + 16, 200);
+  taken.stack_buffer = &record;
+  EXPECT_EQ((*engine)->Request(*work, taken).status, RequestStatus::kQueued);
+  EXPECT_NE(reinterpret_cast<uint8_t*>(record.data()), record_bytes);  // it took the buffer
+
+  // A stack outside the buffer given is copied; the buffer stays the requester's.
+  StackBuffer unrelated(4);
+  const std::vector<uint8_t> other(64, 0x5a);
+  TaskContext copied = Event(2, 0x402000, true, other);
+  copied.stack_buffer = &unrelated;
+  EXPECT_EQ((*engine)->Request(*work, copied).status, RequestStatus::kQueued);
+  EXPECT_EQ(unrelated.size(), 4u);
+  (*engine)->Flush();
+
+  EXPECT_THAT(bytes->seen(), ::testing::UnorderedElementsAre(expected, other));
+  EXPECT_EQ((*engine)->Stats()[EngineStat::kTakenSnapshots], 1u);
+  EXPECT_EQ(calls.size(), 2u);
+  (*engine)->Cancel(*work);
 }
 
 TEST_F(DeferredUnwinderTest, SnapshotsAreCutToMaxStackBytes) {

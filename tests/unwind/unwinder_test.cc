@@ -157,6 +157,50 @@ TEST(DwarfUnwindersTest, AgreeFrameForFrame) {
   }
 }
 
+// The engine's content cache trusts the extent the DWARF unwinder reports: the copy cut there
+// must unwind to the same frames (and report the same extent), and a copy that differs only
+// beyond it must too. A truncated copy, whose reads fell past its end, reports the whole copy.
+TEST(DwarfUnwinderTest, TheStackExtentDecidesTheResult) {
+  BinaryCache binaries;
+  std::unique_ptr<Unwinder> dwarf = MakeDwarfUnwinder();
+  for (const std::string variant : {"nofp", "fp", "shlib"}) {
+    for (int depth : {4, 20, 60}) {
+      SCOPED_TRACE(variant + " at depth " + std::to_string(depth));
+      absl::StatusOr<testing::LoadedCapture> loaded =
+          testing::CaptureStack(testing::UnwindTarget(variant), depth, 65536, &binaries);
+      ASSERT_TRUE(loaded.ok()) << loaded.status();
+      const Snapshot whole = loaded->snapshot();
+      UnwindResult result;
+      const std::vector<uint64_t> frames = UnwindAll(*dwarf, whole, &result);
+      ASSERT_EQ(result.reason, StopReason::kOutermost);
+      ASSERT_NE(result.stack_extent, kWholeStack);
+      ASSERT_LE(result.stack_extent, whole.stack.size());
+      ASSERT_GT(result.stack_extent, 0u);
+
+      Snapshot cut = whole;
+      cut.stack = whole.stack.first(result.stack_extent);
+      UnwindResult cut_result;
+      EXPECT_EQ(UnwindAll(*dwarf, cut, &cut_result), frames);
+      EXPECT_EQ(cut_result.reason, StopReason::kOutermost);
+      EXPECT_EQ(cut_result.stack_extent, result.stack_extent);
+
+      std::vector<uint8_t> changed(whole.stack.begin(), whole.stack.end());
+      std::fill(changed.begin() + result.stack_extent, changed.end(), 0xee);
+      Snapshot beyond = whole;
+      beyond.stack = changed;
+      UnwindResult beyond_result;
+      EXPECT_EQ(UnwindAll(*dwarf, beyond, &beyond_result), frames);
+
+      // One word short of the extent: a read falls past the copy's end.
+      Snapshot shorter = whole;
+      shorter.stack = whole.stack.first(result.stack_extent - 8);
+      UnwindResult shorter_result;
+      UnwindAll(*dwarf, shorter, &shorter_result);
+      EXPECT_EQ(shorter_result.stack_extent, kWholeStack);
+    }
+  }
+}
+
 // Without frame pointers rbp is an ordinary register: the frame-pointer unwinder may return a
 // short or wrong stack, but it must stop by itself, cleanly, for a reason it names.
 TEST(FramePointerUnwinderTest, EndsCleanlyWithoutFramePointers) {

@@ -75,13 +75,14 @@ class RecordDispatcher {
 
   RecordDispatcher(Events events, Filters filters, Parts parts, Host* host, event::TraceSink* sink);
 
-  // One record, whole (header included).
-  void Process(std::span<const uint8_t> record);
+  // One record, whole (header included); `buffer`, when given, holds it and may be taken (a
+  // sample's stack copy moves on to the unwind engine in it).
+  void Process(std::span<const uint8_t> record, unwind::StackBuffer* buffer = nullptr);
   // The end: threads still off the CPU get their intervals, ending at `now_ns`.
   void Finish(uint64_t now_ns);
 
  private:
-  void OnSample(const SampleRecord& s, uint32_t event);
+  void OnSample(const SampleRecord& s, uint32_t event, unwind::StackBuffer* buffer);
   void OnMmap(const event::Mmap2Record& m);
   void OnTask(const event::TaskRecord& t);
   void OnDeferredCallchain(const DeferredCallchainRecord& d);

@@ -20,6 +20,7 @@
 #include "dprof/event/event.h"
 #include "dprof/tracer/records.h"
 #include "dprof/unwind/address_space.h"
+#include "dprof/unwind/deferred_unwinder.h"
 #include "tracer/internal/attrs.h"
 #include "tracer/internal/source_counters.h"
 #include "tracer/internal/stack_services.h"
@@ -37,9 +38,10 @@ class SampleStacks {
   // its user stack. A sample without a user context (a kernel thread; no user frames walked; no
   // registers or stack copied) is counted as kNoUserContext; one with registers and no stack
   // bytes is kMissing. `space_of` gives the address space of a pid (dwarf requests carry it).
+  // `buffer`, when given, holds `s` and may be taken by the engine instead of copying the stack.
   void Attach(const SampleRecord& s,
               absl::FunctionRef<std::shared_ptr<const unwind::AddressSpace>(uint32_t)> space_of,
-              event::TraceEvent* e);
+              event::TraceEvent* e, unwind::StackBuffer* buffer = nullptr);
 
  private:
   // The user frames the kernel walked: inline in the event.

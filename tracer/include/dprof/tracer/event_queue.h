@@ -7,7 +7,8 @@
 // every buffer has already been read dry (perf's "finished round" rule). At the end it pops all.
 //
 // Records are copied in, into 8-byte-aligned buffers that are reused, so steady state does not
-// allocate. Ties keep arrival order.
+// allocate. The visitor may take a record's buffer (swap it with another): a sample's stack copy
+// then moves on to the unwind engine without a second copy. Ties keep arrival order.
 //
 // Context: one thread.
 #ifndef DPROF_TRACER_EVENT_QUEUE_H_
@@ -26,7 +27,11 @@ namespace dprof::tracer {
 
 class EventQueue {
  public:
-  using Visitor = absl::FunctionRef<void(uint64_t time, std::span<const uint8_t> record)>;
+  using Buffer = std::vector<uint64_t>;
+  // `record` lies in `buffer`, which the visitor may swap with another of any size: the queue
+  // reuses whichever it is left with.
+  using Visitor =
+      absl::FunctionRef<void(uint64_t time, std::span<const uint8_t> record, Buffer* buffer)>;
 
   // Copies `record` in, to be delivered in order of `time`.
   void Push(uint64_t time, std::span<const uint8_t> record);
@@ -45,7 +50,7 @@ class EventQueue {
   struct Entry {
     uint64_t time;
     uint64_t seq;
-    std::vector<uint64_t>* buffer;
+    Buffer* buffer;
     size_t size;
   };
   static bool Later(const Entry& a, const Entry& b) {
@@ -53,8 +58,8 @@ class EventQueue {
   }
 
   std::vector<Entry> heap_;  // a min-heap by (time, seq)
-  std::vector<std::unique_ptr<std::vector<uint64_t>>> buffers_;
-  std::vector<std::vector<uint64_t>*> free_;
+  std::vector<std::unique_ptr<Buffer>> buffers_;
+  std::vector<Buffer*> free_;
   uint64_t seq_ = 0;
   size_t bytes_ = 0;
 };

@@ -76,6 +76,9 @@ struct UnwindWork {
   uint64_t generation = 0;
 };
 
+// Memory holding a stack snapshot, 8-byte aligned.
+using StackBuffer = std::vector<uint64_t>;
+
 // What the sampler knows about an event when it asks for the task's user stack.
 struct TaskContext {
   uint32_t pid = 0;
@@ -90,6 +93,9 @@ struct TaskContext {
   Registers regs = {};  // user registers
   uint64_t stack_address = 0;
   std::span<const uint8_t> stack = {};  // copied on the first request of an entry
+  // The buffer `stack` lies in, when the caller is done with it: the first request of an entry
+  // takes it (leaving one of the engine's in its place, of any size) instead of copying `stack`.
+  StackBuffer* stack_buffer = nullptr;
   std::shared_ptr<const AddressSpace> space = nullptr;
 };
 
@@ -118,6 +124,7 @@ enum class EngineStat : int {
   kDrops,            // snapshots dropped because the queue was full
   kTruncatedCopies,  // snapshots cut to Options::max_stack_bytes
   kCanceledRequests,
+  kTakenSnapshots,  // snapshots whose buffer the engine took from the requester (not copied)
   kCount,
 };
 inline constexpr int kNumEngineStats = static_cast<int>(EngineStat::kCount);
@@ -266,10 +273,10 @@ class DeferredUnwinder {
   std::deque<Job*> queue_ ABSL_GUARDED_BY(mu_);
   std::deque<Job*> done_ ABSL_GUARDED_BY(mu_);  // finished jobs, oldest first, for eviction
   std::vector<Job*> free_jobs_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::vector<uint8_t>*> free_stacks_ ABSL_GUARDED_BY(mu_);
+  std::vector<StackBuffer*> free_stacks_ ABSL_GUARDED_BY(mu_);
   size_t max_jobs_ = 0;  // queued, running and kept for late requests
   std::vector<std::unique_ptr<Job>> all_jobs_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::unique_ptr<std::vector<uint8_t>>> all_stacks_;
+  std::vector<std::unique_ptr<StackBuffer>> all_stacks_;
   size_t busy_ ABSL_GUARDED_BY(mu_) = 0;           // jobs queued or being processed
   size_t filling_ ABSL_GUARDED_BY(mu_) = 0;        // new jobs whose snapshot is being copied in
   int sleeping_workers_ ABSL_GUARDED_BY(mu_) = 0;  // waiting on work_ready_

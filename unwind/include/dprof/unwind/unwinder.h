@@ -39,9 +39,16 @@ std::string_view StopReasonName(StopReason reason);
 // Why to stop when a memory read failed with `result` (not kOk).
 StopReason StopReasonForRead(ReadResult result);
 
+// UnwindResult::stack_extent when the whole stack copy, and its length, may have counted.
+inline constexpr uint64_t kWholeStack = ~uint64_t{0};
+
 struct UnwindResult {
   size_t frames = 0;
   StopReason reason = StopReason::kOutermost;
+  // How much of the stack copy, from its start, decided the result: every read of the copy lay
+  // below this offset, and none went past the copy's end (a longer copy would have answered it
+  // otherwise). kWholeStack when the unwinder does not say.
+  uint64_t stack_extent = kWholeStack;
 };
 
 class Unwinder {
