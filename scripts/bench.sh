@@ -5,7 +5,10 @@
 #   unwind  bench/unwind_bench: every unwinder on the same snapshots, and the deferred engine
 #   cfi     bench/cfi_table_bench: the compiled CFI table's first rules and whole build on libc,
 #           libLLVM and chromium, against libdw reading the same CFI
-#   tracer  bench/record_vs_perf.sh: target slowdown and profiler CPU, dprof against perf record
+#   tracer  bench/record_vs_perf.sh: target slowdown and profiler CPU per sample, dprof record
+#           against perf record --call-graph dwarf at 999 Hz and 10 kHz
+#   lossless bench/lossless_rate.sh: the highest rate (per thread, both cores busy for 30 s) at
+#           which dprof record and perf record --call-graph dwarf lose no sample
 #   views   bench/views_vs_perf_script.sh: a 100k-sample recording to folded stacks and to HTML,
 #           against perf script over as many dwarf samples
 #   self    bench/self_profile_bench: a program profiling itself (dprof::Profiler) with perf_event
@@ -15,13 +18,13 @@
 #   memory  bench/record_memory.sh: peak memory of a 100k-sample `dprof record`, against perf record
 #   import  bench/import_vs_perf_script.sh: a 20k-sample dwarf perf.data to folded stacks, against
 #           perf script on the same file
-# usage: scripts/bench.sh [depot|unwind|cfi|tracer|views|self|history|memory|import|all] [extra benchmark args...]
+# usage: scripts/bench.sh [depot|unwind|cfi|tracer|lossless|views|self|history|memory|import|all] [extra benchmark args...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 which=${1:-all}
 [[ $# -gt 0 ]] && shift
-case $which in depot|unwind|cfi|tracer|views|self|history|memory|import|all) ;; *) echo "usage: $0 [depot|unwind|cfi|tracer|views|self|history|memory|import|all] [benchmark args]" >&2; exit 2;; esac
+case $which in depot|unwind|cfi|tracer|lossless|views|self|history|memory|import|all) ;; *) echo "usage: $0 [depot|unwind|cfi|tracer|lossless|views|self|history|memory|import|all] [benchmark args]" >&2; exit 2;; esac
 
 scripts/deps.sh
 configure build
@@ -115,8 +118,13 @@ if [[ $which == cfi || $which == all ]]; then
 fi
 
 if [[ $which == tracer || $which == all ]]; then
-  section "tracer: samples/cpu_bound (2 threads, fixed work) at 999 Hz, median of 5 runs"
+  section "tracer: samples/cpu_bound (2 threads, fixed work) at 999 Hz and 10 kHz, median of 5 runs"
   bench/record_vs_perf.sh build 5
+fi
+
+if [[ $which == lossless || $which == all ]]; then
+  section "lossless: samples/cpu_bound on both cores for 30 s at rising rates, dwarf stacks"
+  bench/lossless_rate.sh build 30
 fi
 
 if [[ $which == views || $which == all ]]; then

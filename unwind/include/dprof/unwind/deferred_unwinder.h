@@ -8,7 +8,8 @@
 // and calls every work whose bit is set with the same trace and cookie: each work is called once
 // per cookie, however often it asked (the kernel's per-task unwind_mask). A work asking first for
 // a cookie whose unwind already ran gets the cached trace without a new unwind, and a snapshot
-// identical in registers and stack bytes to a recent one reuses that one's result.
+// identical in registers to a recent one, and in the stack bytes that one's unwind read
+// (UnwindResult::stack_extent), reuses that one's result.
 //
 // Guarantees:
 //  - Request() never waits for an unwind, and memory stays bounded: jobs and stack buffers come
