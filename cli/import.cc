@@ -1,5 +1,7 @@
 // dprof import: a perf.data file (perf record's, any of its layouts) converted into a dprof
 // recording, unwound and named by dprof; every view then reads it as it reads dprof's own.
+#include <unistd.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -8,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/errors.h"
 #include "cli/output_file.h"
+#include "cli/status_line.h"
 #include "cli/usage.h"
 #include "dprof/perf_import.h"
 
@@ -25,7 +28,9 @@ int Import(const ImportFlags& flags) {
   }
   absl::StatusOr<bool> kept_previous = PrepareRecordingPath(flags.output);
   if (!kept_previous.ok()) return Fail(kept_previous.status());
-  absl::StatusOr<PerfImport> imported = ImportPerfData(flags.input, {.output = flags.output});
+  NamingLine naming_line(isatty(STDERR_FILENO) == 1);
+  absl::StatusOr<PerfImport> imported = ImportPerfData(
+      flags.input, {.output = flags.output, .symbols = {.progress = Draws(&naming_line)}});
   if (!imported.ok()) {
     RestorePrevious(flags.output, *kept_previous);
     return Fail(imported.status());

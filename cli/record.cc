@@ -381,6 +381,8 @@ int Record(const RecordFlags& flags) {
   StatusLine status_line(!say_nothing && isatty(STDERR_FILENO) == 1, event::MonotonicNs());
   StatusSink status_sink(&status_line);
   options->sinks = {&status_sink};
+  NamingLine naming_line(!say_nothing && isatty(STDERR_FILENO) == 1);
+  options->naming_progress = Draws(&naming_line);
   absl::StatusOr<std::unique_ptr<Profiler>> created = Profiler::Create(*std::move(options));
   if (!created.ok()) {
     const absl::StatusCode code = created.status().code();

@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "cli/errors.h"
+#include "cli/status_line.h"
 #include "dprof/perf_import.h"
 #include "dprof/profile/recording_reader.h"
 #include "dprof/profile/symbolizer.h"
@@ -33,7 +34,9 @@ bool IsPerfDataFile(const std::string& path) {
 
 absl::StatusOr<profile::Recording> LoadRecording(const std::string& path) {
   if (IsPerfDataFile(path)) {
-    absl::StatusOr<PerfImport> imported = ImportPerfData(path);
+    NamingLine naming_line(isatty(STDERR_FILENO) == 1);
+    absl::StatusOr<PerfImport> imported =
+        ImportPerfData(path, {.symbols = {.progress = Draws(&naming_line)}});
     if (!imported.ok()) return imported.status();
     for (const std::string& warning : imported->warnings) Warn(warning);
     return std::move(imported->recording);
@@ -58,7 +61,8 @@ absl::StatusOr<profile::Recording> LoadRecording(const std::string& path) {
     Warn(absl::StrCat(path,
                       " holds no symbols (the recording ended before writing them); naming "
                       "addresses from this machine's files now"));
-    profile::Symbolizer symbolizer({});
+    NamingLine naming_line(isatty(STDERR_FILENO) == 1);
+    profile::Symbolizer symbolizer({.progress = Draws(&naming_line)});
     profile::SymbolizeRecording(*recording, symbolizer);
     for (const std::string& note : symbolizer.notes()) Warn(note);
   }

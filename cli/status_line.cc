@@ -37,6 +37,31 @@ void StatusLine::Update(uint64_t now_ns, const event::TracerStats& stats, uint64
   drawn_ = true;
 }
 
+void NamingLine::Update(uint64_t now_ns, const profile::Symbolizer::Progress& progress) {
+  if (!enabled_) return;
+  if (progress.named == 0) start_ns_ = now_ns;
+  if (progress.named >= progress.addresses) {
+    if (drawn_) {
+      std::fputs("\r\033[K", stderr);
+      std::fflush(stderr);
+      drawn_ = false;
+    }
+    return;
+  }
+  if (now_ns < start_ns_ + kDelayNs || (drawn_ && now_ns < last_ns_ + kIntervalNs)) return;
+  last_ns_ = now_ns;
+  std::fprintf(stderr, "\rdprof: naming %zu stacks in %zu binaries… %zu%%\033[K", progress.stacks,
+               progress.binaries, 100 * progress.named / progress.addresses);
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+std::function<void(const profile::Symbolizer::Progress&)> Draws(NamingLine* line) {
+  return [line](const profile::Symbolizer::Progress& progress) {
+    line->Update(event::MonotonicNs(), progress);
+  };
+}
+
 void StatusLine::Clear() {
   if (!drawn_) return;
   std::fputs("\r\033[K", stderr);

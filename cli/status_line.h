@@ -4,7 +4,9 @@
 #define DPROF_CLI_STATUS_LINE_H_
 
 #include <cstdint>
+#include <functional>
 
+#include "dprof/profile/symbolizer.h"
 #include "dprof/tracer/tracer.h"
 
 namespace dprof::cli {
@@ -30,6 +32,28 @@ class StatusLine {
   uint64_t last_events_ = 0;
   bool drawn_ = false;
 };
+
+// "dprof: naming 3570 stacks in 14 binaries… 40%" while a recording's addresses are named at its
+// end, drawn once that has taken half a second, and erased when it ends.
+class NamingLine {
+ public:
+  // Draws only when `enabled` (stderr is a terminal).
+  explicit NamingLine(bool enabled) : enabled_(enabled) {}
+  // Context: the thread finishing the recording (ProfilerOptions::naming_progress).
+  void Update(uint64_t now_ns, const profile::Symbolizer::Progress& progress);
+
+ private:
+  static constexpr uint64_t kDelayNs = 500'000'000;
+  static constexpr uint64_t kIntervalNs = 250'000'000;
+  bool enabled_;
+  uint64_t start_ns_ = 0;
+  uint64_t last_ns_ = 0;
+  bool drawn_ = false;
+};
+
+// A naming progress callback (Symbolizer::Options::progress, ProfilerOptions::naming_progress)
+// that draws `line`, which must outlive it.
+std::function<void(const profile::Symbolizer::Progress&)> Draws(NamingLine* line);
 
 // "512 B", "12.3 KiB", "4.5 MiB", "1.2 GiB".
 std::string FormatBytes(uint64_t bytes);

@@ -98,11 +98,28 @@ Dwarf_Die Declaration(Dwarf_Die* die) {
   return d;
 }
 
+// Whether the compile unit of `die` is C, where nothing encloses a function's name (finding what
+// does walks the unit's tree from its root: seconds over a large program's many addresses).
+bool InC(Dwarf_Die* die) {
+  Dwarf_Die cu;
+  if (dwarf_diecu(die, &cu, nullptr, nullptr) == nullptr) return false;
+  switch (dwarf_srclang(&cu)) {
+    case DW_LANG_C89:
+    case DW_LANG_C:
+    case DW_LANG_C99:
+    case DW_LANG_C11:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // "ns::Class::name" from the namespaces, types and functions around a declaration.
 std::string QualifiedName(Dwarf_Die* die) {
   Dwarf_Die declaration = Declaration(die);
   const char* name = dwarf_diename(&declaration);
   if (name == nullptr) return "";
+  if (InC(&declaration)) return name;
   std::string qualified;
   Dwarf_Die* scopes = nullptr;
   const int depth = dwarf_getscopes_die(&declaration, &scopes);
@@ -264,8 +281,12 @@ BinarySymbols::Named BinarySymbols::Resolve(uint64_t vaddr) {
     for (int i = 0; i < depth; ++i) {
       const int tag = dwarf_tag(&chain[i]);
       if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
-      bool mangled = false;
-      frames.push_back(SymbolFrame{.function = FunctionName(&chain[i], &mangled),
+      // Many addresses lie in one function: its name is made once (by the DIE's place in the
+      // file's mapped DWARF, unique while the file is open).
+      auto [known, fresh] = function_names_.try_emplace(chain[i].addr);
+      if (fresh) known->second.first = FunctionName(&chain[i], &known->second.second);
+      const bool mangled = known->second.second;
+      frames.push_back(SymbolFrame{.function = known->second.first,
                                    .file = file,
                                    .line = line,
                                    .inlined = tag == DW_TAG_inlined_subroutine});

@@ -26,6 +26,8 @@ namespace dprof::profile {
 namespace {
 
 constexpr absl::string_view kDeletedSuffix = " (deleted)";
+// SymbolizeRecording tells its progress after every this many addresses.
+constexpr size_t kProgressEvery = 256;
 
 // The size of an ELF image in memory: up to its section headers or its last loaded byte.
 size_t ImageSize(const uint8_t* image) {
@@ -213,7 +215,7 @@ void SymbolizeRecording(Recording& recording, Symbolizer& symbolizer) {
   // a stack's innermost frame): user addresses under the mapping that held them at the event
   // (else under their process), kernel addresses under kKernelPid.
   absl::flat_hash_map<std::pair<uint32_t, uint64_t>, bool> mapped, unmapped;
-  absl::flat_hash_set<StackId> kernel_stacks;
+  absl::flat_hash_set<StackId> kernel_stacks, user_stacks;
   for (const Event& e : recording.events) {
     const std::vector<uint64_t>* kernel = recording.Stack(e.kernel_stack);
     if (kernel != nullptr && kernel_stacks.insert(e.kernel_stack).second) {
@@ -226,6 +228,7 @@ void SymbolizeRecording(Recording& recording, Symbolizer& symbolizer) {
     }
     const std::vector<uint64_t>* pcs = recording.Stack(user);
     if (pcs == nullptr) continue;
+    user_stacks.insert(user);  // counted once; named per event (its process and time decide)
     for (size_t i = 0; i < pcs->size(); ++i) {
       const uint64_t pc = (*pcs)[i];
       const uint32_t m = history.MappingAt(e.pid, e.time_ns, pc);
@@ -274,11 +277,28 @@ void SymbolizeRecording(Recording& recording, Symbolizer& symbolizer) {
     std::sort(v.begin(), v.end());
     return v;
   };
+  // What there is to name, for whoever shows progress: the stacks, and the files behind their
+  // addresses (a path mapped by many processes counts once; so does the kernel).
+  Symbolizer::Progress progress{.stacks = kernel_stacks.size() + user_stacks.size(),
+                                .addresses = mapped.size() + unmapped.size()};
+  {
+    absl::flat_hash_set<std::string_view> files;
+    for (const auto& [site, return_address] : mapped)
+      files.insert(recording.mappings[site.first].path);
+    bool kernel = false;
+    for (const auto& [site, return_address] : unmapped) kernel |= site.first == kKernelPid;
+    progress.binaries = files.size() + (kernel ? 1 : 0);
+  }
+  symbolizer.ReportProgress(progress);
+  auto named_one = [&] {
+    if (++progress.named % kProgressEvery == 0) symbolizer.ReportProgress(progress);
+  };
   for (const auto& [site, return_address] : sorted(mapped)) {
     const auto [index, address] = site;
     recording.mapped_symbol_of[site] = add(
         symbolizer.User(recording.mappings[index].pid, &mapping_at(index), address, return_address),
         return_address);
+    named_one();
   }
   for (const auto& [site, return_address] : sorted(unmapped)) {
     const auto [pid, address] = site;
@@ -286,6 +306,11 @@ void SymbolizeRecording(Recording& recording, Symbolizer& symbolizer) {
         add(pid == kKernelPid ? symbolizer.Kernel(address, return_address)
                               : symbolizer.User(pid, nullptr, address, return_address),
             return_address);
+    named_one();
+  }
+  // The end (unless the last report was it): a recording with nothing to name ends as it starts.
+  if (progress.named == 0 || progress.named % kProgressEvery != 0) {
+    symbolizer.ReportProgress(progress);
   }
 }
 

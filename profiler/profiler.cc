@@ -410,7 +410,7 @@ absl::Status Profiler::Impl::Finish() {
   Wait(std::chrono::nanoseconds(0));
   reader_.join();
   finished_ = true;
-  profile::Symbolizer symbolizer({}, source_->binaries());
+  profile::Symbolizer symbolizer({.progress = options_.naming_progress}, source_->binaries());
   finish_status_ = recorder_->Finish(profile::CountersOf(source_->Stats()), &symbolizer);
   notes_ = symbolizer.notes();
   if (finish_status_.ok()) {

@@ -9,6 +9,8 @@
 #           against perf record --call-graph dwarf at 999 Hz and 10 kHz
 #   lossless bench/lossless_rate.sh: the highest rate (per thread, both cores busy for 30 s) at
 #           which dprof record and perf record --call-graph dwarf lose no sample
+#   finish  bench/finish_vs_perf.sh: wall time beyond the target's own (naming addresses at the
+#           end) of dprof record against perf record, on make -j2 of 40 C files and on -a
 #   views   bench/views_vs_perf_script.sh: a 100k-sample recording to folded stacks and to HTML,
 #           against perf script over as many dwarf samples
 #   self    bench/self_profile_bench: a program profiling itself (dprof::Profiler) with perf_event
@@ -18,13 +20,13 @@
 #   memory  bench/record_memory.sh: peak memory of a 100k-sample `dprof record`, against perf record
 #   import  bench/import_vs_perf_script.sh: a 20k-sample dwarf perf.data to folded stacks, against
 #           perf script on the same file
-# usage: scripts/bench.sh [depot|unwind|cfi|tracer|lossless|views|self|history|memory|import|all] [extra benchmark args...]
+# usage: scripts/bench.sh [depot|unwind|cfi|tracer|lossless|finish|views|self|history|memory|import|all] [extra benchmark args...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 which=${1:-all}
 [[ $# -gt 0 ]] && shift
-case $which in depot|unwind|cfi|tracer|lossless|views|self|history|memory|import|all) ;; *) echo "usage: $0 [depot|unwind|cfi|tracer|lossless|views|self|history|memory|import|all] [benchmark args]" >&2; exit 2;; esac
+case $which in depot|unwind|cfi|tracer|lossless|finish|views|self|history|memory|import|all) ;; *) echo "usage: $0 [depot|unwind|cfi|tracer|lossless|finish|views|self|history|memory|import|all] [benchmark args]" >&2; exit 2;; esac
 
 scripts/deps.sh
 configure build
@@ -125,6 +127,11 @@ fi
 if [[ $which == lossless || $which == all ]]; then
   section "lossless: samples/cpu_bound on both cores for 30 s at rising rates, dwarf stacks"
   bench/lossless_rate.sh build 30
+fi
+
+if [[ $which == finish || $which == all ]]; then
+  section "finish: make -j2 of 40 C files, and -a for 5 s during it: wall time beyond the target's"
+  bench/finish_vs_perf.sh build 3
 fi
 
 if [[ $which == views || $which == all ]]; then

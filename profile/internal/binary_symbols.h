@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -56,6 +57,9 @@ class BinarySymbols {
   std::unique_ptr<Session> session_;
   std::optional<SymbolTable> table_;
   absl::flat_hash_map<uint64_t, Named> cache_;
+  // Function DIEs (by their address in the mapped DWARF) to their names, and whether each came
+  // from a C++ linkage name.
+  absl::flat_hash_map<const void*, std::pair<std::string, bool>> function_names_;
 };
 
 }  // namespace dprof::profile::internal

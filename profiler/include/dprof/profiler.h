@@ -48,6 +48,7 @@
 #include "dprof/profile/output_file.h"
 #include "dprof/profile/recording.h"
 #include "dprof/profile/report.h"
+#include "dprof/profile/symbolizer.h"
 #include "dprof/profile/view.h"
 #include "dprof/tracer/tracer.h"
 #include "dprof/unwind/deferred_unwinder.h"
@@ -115,6 +116,9 @@ struct ProfilerOptions {
   // Told, once, what the user should know: that sampling fell back to timer signals, and why.
   // Called on the thread that called Create(). Library code never prints; this is how to.
   std::function<void(std::string_view)> notice = nullptr;
+  // Told how naming the recording's addresses goes when it ends (Finish()), on its thread: what
+  // a caller needs for a status line while that takes long.
+  std::function<void(const profile::Symbolizer::Progress&)> naming_progress = nullptr;
 };
 
 // A finished recording: its events, stacks, symbols and counters, as views and files.

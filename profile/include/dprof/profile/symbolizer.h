@@ -25,6 +25,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,14 @@ class PerfMap;
 
 class Symbolizer {
  public:
+  // How naming a recording's addresses (SymbolizeRecording) goes.
+  struct Progress {
+    size_t stacks = 0;     // distinct stacks whose frames are named
+    size_t binaries = 0;   // files holding their code (the kernel counts as one)
+    size_t addresses = 0;  // distinct addresses to name
+    size_t named = 0;      // of them, named so far
+  };
+
   struct Options {
     std::string kallsyms = "/proc/kallsyms";  // empty: kernel frames stay unnamed, silently
     std::string modules = "/proc/modules";
@@ -58,6 +67,9 @@ class Symbolizer {
     // /proc/PID/map_files. False for a recording made elsewhere or long ago (an imported
     // perf.data): its files are opened by path and build-id only.
     bool live_processes = true;
+    // Told how SymbolizeRecording goes: at its start, every few hundred addresses, and at its
+    // end (named == addresses). On the calling thread; it must not call back into the symbolizer.
+    std::function<void(const Progress&)> progress = nullptr;
   };
 
   // `binaries` (may be null: the symbolizer keeps its own) must outlive the symbolizer.
@@ -74,6 +86,10 @@ class Symbolizer {
   Symbol Kernel(uint64_t address, bool return_address);
 
   unwind::BinaryCache* binaries() { return binaries_; }
+  // Tells Options::progress, when there is one.
+  void ReportProgress(const Progress& progress) const {
+    if (options_.progress) options_.progress(progress);
+  }
   // The root through which process `pid`'s files are opened: "/proc/PID/root" while it can be
   // reached (as first asked), else "" (the files as dprof sees them; always without
   // Options::live_processes).
