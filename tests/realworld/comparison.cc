@@ -208,6 +208,14 @@ Figures PerfFigures(const std::string& path) {
   return f;
 }
 
+Figures ImportedFigures(const std::string& perf_data) {
+  const std::string imported = perf_data + ".dprof";
+  std::string err;
+  const int code = RunProgram({DPROF_CLI, "import", perf_data, "-o", imported}, nullptr, &err);
+  EXPECT_EQ(code, 0) << err;
+  return code == 0 ? DprofFigures(imported) : Figures{};
+}
+
 double Figures::SelfShare(const std::string& function) const {
   auto it = self.find(function);
   return it == self.end() ? 0 : Share(it->second);
@@ -297,9 +305,20 @@ double SelfShareSpread(const std::vector<Figures>& runs, const std::string& func
   return high - low;
 }
 
-// `d` and `p`: every run of dprof and of perf together; `perf_runs`: each of perf's alone.
+// How far apart two shares (percent) of `a` and `b` samples may fall by sampling alone, had the
+// workload run the same both times: three standard errors of their difference, with `share` the
+// proportion both estimate. (Samples come in bursts of a phase, so this is a floor.)
+double SamplingSpread(double share, uint64_t a, uint64_t b) {
+  if (a == 0 || b == 0) return 0;
+  const double p = std::clamp(share / 100, 0.0, 1.0);
+  return 300 *
+         std::sqrt(p * (1 - p) * (1.0 / static_cast<double>(a) + 1.0 / static_cast<double>(b)));
+}
+
+// `d` and `p`: every run of dprof and of perf together; `perf_runs`: each of perf's alone; `s`:
+// dprof's reading of perf's own recordings (dprof import), every run together.
 Verdict Compare(const Workload& w, const Figures& d, const Figures& p,
-                const std::vector<Figures>& perf_runs) {
+                const std::vector<Figures>& perf_runs, const Figures& s) {
   Verdict v;
   // Side by side: every function either tool gives a share of at least min_share.
   std::set<std::string> functions;
@@ -330,21 +349,42 @@ Verdict Compare(const Workload& w, const Figures& d, const Figures& p,
   v.named = NamedLeafAsIn(d, p);
   const double named = d.Share(d.named), perf_named = p.Share(p.named);
   const double complete = d.Share(d.complete), perf_complete = p.Share(p.complete);
+  // Different recordings name as much as their samples fell in named code: the shares may differ
+  // by sampling (2 points at least). On perf's own snapshots there is no such excuse: dprof must
+  // name and complete at least what perf does there, up to a few samples.
+  const double named_allowed = std::max(2.0, SamplingSpread(perf_named, d.samples, p.samples));
+  const double complete_allowed =
+      std::max(2.0, SamplingSpread(perf_complete, d.samples, p.samples));
+  const double same_allowed = 0.5;
+  const auto row = [&](const char* what, double a, double b, double allowed) {
+    table << absl::StrFormat("  %-52s %8.2f %8.2f %8.2f\n", what, a, b, allowed);
+    return a < b - allowed;
+  };
   table << absl::StrFormat("  %-52s %8.2f %8.2f\n", "named leaf %", named, perf_named);
-  table << absl::StrFormat("  %-52s %8.2f %8.2f\n", "named leaf %, as perf's modules weigh",
-                           v.named, perf_named);
-  table << absl::StrFormat("  %-52s %8.2f %8.2f\n", "complete stacks %", complete, perf_complete);
+  if (row("named leaf %, as perf's modules weigh", v.named, perf_named, named_allowed)) {
+    v.failures.push_back(absl::StrFormat("named leaves %.2f%% against perf's %.2f%% (%.2f allowed)",
+                                         v.named, perf_named, named_allowed));
+  }
+  if (row("named leaf %, dprof on perf's own snapshots", s.Share(s.named), perf_named,
+          same_allowed)) {
+    v.failures.push_back(
+        absl::StrFormat("on perf's own snapshots, named leaves %.2f%% against perf's %.2f%%",
+                        s.Share(s.named), perf_named));
+  }
+  if (row("complete stacks %", complete, perf_complete, complete_allowed)) {
+    v.failures.push_back(
+        absl::StrFormat("complete stacks %.2f%% against perf's %.2f%% (%.2f allowed)", complete,
+                        perf_complete, complete_allowed));
+  }
+  if (row("complete stacks %, dprof on perf's own snapshots", s.Share(s.complete), perf_complete,
+          same_allowed)) {
+    v.failures.push_back(
+        absl::StrFormat("on perf's own snapshots, complete stacks %.2f%% against perf's %.2f%%",
+                        s.Share(s.complete), perf_complete));
+  }
   table << absl::StrFormat("  %-52s %8u %8u\n", "samples", d.samples, p.samples);
   table << absl::StrFormat("  %-52s %8u %8u\n", "lost", d.lost, p.lost);
   if (!perf_kept_up) table << "  (perf lost over 10% of its samples: shares not compared)\n";
-  if (v.named < perf_named - 2) {
-    v.failures.push_back(
-        absl::StrFormat("named leaves %.2f%% against perf's %.2f%%", v.named, perf_named));
-  }
-  if (complete < perf_complete - 2) {
-    v.failures.push_back(
-        absl::StrFormat("complete stacks %.2f%% against perf's %.2f%%", complete, perf_complete));
-  }
   if (d.lost > p.lost + d.samples / 100) {
     v.failures.push_back(absl::StrFormat("lost %u samples, perf %u", d.lost, p.lost));
   }
@@ -357,7 +397,7 @@ Verdict Compare(const Workload& w, const Figures& d, const Figures& p,
 void RecordAndCompare(const Workload& w, const std::string& dir,
                       const std::vector<std::string>& dprof_flags,
                       const std::vector<std::string>& perf_flags) {
-  Figures d, p;
+  Figures d, p, s;
   std::vector<Figures> perf_runs;
   Verdict v;
   int runs = 0;
@@ -373,7 +413,8 @@ void RecordAndCompare(const Workload& w, const std::string& dir,
     d.Add(dr);
     p.Add(pr);
     perf_runs.push_back(pr);
-    v = Compare(w, d, p, perf_runs);
+    s.Add(ImportedFigures(perf_file));
+    v = Compare(w, d, p, perf_runs, s);
     std::printf("%s", v.table.c_str());
     if (v.failures.empty()) break;
     if (runs == 1) {

@@ -45,6 +45,10 @@ Figures DprofFigures(const std::string& path);
 // perf's, from `perf script` of the perf.data at `path`.
 Figures PerfFigures(const std::string& path);
 
+// dprof's figures of perf's own recording at `perf_data` (dprof import): dprof's unwinder and
+// symbolizer on the very snapshots perf unwinds.
+Figures ImportedFigures(const std::string& perf_data);
+
 // How one tool records a workload.
 class Recorder {
  public:
@@ -90,12 +94,13 @@ struct Workload {
 // --call-graph dwarf,65528, and `perf_flags`), each recording in `dir`, and compares them as the
 // real-program tier demands: every function with a self share of at least min_share within
 // share_tolerance points of perf's; named leaves (as NamedLeafAsIn weighs them) and complete
-// stacks at least perf's minus 2 points; no more samples lost than perf lost (plus 1% of the
-// samples). Two runs of one program differ by a point or two (timing, address layout), in a VM
-// by more: where the first pair differs beyond a threshold, both record the workload once more,
-// the two runs of each are compared together, and a function's tolerance widens to how far its
-// share moved between perf's own two runs. Prints both side by side and appends a row to
-// DPROF_ARTIFACTS_DIR/realworld.md.
+// stacks at least perf's minus 2 points or what sampling alone may move them by; on perf's own
+// recordings (dprof import) named leaves and complete stacks at least perf's minus half a point;
+// no more samples lost than perf lost (plus 1% of the samples). Two runs of one program differ by a
+// point or two (timing, address layout), in a VM by more: where the first pair differs beyond a
+// threshold, both record the workload once more, the two runs of each are compared together, and a
+// function's tolerance widens to how far its share moved between perf's own two runs. Prints both
+// side by side and appends a row to DPROF_ARTIFACTS_DIR/realworld.md.
 void RecordAndCompare(const Workload& w, const std::string& dir,
                       const std::vector<std::string>& dprof_flags = {},
                       const std::vector<std::string>& perf_flags = {});
