@@ -1,10 +1,12 @@
 #include "profile/internal/kernel_symbols.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
@@ -14,14 +16,16 @@
 
 namespace dprof::profile::internal {
 
-namespace {
-
-// The whole file, read in large pieces: /proc/kallsyms is megabytes the kernel formats per read.
-absl::StatusOr<std::string> ReadText(const std::string& path) {
+absl::StatusOr<std::string> ReadProcText(const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return absl::NotFoundError(absl::StrCat("cannot read ", path));
   std::string text;
   size_t size = 0;
+  // A regular file says its size (one allocation); /proc files say 0.
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    text.resize(static_cast<size_t>(st.st_size) + (1 << 16));
+  }
   for (;;) {
     if (text.size() - size < (1 << 16)) text.resize(std::max<size_t>(2 * text.size(), 1 << 20));
     const ssize_t n = read(fd, text.data() + size, text.size() - size);
@@ -33,6 +37,8 @@ absl::StatusOr<std::string> ReadText(const std::string& path) {
   text.resize(size);
   return text;
 }
+
+namespace {
 
 // An address's offset in a module; the absolute address when the module's start is unknown or
 // above it.
@@ -91,7 +97,8 @@ absl::StatusOr<KernelSymbols> KernelSymbols::Parse(std::string_view kallsyms_tex
       name = name.substr(0, tab);
     }
     any_address |= address != 0;
-    if (name == "_text" && module_name.empty()) text = address;
+    if (module_name.empty() && name == "_text") text = address;
+    if (module_name.empty() && name == "_etext") k.text_end_ = address;
     if (!IsText(type) || address == 0) continue;
     uint32_t module = 0;
     if (!module_name.empty()) {
@@ -115,14 +122,6 @@ absl::StatusOr<KernelSymbols> KernelSymbols::Parse(std::string_view kallsyms_tex
     if (e.module != 0 && m.size == 0 && (m.start == 0 || e.address < m.start)) m.start = e.address;
   }
   return k;
-}
-
-absl::StatusOr<KernelSymbols> KernelSymbols::Load(const std::string& kallsyms_path,
-                                                  const std::string& modules_path) {
-  absl::StatusOr<std::string> kallsyms = ReadText(kallsyms_path);
-  if (!kallsyms.ok()) return kallsyms.status();
-  absl::StatusOr<std::string> modules = ReadText(modules_path);
-  return Parse(*kallsyms, modules.ok() ? *modules : "");
 }
 
 KernelSymbols::Found KernelSymbols::Lookup(uint64_t address) const {
@@ -149,6 +148,111 @@ KernelSymbols::Found KernelSymbols::Lookup(uint64_t address) const {
                .offset = OffsetIn(m.start, address),
                .function = std::string_view(names_.data() + e.name),
                .function_offset = address - e.address};
+}
+
+bool KernelSymbols::Lasting(uint64_t address) const {
+  if (address >= modules_[0].start && address < text_end_) return true;
+  for (size_t i = 1; i < modules_.size(); ++i) {
+    const Module& m = modules_[i];
+    if (m.size != 0 && address >= m.start && address - m.start < m.size) return true;
+  }
+  return false;
+}
+
+namespace {
+
+// The image: "dprof-ksym-1", then little-endian fields as the machine holds them (an image is
+// read back on the machine that wrote it):
+//   u64 text_end, u32 modules, per module {u64 start, u64 size, u32 length, name bytes},
+//   u64 symbols, per symbol {u64 address, u32 name, u32 module}, u64 length, the names.
+constexpr std::string_view kImageMagic = "dprof-ksym-1";
+
+template <typename T>
+void Put(std::string& out, T value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof(value));
+}
+
+// Reads what Put wrote, failing past the end.
+class ImageReader {
+ public:
+  explicit ImageReader(std::string_view image) : rest_(image) {}
+  template <typename T>
+  bool Get(T& value) {
+    if (rest_.size() < sizeof(T)) return false;
+    std::memcpy(&value, rest_.data(), sizeof(T));
+    rest_.remove_prefix(sizeof(T));
+    return true;
+  }
+  bool Bytes(uint64_t n, std::string_view& out) {
+    if (rest_.size() < n) return false;
+    out = rest_.substr(0, n);
+    rest_.remove_prefix(n);
+    return true;
+  }
+  bool done() const { return rest_.empty(); }
+
+ private:
+  std::string_view rest_;
+};
+
+}  // namespace
+
+std::string KernelSymbols::Image() const {
+  std::string out(kImageMagic);
+  Put<uint64_t>(out, text_end_);
+  Put<uint32_t>(out, static_cast<uint32_t>(modules_.size()));
+  for (const Module& m : modules_) {
+    Put<uint64_t>(out, m.start);
+    Put<uint64_t>(out, m.size);
+    Put<uint32_t>(out, static_cast<uint32_t>(m.name.size()));
+    out += m.name;
+  }
+  Put<uint64_t>(out, symbols_.size());
+  for (const Entry& e : symbols_) {
+    Put<uint64_t>(out, e.address);
+    Put<uint32_t>(out, e.name);
+    Put<uint32_t>(out, e.module);
+  }
+  Put<uint64_t>(out, names_.size());
+  out += names_;
+  return out;
+}
+
+std::optional<KernelSymbols> KernelSymbols::FromImage(std::string_view image) {
+  if (!image.starts_with(kImageMagic)) return std::nullopt;
+  ImageReader in(image.substr(kImageMagic.size()));
+  KernelSymbols k;
+  uint32_t modules = 0;
+  if (!in.Get(k.text_end_) || !in.Get(modules) || modules == 0) return std::nullopt;
+  for (uint32_t i = 0; i < modules; ++i) {
+    Module m;
+    uint32_t length = 0;
+    std::string_view name;
+    if (!in.Get(m.start) || !in.Get(m.size) || !in.Get(length) || !in.Bytes(length, name)) {
+      return std::nullopt;
+    }
+    m.name = std::string(name);
+    k.modules_.push_back(std::move(m));
+  }
+  uint64_t symbols = 0;
+  if (!in.Get(symbols) || symbols > image.size() / 16) return std::nullopt;
+  k.symbols_.resize(symbols);
+  for (Entry& e : k.symbols_) {
+    if (!in.Get(e.address) || !in.Get(e.name) || !in.Get(e.module)) return std::nullopt;
+  }
+  uint64_t length = 0;
+  std::string_view names;
+  if (!in.Get(length) || !in.Bytes(length, names) || !in.done()) return std::nullopt;
+  if (!names.empty() && names.back() != '\0') return std::nullopt;
+  k.names_ = std::string(names);
+  for (size_t i = 0; i < k.symbols_.size(); ++i) {
+    const Entry& e = k.symbols_[i];
+    if (e.name >= k.names_.size() || e.module >= k.modules_.size() ||
+        (i > 0 && e.address < k.symbols_[i - 1].address)) {
+      return std::nullopt;
+    }
+  }
+  return k;
 }
 
 }  // namespace dprof::profile::internal

@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "dprof/profile/process_history.h"
 #include "profile/internal/binary_symbols.h"
+#include "profile/internal/kernel_symbol_cache.h"
 #include "profile/internal/kernel_symbols.h"
 #include "profile/internal/perf_map.h"
 
@@ -179,23 +180,47 @@ Symbol Symbolizer::User(uint32_t pid, const unwind::Mapping* m, uint64_t address
   return symbol;
 }
 
-Symbol Symbolizer::Kernel(uint64_t address, bool return_address) {
-  if (!kernel_.has_value() && options_.kallsyms.empty()) kernel_ = nullptr;
-  if (!kernel_.has_value()) {
-    kernel_ = nullptr;
-    absl::StatusOr<internal::KernelSymbols> k =
-        internal::KernelSymbols::Load(options_.kallsyms, options_.modules);
-    if (!k.ok()) {
-      Note(absl::StrCat(k.status().message(), ": kernel frames stay unnamed"));
-    } else {
-      if (!k->has_addresses()) {
-        Note(absl::StrCat(options_.kallsyms,
-                          " shows no addresses: kernel frames stay unnamed (run as root, or set "
-                          "kernel.kptr_restrict=0)"));
-      }
-      kernel_ = std::make_unique<internal::KernelSymbols>(*std::move(k));
+void Symbolizer::LoadKernel(bool fresh) {
+  kernel_ = nullptr;
+  kernel_cached_ = false;
+  if (options_.kallsyms.empty()) return;
+  absl::StatusOr<std::string> modules = internal::ReadProcText(options_.modules);
+  const std::string modules_text = modules.ok() ? *std::move(modules) : "";
+  const std::string cache =
+      options_.cache_kernel_symbols && options_.kallsyms == "/proc/kallsyms"
+          ? internal::KernelSymbolCachePath(options_.cache_dir.empty() ? internal::DefaultCacheDir()
+                                                                       : options_.cache_dir)
+          : "";
+  if (!fresh && !cache.empty()) {
+    if (std::optional<internal::KernelSymbols> kept =
+            internal::ReadKernelSymbolCache(cache, modules_text)) {
+      kernel_ = std::make_unique<internal::KernelSymbols>(*std::move(kept));
+      kernel_cached_ = true;
+      return;
     }
   }
+  absl::StatusOr<std::string> kallsyms = internal::ReadProcText(options_.kallsyms);
+  absl::StatusOr<internal::KernelSymbols> k =
+      kallsyms.ok() ? internal::KernelSymbols::Parse(*kallsyms, modules_text) : kallsyms.status();
+  if (!k.ok()) {
+    Note(absl::StrCat(k.status().message(), ": kernel frames stay unnamed"));
+    return;
+  }
+  if (!k->has_addresses()) {
+    Note(absl::StrCat(options_.kallsyms,
+                      " shows no addresses: kernel frames stay unnamed (run as root, or set "
+                      "kernel.kptr_restrict=0)"));
+  } else if (!cache.empty()) {
+    // A cache that cannot be written (a read-only home) only costs the next run its 0.1 s.
+    internal::WriteKernelSymbolCache(cache, modules_text, *k).IgnoreError();
+  }
+  kernel_ = std::make_unique<internal::KernelSymbols>(*std::move(k));
+}
+
+Symbol Symbolizer::Kernel(uint64_t address, bool return_address) {
+  if (!kernel_.has_value()) LoadKernel(/*fresh=*/false);
+  // What the cache names may have changed since it was written only outside what lasts.
+  if (kernel_cached_ && !(*kernel_)->Lasting(address)) LoadKernel(/*fresh=*/true);
   if (*kernel_ == nullptr)
     return Symbol{.module = std::string(internal::kKernelModule), .offset = address};
   const internal::KernelSymbols::Found at = (*kernel_)->Lookup(address);

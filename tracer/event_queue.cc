@@ -16,7 +16,14 @@ void EventQueue::Push(uint64_t time, std::span<const uint8_t> record) {
   }
   buffer->resize((record.size() + 7) / 8);
   std::memcpy(buffer->data(), record.data(), record.size());
-  heap_.push_back({time, seq_++, buffer, record.size()});
+  heap_.push_back(
+      {time, seq_++, buffer, reinterpret_cast<const uint8_t*>(buffer->data()), record.size()});
+  std::push_heap(heap_.begin(), heap_.end(), Later);
+  bytes_ += record.size();
+}
+
+void EventQueue::PushLasting(uint64_t time, std::span<const uint8_t> record) {
+  heap_.push_back({time, seq_++, nullptr, record.data(), record.size()});
   std::push_heap(heap_.begin(), heap_.end(), Later);
   bytes_ += record.size();
 }
@@ -28,9 +35,9 @@ size_t EventQueue::PopUntil(uint64_t horizon, Visitor fn) {
     const Entry e = heap_.back();
     heap_.pop_back();
     bytes_ -= e.size;
-    fn(e.time, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(e.buffer->data()), e.size),
-       e.buffer);
-    free_.push_back(e.buffer);
+    // A taken buffer holds the record's bytes still (swapped, not moved): the span stays valid.
+    fn(e.time, std::span<const uint8_t>(e.record, e.size), e.buffer);
+    if (e.buffer != nullptr) free_.push_back(e.buffer);
     ++popped;
   }
   return popped;

@@ -142,9 +142,9 @@ absl::StatusOr<PerfDataFile> PerfDataFile::Open(std::span<const uint8_t> bytes) 
     return file;
   }
   if (size < kFileHeaderSizeNoFeatures || size > bytes.size()) {
-    return absl::OutOfRangeError(absl::StrCat("perf.data header of ", size, " bytes in a file of ",
-                                              bytes.size(),
-                                              " bytes: the file is cut or corrupt; record it again"));
+    return absl::OutOfRangeError(
+        absl::StrCat("perf.data header of ", size, " bytes in a file of ", bytes.size(),
+                     " bytes: the file is cut or corrupt; record it again"));
   }
   uint64_t attr_size = 0, attrs_offset = 0, attrs_size = 0, data_offset = 0, data_size = 0;
   uint64_t types_offset = 0, types_size = 0;
@@ -405,7 +405,8 @@ absl::Status PerfDataFile::Walk(std::span<const uint8_t> data, uint64_t offset, 
                            .misc = h.misc,
                            .bytes = data.subspan(pos, h.size),
                            .payload = data.subspan(pos + h.size, payload),
-                           .offset = at};
+                           .offset = at,
+                           .in_file = !in_chunk};
     pos += h.size + payload;
     ++stats_.records[h.type];
     if (h.type == kCompressed || h.type == kCompressed2) {

@@ -194,7 +194,7 @@ class PerfDataSource::Impl : public internal::RecordDispatcher::Host {
   // Dispatches one record the queue let out.
   void Process(std::span<const uint8_t> record, EventQueue::Buffer* buffer);
 
-  MappedFile file_;
+  MappedFile file_;  // before stacks_: the unwind engine reads samples' stacks in it
   internal::PerfDataFile data_;
   PerfDataSourceOptions options_;
   bool ran_ = false;
@@ -448,7 +448,7 @@ absl::Status PerfDataSource::Impl::Run(event::TraceSink* sink) {
       return s;
     }
   }
-  sample_stacks_.emplace(mode_, &stacks_, &tracker_, &counters_);
+  sample_stacks_.emplace(mode_, &stacks_, &tracker_, &counters_, /*records_last=*/true);
   dispatcher_.emplace(
       internal::RecordDispatcher::Events{.specs = &specs_, .requested = specs_.size()},
       internal::RecordDispatcher::Filters{},
@@ -462,7 +462,8 @@ absl::Status PerfDataSource::Impl::Run(event::TraceSink* sink) {
       this, sink);
 
   // The unwind engine's queue holds a bounded number of snapshots: a file waits for it rather
-  // than drop any (a live source cannot). Its workers get them in batches of kSnapshotsPerFlush.
+  // than drop any (a live source cannot). Its workers get them in batches of kSnapshotsPerFlush,
+  // and unwind one while the next is read: reading waits only when two are outstanding.
   unwind::DeferredUnwinder* engine = stacks_.engine();
   std::optional<unwind::DeferredUnwinder::Batch> batch;
   if (engine != nullptr) batch.emplace(engine);
@@ -470,8 +471,8 @@ absl::Status PerfDataSource::Impl::Run(event::TraceSink* sink) {
     now_ns_ = std::max(now_ns_, time);
     Process(record, buffer);
     if (engine != nullptr && snapshots_since_flush_ >= kSnapshotsPerFlush) {
-      batch.reset();  // hands the batch out: Flush() waits for it
-      engine->Flush();
+      batch.reset();  // hands the batch out
+      engine->WaitUntilAtMost(kSnapshotsPerFlush);
       batch.emplace(engine);
       snapshots_since_flush_ = 0;
     }
@@ -491,7 +492,13 @@ absl::Status PerfDataSource::Impl::Run(event::TraceSink* sink) {
     event::SampleId sid;
     const bool timed = ids_.parser().ParseSampleId(r.bytes, &sid);
     if (timed) round_max = std::max(round_max, sid.time);
-    queue_.Push(timed ? sid.time : 0, r.bytes);
+    // Records in the mapping stay where they are (the engine reads stacks there); those of a
+    // decompressed chunk, or misaligned, are copied.
+    if (r.in_file && reinterpret_cast<uintptr_t>(r.bytes.data()) % 8 == 0) {
+      queue_.PushLasting(timed ? sid.time : 0, r.bytes);
+    } else {
+      queue_.Push(timed ? sid.time : 0, r.bytes);
+    }
   });
   queue_.PopAll(process);
   batch.reset();

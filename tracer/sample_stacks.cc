@@ -58,6 +58,7 @@ void SampleStacks::Attach(
                                     .stack_address = regs.sp(),
                                     .stack = s.stack,
                                     .stack_buffer = buffer,
+                                    .stack_lasts = buffer == nullptr && records_last_,
                                     .space = space_of(s.sid.pid)};
   services_->RequestUserStack(context, s.stack.size() >= s.stack_reserved, counters_, e);
 }

@@ -275,8 +275,10 @@ RequestResult DeferredUnwinder::Request(std::span<const UnwindWork> works,
   const uint8_t* buffer_start = context.stack_buffer != nullptr
                                     ? reinterpret_cast<const uint8_t*>(context.stack_buffer->data())
                                     : nullptr;
-  if (buffer_start != nullptr && stack.data() >= buffer_start &&
-      stack.data() + stack.size() <= buffer_start + 8 * context.stack_buffer->size()) {
+  if (context.stack_lasts) {
+    Count(EngineStat::kTakenSnapshots);  // read where it lies until the unwind
+  } else if (buffer_start != nullptr && stack.data() >= buffer_start &&
+             stack.data() + stack.size() <= buffer_start + 8 * context.stack_buffer->size()) {
     // The caller's buffer becomes the job's, and the job's the caller's: a swap of vectors moves
     // no bytes, and `stack` still points into the same memory.
     std::swap(*fill->stack, *context.stack_buffer);
@@ -502,7 +504,7 @@ void DeferredUnwinder::Deliver(Job* job, Cookie cookie) {
           job->in_done_list = true;
         }
         --busy_;
-        idle_.NotifyAll();
+        if (idle_waiters_ > 0 && busy_ <= idle_at_) idle_.NotifyAll();
         return;
       }
       job->delivered |= pending;
@@ -538,9 +540,13 @@ DeferredUnwinder::Batch::~Batch() {
   for (size_t i = 0; i < wake; ++i) engine_->work_ready_.NotifyOne();
 }
 
-void DeferredUnwinder::Flush() {
+void DeferredUnwinder::WaitUntilAtMost(size_t jobs) {
   sync::MutexLock lock(&mu_);
-  while (busy_ != 0) idle_.Wait(&mu_);
+  if (busy_ <= jobs) return;
+  ++idle_waiters_;
+  idle_at_ = std::max(idle_at_, jobs);
+  while (busy_ > jobs) idle_.Wait(&mu_);
+  if (--idle_waiters_ == 0) idle_at_ = 0;
 }
 
 EngineStats DeferredUnwinder::Stats() const {

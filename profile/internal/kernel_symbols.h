@@ -3,12 +3,14 @@
 // Each text symbol covers the addresses up to the next symbol; an address in a module ("[ext4]",
 // "[bpf]") is named within that module, and one past a module's extent (/proc/modules) is
 // unknown. When kallsyms shows only zero addresses (kptr_restrict, or not root), nothing is named.
+// Image()/FromImage() keep the parsed symbols in a compact form between runs (KernelSymbolCache).
 //
 // Context: const methods from any thread.
 #ifndef DPROF_PROFILE_INTERNAL_KERNEL_SYMBOLS_H_
 #define DPROF_PROFILE_INTERNAL_KERNEL_SYMBOLS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,14 +22,16 @@ namespace dprof::profile::internal {
 
 inline constexpr std::string_view kKernelModule = "[kernel.kallsyms]";
 
+// The whole of a file, read in large pieces (/proc/kallsyms is megabytes the kernel formats per
+// read; a regular file is read into one allocation of its size). NotFound when it cannot be
+// opened.
+absl::StatusOr<std::string> ReadProcText(const std::string& path);
+
 class KernelSymbols {
  public:
   // From the texts of /proc/kallsyms and /proc/modules (empty when there is none). Fails on a
   // malformed kallsyms line, naming it.
   static absl::StatusOr<KernelSymbols> Parse(std::string_view kallsyms, std::string_view modules);
-  // Reads and parses the two files; a missing modules file means no modules.
-  static absl::StatusOr<KernelSymbols> Load(const std::string& kallsyms_path,
-                                            const std::string& modules_path);
 
   struct Found {
     std::string_view module = {};    // "[kernel.kallsyms]" or "[name]"
@@ -40,6 +44,16 @@ class KernelSymbols {
   // Whether kallsyms showed real addresses.
   bool has_addresses() const { return !symbols_.empty(); }
 
+  // Whether the name of `address` stays the same for the rest of the boot: it lies in the
+  // kernel's own text (_text to _etext) or in a module /proc/modules listed (loading or unloading
+  // modules changes that list). BPF programs and ftrace trampolines come and go.
+  bool Lasting(uint64_t address) const;
+
+  // The symbols in a compact binary form, and back: nullopt for an image this version did not
+  // write or one damaged (every index checked).
+  std::string Image() const;
+  static std::optional<KernelSymbols> FromImage(std::string_view image);
+
  private:
   struct Entry {
     uint64_t address = 0;
@@ -51,9 +65,10 @@ class KernelSymbols {
     uint64_t start = 0, size = 0;  // size 0: extent unknown
   };
 
-  std::string names_;           // every symbol name, NUL-separated
-  std::vector<Entry> symbols_;  // sorted by address
-  std::vector<Module> modules_;
+  std::string names_;            // every symbol name, NUL-separated
+  std::vector<Entry> symbols_;   // sorted by address
+  std::vector<Module> modules_;  // [0]: the kernel, from _text
+  uint64_t text_end_ = 0;        // _etext; 0 when kallsyms has none
 };
 
 }  // namespace dprof::profile::internal

@@ -64,5 +64,28 @@ TEST(EventQueueTest, VisitorsMayTakeBuffers) {
   EXPECT_EQ(reinterpret_cast<const uint8_t*>(taken[5].data())[0], 11);
 }
 
+// Records that outlive the queue (a mapped file) are delivered where they lie, without a buffer,
+// in time order among copied ones.
+TEST(EventQueueTest, LastingRecordsStayWhereTheyLie) {
+  EventQueue q;
+  const std::vector<uint8_t> lasting_a = Bytes(1), lasting_b = Bytes(3);
+  q.PushLasting(300, lasting_b);
+  q.Push(200, Bytes(2));
+  q.PushLasting(100, lasting_a);
+  EXPECT_EQ(q.bytes(), 24u);
+  std::vector<uint8_t> tags;
+  q.PopAll([&](uint64_t, std::span<const uint8_t> r, EventQueue::Buffer* buffer) {
+    tags.push_back(r[0]);
+    if (r[0] == 1) {
+      EXPECT_EQ(r.data(), lasting_a.data());
+    } else if (r[0] == 3) {
+      EXPECT_EQ(r.data(), lasting_b.data());
+    }
+    EXPECT_EQ(buffer == nullptr, r[0] != 2);
+  });
+  EXPECT_EQ(tags, (std::vector<uint8_t>{1, 2, 3}));
+  EXPECT_EQ(q.bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace dprof::tracer

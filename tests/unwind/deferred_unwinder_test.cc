@@ -231,6 +231,7 @@ class BytesUnwinder final : public Unwinder {
   UnwindResult Unwind(const Snapshot& s, std::span<uint64_t> pcs) override {
     std::lock_guard lock(mu_);
     seen_.emplace_back(s.stack.begin(), s.stack.end());
+    where_.push_back(s.stack.data());
     pcs[0] = s.regs.ip();
     return {1, StopReason::kOutermost};
   }
@@ -239,10 +240,16 @@ class BytesUnwinder final : public Unwinder {
     std::lock_guard lock(mu_);
     return seen_;
   }
+  // Where each snapshot's bytes were when it was unwound.
+  std::vector<const uint8_t*> where() {
+    std::lock_guard lock(mu_);
+    return where_;
+  }
 
  private:
   std::mutex mu_;
   std::vector<std::vector<uint8_t>> seen_;
+  std::vector<const uint8_t*> where_;
 };
 
 // A requester done with the buffer its snapshot lies in (the tracer's queue of records) hands it
@@ -280,6 +287,41 @@ TEST(DeferredUnwinderBuffersTest, TakesTheRequestersBufferInsteadOfCopying) {
   EXPECT_THAT(bytes->seen(), ::testing::UnorderedElementsAre(expected, other));
   EXPECT_EQ((*engine)->Stats()[EngineStat::kTakenSnapshots], 1u);
   EXPECT_EQ(calls.size(), 2u);
+  (*engine)->Cancel(*work);
+}
+
+// A stack that lasts until the engine's next Flush() (a mapped perf.data file) is unwound where it
+// lies; a source that must not drop waits for room (WaitUntilAtMost) instead of flushing all.
+TEST(DeferredUnwinderBuffersTest, ReadsLastingStacksInPlaceAndWaitsForRoom) {
+  auto unwinder = std::make_unique<BytesUnwinder>();
+  BytesUnwinder* bytes = unwinder.get();
+  constexpr size_t kCapacity = 8;
+  absl::StatusOr<std::unique_ptr<DeferredUnwinder>> engine = DeferredUnwinder::Create(
+      {.unwinder = std::move(unwinder), .workers = 1, .queue_capacity = kCapacity});
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  Calls calls;
+  const absl::StatusOr<UnwindWork> work = (*engine)->Register(calls.Callback());
+  ASSERT_TRUE(work.ok());
+  // A "file" of 100 stacks of 64 bytes each, every one different.
+  constexpr size_t kStacks = 100;
+  std::vector<uint8_t> file(64 * kStacks);
+  for (size_t i = 0; i < file.size(); ++i) file[i] = static_cast<uint8_t>(i / 64 + i);
+  for (size_t i = 0; i < kStacks; ++i) {
+    // Never more than the queue holds: half of it outstanding before each half more.
+    if (i % (kCapacity / 2) == 0) (*engine)->WaitUntilAtMost(kCapacity / 2);
+    TaskContext lasting = Event(static_cast<uint32_t>(i + 1), 0x401000 + i, true, {});
+    lasting.stack = std::span<const uint8_t>(file.data() + 64 * i, 64);
+    lasting.stack_lasts = true;
+    ASSERT_EQ((*engine)->Request(*work, lasting).status, RequestStatus::kQueued) << i;
+  }
+  (*engine)->Flush();
+  EXPECT_EQ(calls.size(), kStacks);
+  EXPECT_EQ((*engine)->Stats()[EngineStat::kDrops], 0u);
+  EXPECT_EQ((*engine)->Stats()[EngineStat::kTakenSnapshots], kStacks);
+  const std::vector<const uint8_t*> unwound_at = bytes->where();
+  const std::set<const uint8_t*> where(unwound_at.begin(), unwound_at.end());
+  ASSERT_EQ(where.size(), kStacks);
+  for (size_t i = 0; i < kStacks; ++i) EXPECT_TRUE(where.contains(file.data() + 64 * i)) << i;
   (*engine)->Cancel(*work);
 }
 

@@ -111,6 +111,9 @@ struct PerfDataRecord {
   // data, AUXTRACE's trace.
   std::span<const uint8_t> payload;
   uint64_t offset = 0;  // in the file (of the compressed chunk that held it)
+  // Whether `bytes` lie in the bytes the file was opened with (as long-lived as they are), not
+  // in a decompressed chunk, which the next chunk overwrites.
+  bool in_file = true;
 };
 
 struct PerfDataStats {

@@ -29,10 +29,16 @@ namespace dprof::tracer::internal {
 
 class SampleStacks {
  public:
-  // None of them owned; all must outlive this.
+  // None of them owned; all must outlive this. `records_last`: a sample attached without a buffer
+  // lies in memory that outlives the unwind engine's next Flush() (a mapped perf.data file), and
+  // the engine reads its stack in place.
   SampleStacks(StackMode mode, StackServices* services, cookie::ContextTracker* tracker,
-               SourceCounters* counters)
-      : mode_(mode), services_(services), tracker_(tracker), counters_(counters) {}
+               SourceCounters* counters, bool records_last = false)
+      : mode_(mode),
+        services_(services),
+        tracker_(tracker),
+        counters_(counters),
+        records_last_(records_last) {}
 
   // Gives `e` the kernel stack of `s` (its handle, or its frames when the depot refused them) and
   // its user stack. A sample without a user context (a kernel thread; no user frames walked; no
@@ -51,6 +57,7 @@ class SampleStacks {
   StackServices* services_;
   cookie::ContextTracker* tracker_;
   SourceCounters* counters_;
+  bool records_last_;
 };
 
 }  // namespace dprof::tracer::internal

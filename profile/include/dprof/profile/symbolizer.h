@@ -58,6 +58,12 @@ class Symbolizer {
   struct Options {
     std::string kallsyms = "/proc/kallsyms";  // empty: kernel frames stay unnamed, silently
     std::string modules = "/proc/modules";
+    // Whether the running kernel's symbols (kallsyms "/proc/kallsyms") are kept between runs, one
+    // file per boot in `cache_dir` ("": $XDG_CACHE_HOME/dprof, else $HOME/.cache/dprof): the
+    // kernel takes 0.1 s to print /proc/kallsyms. Served while /proc/modules is the same; an
+    // address outside the kernel's text and its modules (a BPF program) reads kallsyms afresh.
+    bool cache_kernel_symbols = true;
+    std::string cache_dir = "";
     // Directories of separate debug files, ':'-separated (libdw's debuginfo_path).
     std::string debug_path = "/usr/lib/debug";
     std::string perf_map_dir = "/tmp";  // where JITs write perf-PID.map
@@ -105,6 +111,8 @@ class Symbolizer {
   internal::BinarySymbols* SymbolsOf(const std::shared_ptr<const unwind::Binary>& binary);
   std::shared_ptr<const unwind::Binary> Vdso();
   const internal::PerfMap* PerfMapOf(uint32_t pid);
+  // Loads the kernel's symbols into kernel_: from the cache unless `fresh`, else from kallsyms.
+  void LoadKernel(bool fresh);
   // Whether `mapping`'s file was deleted after it was mapped.
   bool Deleted(uint32_t pid, const unwind::Mapping& mapping);
   void Note(std::string note);
@@ -116,6 +124,7 @@ class Symbolizer {
       symbols_;  // by Binary::id
   std::optional<std::shared_ptr<const unwind::Binary>> vdso_;
   std::optional<std::unique_ptr<internal::KernelSymbols>> kernel_;
+  bool kernel_cached_ = false;  // kernel_ came from the cache
   absl::flat_hash_map<uint32_t, std::unique_ptr<internal::PerfMap>> perf_maps_;  // null: none
   absl::flat_hash_map<uint32_t, std::string> roots_;  // RootOf()'s answers
   absl::flat_hash_map<std::string, bool> deleted_;    // by root + path

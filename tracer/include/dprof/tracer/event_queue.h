@@ -8,7 +8,8 @@
 //
 // Records are copied in, into 8-byte-aligned buffers that are reused, so steady state does not
 // allocate. The visitor may take a record's buffer (swap it with another): a sample's stack copy
-// then moves on to the unwind engine without a second copy. Ties keep arrival order.
+// then moves on to the unwind engine without a second copy. A record that outlives the queue (in
+// a mapped file) is kept where it lies instead. Ties keep arrival order.
 //
 // Context: one thread.
 #ifndef DPROF_TRACER_EVENT_QUEUE_H_
@@ -29,12 +30,15 @@ class EventQueue {
  public:
   using Buffer = std::vector<uint64_t>;
   // `record` lies in `buffer`, which the visitor may swap with another of any size: the queue
-  // reuses whichever it is left with.
+  // reuses whichever it is left with. `buffer` is null for a record pushed by PushLasting.
   using Visitor =
       absl::FunctionRef<void(uint64_t time, std::span<const uint8_t> record, Buffer* buffer)>;
 
   // Copies `record` in, to be delivered in order of `time`.
   void Push(uint64_t time, std::span<const uint8_t> record);
+  // Keeps `record` where it lies, to be delivered in order of `time`: it must stay valid and
+  // unchanged until delivered (and as long as the visitor holds on to it).
+  void PushLasting(uint64_t time, std::span<const uint8_t> record);
 
   // Delivers, oldest first, every record stamped at or before `horizon`. Returns how many.
   size_t PopUntil(uint64_t horizon, Visitor fn);
@@ -50,7 +54,8 @@ class EventQueue {
   struct Entry {
     uint64_t time;
     uint64_t seq;
-    Buffer* buffer;
+    Buffer* buffer;         // null: a lasting record
+    const uint8_t* record;  // in *buffer, or where a lasting one lies
     size_t size;
   };
   static bool Later(const Entry& a, const Entry& b) {

@@ -97,6 +97,9 @@ struct TaskContext {
   // The buffer `stack` lies in, when the caller is done with it: the first request of an entry
   // takes it (leaving one of the engine's in its place, of any size) instead of copying `stack`.
   StackBuffer* stack_buffer = nullptr;
+  // Whether `stack` stays valid and unchanged until the engine's next Flush() returns (a perf.data
+  // file mapped for the engine's life): the first request reads it in place, copying nothing.
+  bool stack_lasts = false;
   std::shared_ptr<const AddressSpace> space = nullptr;
 };
 
@@ -191,7 +194,11 @@ class DeferredUnwinder {
   void TaskExited(uint32_t tid) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Waits until every queued job has run and been delivered. Context: never from a callback.
-  void Flush() ABSL_LOCKS_EXCLUDED(mu_);
+  void Flush() ABSL_LOCKS_EXCLUDED(mu_) { WaitUntilAtMost(0); }
+  // Waits until at most `jobs` jobs are queued or running: a source that must not drop (a file)
+  // queues more while workers run the rest, and never more than queue_capacity at once.
+  // Context: never from a callback.
+  void WaitUntilAtMost(size_t jobs) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Holds back the wake-ups of sleeping workers while it lives: the jobs queued meanwhile are
   // handed out at once when it ends. A sampler that reads events in rounds opens one per round,
@@ -279,6 +286,10 @@ class DeferredUnwinder {
   std::vector<std::unique_ptr<Job>> all_jobs_ ABSL_GUARDED_BY(mu_);
   std::vector<std::unique_ptr<StackBuffer>> all_stacks_;
   size_t busy_ ABSL_GUARDED_BY(mu_) = 0;           // jobs queued or being processed
+  // Threads in WaitUntilAtMost(), and the largest number of jobs one of them waits for: a
+  // finished job wakes them only when busy_ is down to it, not once per job.
+  int idle_waiters_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t idle_at_ ABSL_GUARDED_BY(mu_) = 0;
   size_t filling_ ABSL_GUARDED_BY(mu_) = 0;        // new jobs whose snapshot is being copied in
   int sleeping_workers_ ABSL_GUARDED_BY(mu_) = 0;  // waiting on work_ready_
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
