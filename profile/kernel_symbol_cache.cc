@@ -1,10 +1,7 @@
 #include "profile/internal/kernel_symbol_cache.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +9,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "dprof/profile/output_file.h"
 
 namespace dprof::profile::internal {
 
@@ -19,16 +17,6 @@ namespace {
 
 // The file: this line, the length of the modules text (u64), the text, then the symbols' image.
 constexpr std::string_view kFileMagic = "dprof kernel symbols\n";
-
-absl::Status WriteAll(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return absl::InternalError(strerror(n < 0 ? errno : ENOSPC));
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -44,7 +32,7 @@ std::string DefaultCacheDir() {
 
 std::string KernelSymbolCachePath(const std::string& dir) {
   if (dir.empty()) return "";
-  absl::StatusOr<std::string> boot_id = ReadProcText("/proc/sys/kernel/random/boot_id");
+  absl::StatusOr<std::string> boot_id = ReadWholeFile("/proc/sys/kernel/random/boot_id");
   if (!boot_id.ok()) return "";
   const std::string id(absl::StripAsciiWhitespace(*boot_id));
   if (id.empty() || id.find('/') != std::string::npos) return "";
@@ -53,7 +41,7 @@ std::string KernelSymbolCachePath(const std::string& dir) {
 
 std::optional<KernelSymbols> ReadKernelSymbolCache(const std::string& path,
                                                    std::string_view modules) {
-  absl::StatusOr<std::string> file = ReadProcText(path);
+  absl::StatusOr<std::string> file = ReadWholeFile(path);
   if (!file.ok()) return std::nullopt;
   std::string_view rest = *file;
   uint64_t length = 0;
@@ -78,24 +66,12 @@ absl::Status WriteKernelSymbolCache(const std::string& path, std::string_view mo
     }
     chmod(target.parent_path().c_str(), 0700);
   }
-  std::string temporary = absl::StrCat(path, ".XXXXXX");
-  const int fd = mkostemp(temporary.data(), O_CLOEXEC);  // mode 0600
-  if (fd < 0) return absl::InternalError(absl::StrCat("cannot write beside ", path));
-  std::string head(kFileMagic);
+  std::string file(kFileMagic);
   const uint64_t length = modules.size();
-  head.append(reinterpret_cast<const char*>(&length), sizeof(length));
-  head.append(modules);
-  absl::Status written = WriteAll(fd, head);
-  if (written.ok()) written = WriteAll(fd, symbols.Image());
-  if (close(fd) != 0 && written.ok()) written = absl::InternalError(strerror(errno));
-  if (written.ok() && rename(temporary.c_str(), path.c_str()) != 0) {
-    written = absl::InternalError(strerror(errno));
-  }
-  if (!written.ok()) {
-    unlink(temporary.c_str());
-    return absl::InternalError(absl::StrCat("cannot write ", path, ": ", written.message()));
-  }
-  return absl::OkStatus();
+  file.append(reinterpret_cast<const char*>(&length), sizeof(length));
+  file.append(modules);
+  file += symbols.Image();
+  return ReplaceFile(path, file);  // private (0600): kernel addresses
 }
 
 }  // namespace dprof::profile::internal

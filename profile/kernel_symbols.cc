@@ -16,7 +16,7 @@
 
 namespace dprof::profile::internal {
 
-absl::StatusOr<std::string> ReadProcText(const std::string& path) {
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return absl::NotFoundError(absl::StrCat("cannot read ", path));
   std::string text;

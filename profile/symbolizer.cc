@@ -184,7 +184,7 @@ void Symbolizer::LoadKernel(bool fresh) {
   kernel_ = nullptr;
   kernel_cached_ = false;
   if (options_.kallsyms.empty()) return;
-  absl::StatusOr<std::string> modules = internal::ReadProcText(options_.modules);
+  absl::StatusOr<std::string> modules = internal::ReadWholeFile(options_.modules);
   const std::string modules_text = modules.ok() ? *std::move(modules) : "";
   const std::string cache =
       options_.cache_kernel_symbols && options_.kallsyms == "/proc/kallsyms"
@@ -199,7 +199,7 @@ void Symbolizer::LoadKernel(bool fresh) {
       return;
     }
   }
-  absl::StatusOr<std::string> kallsyms = internal::ReadProcText(options_.kallsyms);
+  absl::StatusOr<std::string> kallsyms = internal::ReadWholeFile(options_.kallsyms);
   absl::StatusOr<internal::KernelSymbols> k =
       kallsyms.ok() ? internal::KernelSymbols::Parse(*kallsyms, modules_text) : kallsyms.status();
   if (!k.ok()) {

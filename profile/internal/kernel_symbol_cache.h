@@ -36,7 +36,7 @@ std::optional<KernelSymbols> ReadKernelSymbolCache(const std::string& path,
                                                    std::string_view modules);
 
 // Keeps `symbols`, made with /proc/modules text `modules`, at `path` (its directory made 0700
-// when missing; the file written beside it, then renamed into place).
+// when missing; the file private and replaced whole: ReplaceFile).
 absl::Status WriteKernelSymbolCache(const std::string& path, std::string_view modules,
                                     const KernelSymbols& symbols);
 

@@ -25,7 +25,7 @@ inline constexpr std::string_view kKernelModule = "[kernel.kallsyms]";
 // The whole of a file, read in large pieces (/proc/kallsyms is megabytes the kernel formats per
 // read; a regular file is read into one allocation of its size). NotFound when it cannot be
 // opened.
-absl::StatusOr<std::string> ReadProcText(const std::string& path);
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
 
 class KernelSymbols {
  public:

@@ -50,8 +50,11 @@ TEST(FlameGraphSvgTest, AsTallAsWhatIsDrawn) {
   r.stacks[1] = {0xffffffff81000030, 0xffffffff81000020, 0xffffffff81000010};
   for (uint64_t i = 0; i < 60; ++i) r.stacks[2].push_back(0xffffffff81001000 + i * 16);
   for (uint64_t i = 0; i <= 2000; ++i) {
-    r.events.push_back(Event{.pid = 1, .tid = 1, .time_ns = 1'000'000'000 + i * 1'000'000,
-                             .weight = 1'000'000, .kernel_stack = i == 1000 ? 2u : 1u});
+    r.events.push_back(Event{.pid = 1,
+                             .tid = 1,
+                             .time_ns = 1'000'000'000 + i * 1'000'000,
+                             .weight = 1'000'000,
+                             .kernel_stack = i == 1000 ? 2u : 1u});
   }
   const View view = View::Build(r);
   std::ostringstream svg;

@@ -127,7 +127,7 @@ TEST_F(KernelSymbolCacheTest, AnUnwritableDirectoryIsAnError) {
 // from it (a cache file with a name of its own shows that it did), and reads kallsyms afresh
 // for an address outside the kernel's text and modules.
 TEST_F(KernelSymbolCacheTest, TheSymbolizerServesFromTheCache) {
-  absl::StatusOr<std::string> text = ReadProcText("/proc/kallsyms");
+  absl::StatusOr<std::string> text = ReadWholeFile("/proc/kallsyms");
   ASSERT_TRUE(text.ok()) << text.status();
   absl::StatusOr<KernelSymbols> real = KernelSymbols::Parse(*text, "");
   ASSERT_TRUE(real.ok()) << real.status();
@@ -150,7 +150,7 @@ TEST_F(KernelSymbolCacheTest, TheSymbolizerServesFromTheCache) {
     EXPECT_EQ(first.Kernel(schedule + 1, false).frames.at(0).function, "schedule");
   }
   const std::string path = KernelSymbolCachePath(dir_);
-  absl::StatusOr<std::string> modules = ReadProcText("/proc/modules");
+  absl::StatusOr<std::string> modules = ReadWholeFile("/proc/modules");
   const std::string modules_text = modules.ok() ? *modules : "";
   ASSERT_TRUE(ReadKernelSymbolCache(path, modules_text).has_value()) << path;
 

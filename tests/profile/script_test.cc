@@ -33,30 +33,31 @@ std::string Script(const std::string& name, int n) {
 }
 
 TEST(ScriptTest, TracepointFieldsAndOffsetsAsPerfPrintsThem) {
-  EXPECT_EQ(Script("v2-0.3.0-blocking", 2),
-            "blocking_fp 13938 [001] 32527.359124:          1 syscalls:sys_enter_clock_nanosleep: "
-            "__syscall_nr=230 which_clock=0 flags=0 rqtp=0x7ffcf53c1b00 rmtp=0x7ffcf53c1b00\n"
-            "\t           cf503 clock_nanosleep+0x23 (/usr/lib/x86_64-linux-gnu/libc.so.6)\n"
-            "\t            29eb (anonymous namespace)::Sleep+0x2b "
-            "(/work/main/build/samples/blocking_fp)\n"
-            "\t            23ac main+0x14c (/work/main/build/samples/blocking_fp)\n"
-            "\t           2724a __libc_start_call_main+0x7a (/usr/lib/x86_64-linux-gnu/libc.so.6)\n"
-            "\n"
-            "blocking_fp 13938 [001] 32527.359139:   20114668                            off-cpu: \n"
-            "\tffffffff82248208 __schedule+0x628 ([kernel.kallsyms])\n"
-            "\tffffffff82248b73 schedule+0x23 ([kernel.kallsyms])\n"
-            "\tffffffff8224fbde do_nanosleep+0x5e ([kernel.kallsyms])\n"
-            "\tffffffff8142f715 hrtimer_nanosleep+0xb5 ([kernel.kallsyms])\n"
-            "\tffffffff814384d0 common_nsleep+0x30 ([kernel.kallsyms])\n"
-            "\tffffffff8143bc7e __x64_sys_clock_nanosleep+0xde ([kernel.kallsyms])\n"
-            "\tffffffff8223c951 do_syscall_64+0x71 ([kernel.kallsyms])\n"
-            "\tffffffff81000130 entry_SYSCALL_64_after_hwframe+0x76 ([kernel.kallsyms])\n"
-            "\t           cf503 clock_nanosleep+0x23 (/usr/lib/x86_64-linux-gnu/libc.so.6)\n"
-            "\t            29eb (anonymous namespace)::Sleep+0x2b "
-            "(/work/main/build/samples/blocking_fp)\n"
-            "\t            23ac main+0x14c (/work/main/build/samples/blocking_fp)\n"
-            "\t           2724a __libc_start_call_main+0x7a (/usr/lib/x86_64-linux-gnu/libc.so.6)\n"
-            "\n");
+  EXPECT_EQ(
+      Script("v2-0.3.0-blocking", 2),
+      "blocking_fp 13938 [001] 32527.359124:          1 syscalls:sys_enter_clock_nanosleep: "
+      "__syscall_nr=230 which_clock=0 flags=0 rqtp=0x7ffcf53c1b00 rmtp=0x7ffcf53c1b00\n"
+      "\t           cf503 clock_nanosleep+0x23 (/usr/lib/x86_64-linux-gnu/libc.so.6)\n"
+      "\t            29eb (anonymous namespace)::Sleep+0x2b "
+      "(/work/main/build/samples/blocking_fp)\n"
+      "\t            23ac main+0x14c (/work/main/build/samples/blocking_fp)\n"
+      "\t           2724a __libc_start_call_main+0x7a (/usr/lib/x86_64-linux-gnu/libc.so.6)\n"
+      "\n"
+      "blocking_fp 13938 [001] 32527.359139:   20114668                            off-cpu: \n"
+      "\tffffffff82248208 __schedule+0x628 ([kernel.kallsyms])\n"
+      "\tffffffff82248b73 schedule+0x23 ([kernel.kallsyms])\n"
+      "\tffffffff8224fbde do_nanosleep+0x5e ([kernel.kallsyms])\n"
+      "\tffffffff8142f715 hrtimer_nanosleep+0xb5 ([kernel.kallsyms])\n"
+      "\tffffffff814384d0 common_nsleep+0x30 ([kernel.kallsyms])\n"
+      "\tffffffff8143bc7e __x64_sys_clock_nanosleep+0xde ([kernel.kallsyms])\n"
+      "\tffffffff8223c951 do_syscall_64+0x71 ([kernel.kallsyms])\n"
+      "\tffffffff81000130 entry_SYSCALL_64_after_hwframe+0x76 ([kernel.kallsyms])\n"
+      "\t           cf503 clock_nanosleep+0x23 (/usr/lib/x86_64-linux-gnu/libc.so.6)\n"
+      "\t            29eb (anonymous namespace)::Sleep+0x2b "
+      "(/work/main/build/samples/blocking_fp)\n"
+      "\t            23ac main+0x14c (/work/main/build/samples/blocking_fp)\n"
+      "\t           2724a __libc_start_call_main+0x7a (/usr/lib/x86_64-linux-gnu/libc.so.6)\n"
+      "\n");
 }
 
 TEST(ScriptTest, RecordingsWithoutOffsetsPrintFunctionsAlone) {

@@ -88,7 +88,7 @@ TEST(KernelSymbolsTest, MalformedLineIsNamed) {
 
 TEST(KernelSymbolsTest, ThisMachinesKallsyms) {
   Symbolizer symbolizer({.cache_kernel_symbols = false});
-  absl::StatusOr<std::string> kallsyms = internal::ReadProcText("/proc/kallsyms");
+  absl::StatusOr<std::string> kallsyms = internal::ReadWholeFile("/proc/kallsyms");
   ASSERT_TRUE(kallsyms.ok()) << kallsyms.status();
   absl::StatusOr<KernelSymbols> k = KernelSymbols::Parse(*kallsyms, "");
   ASSERT_TRUE(k.ok()) << k.status();

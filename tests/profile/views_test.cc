@@ -43,8 +43,7 @@ TEST(ProfileTest, StitchesSymbolizesAndMerges) {
       "[unknown] ([kernel.kallsyms]+0x99)_[k] ";
   std::ostringstream folded, ns, us;
   WriteFolded(p, {.kernel_suffix = true}, folded);
-  EXPECT_EQ(folded.str(),
-            "main;work;hot_a 3\n" + orphan + "1\nmain;work;inlined_helper;hot_b 1\n");
+  EXPECT_EQ(folded.str(), "main;work;hot_a 3\n" + orphan + "1\nmain;work;inlined_helper;hot_b 1\n");
   WriteFolded(p, {.kernel_suffix = true, .value = FoldedValue::kWeight}, ns);
   EXPECT_EQ(ns.str(), "main;work;hot_a 3000000\n" + orphan +
                           "1000000\nmain;work;inlined_helper;hot_b 1000000\n");
@@ -356,9 +355,10 @@ TEST(SpeedscopeTest, ThreadsInTimeOrder) {
   EXPECT_THAT(json, HasSubstr(R"("profiles":[{"type":"sampled","name":"app 10/10",)"
                               R"("unit":"nanoseconds","startValue":0,"endValue":9000000,)"));
   EXPECT_THAT(json, HasSubstr(R"(,"weights":[3000000,5000000,1000000]})"));
-  EXPECT_THAT(json, HasSubstr(R"({"type":"sampled","name":"worker 10/11","unit":"nanoseconds",)"
-                              R"("startValue":0,"endValue":9000000,)"
-                              R"("samples":[[],[3,4,6,7],[]],"weights":[4000000,1000000,4000000]})"));
+  EXPECT_THAT(json,
+              HasSubstr(R"({"type":"sampled","name":"worker 10/11","unit":"nanoseconds",)"
+                        R"("startValue":0,"endValue":9000000,)"
+                        R"("samples":[[],[3,4,6,7],[]],"weights":[4000000,1000000,4000000]})"));
   EXPECT_THAT(json, HasSubstr(R"("samples":[[3,4,5],[],[0,1,2]],)"));
 }
 
@@ -386,8 +386,10 @@ TEST(SpeedscopeTest, NothingShown) {
   const Recording r = testing::SymbolizedRecording();
   std::ostringstream out;
   WriteSpeedscope(r, View::Build(r, {.tids = {99}, .keep_events = true}), "app", out);
-  EXPECT_THAT(out.str(), HasSubstr(R"("profiles":[{"type":"sampled","name":"app",)"
-                                   R"("unit":"none","startValue":0,"endValue":0,"samples":[],"weights":[]}]})"));
+  EXPECT_THAT(
+      out.str(),
+      HasSubstr(R"("profiles":[{"type":"sampled","name":"app",)"
+                R"("unit":"none","startValue":0,"endValue":0,"samples":[],"weights":[]}]})"));
 }
 
 std::string Gunzip(const std::string& gz) {
