@@ -21,6 +21,7 @@ Runner AddExport(CLI::App& app);                                                
 Runner AddStat(CLI::App& app);                                                  // stat.cc
 Runner AddImport(CLI::App& app);                                                // import.cc
 Runner AddScript(CLI::App& app);                                                // script.cc
+Runner AddAgent(CLI::App& app);                                                 // agent_command.cc
 
 }  // namespace dprof::cli
 

@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   std::vector<std::pair<CLI::App*, Runner>> commands;
   commands.emplace_back(nullptr, AddRecord(app, &after_dashes));
   for (Runner (*add)(CLI::App&) :
-       {AddReport, AddFlameGraph, AddExport, AddScript, AddStat, AddImport}) {
+       {AddReport, AddFlameGraph, AddExport, AddScript, AddStat, AddImport, AddAgent}) {
     commands.emplace_back(nullptr, add(app));
   }
   for (size_t i = 0; i < commands.size(); ++i) commands[i].first = app.get_subcommands({})[i];

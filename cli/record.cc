@@ -23,6 +23,7 @@
 #include "cli/commands.h"
 #include "cli/errors.h"
 #include "cli/flamegraph.h"
+#include "cli/ids.h"
 #include "cli/output_file.h"
 #include "cli/recording_input.h"
 #include "cli/status_line.h"
@@ -114,22 +115,6 @@ class StatusSink : public event::TraceSink {
   std::string command_;  // a launched command's name
   bool told_exit_ = false;
 };
-
-absl::StatusOr<std::vector<pid_t>> ParseIds(const std::vector<std::string>& values,
-                                            const char* flag) {
-  std::vector<pid_t> out;
-  for (const std::string& v : values) {
-    for (absl::string_view part : absl::StrSplit(v, ',', absl::SkipEmpty())) {
-      int id = 0;
-      if (!absl::SimpleAtoi(part, &id) || id <= 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(flag, " takes process or thread ids like 1234,5678, not '", part, "'"));
-      }
-      if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
-    }
-  }
-  return out;
-}
 
 absl::StatusOr<ProfilerOptions> ProfilerOptionsOf(const RecordFlags& f) {
   ProfilerOptions o;

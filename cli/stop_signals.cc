@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <iterator>
 
 #include "cli/errors.h"
@@ -19,6 +20,8 @@ constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
 std::atomic<Profiler*> stopping_profiler{nullptr};
 std::atomic<int> stop_signals{0};
 std::atomic<pid_t> launched_command{0};
+// Set while no handler is installed; read by the handler.
+StopMessages messages;
 static_assert(std::atomic<Profiler*>::is_always_lock_free);
 static_assert(std::atomic<int>::is_always_lock_free);
 static_assert(std::atomic<pid_t>::is_always_lock_free);
@@ -27,19 +30,22 @@ static_assert(std::atomic<pid_t>::is_always_lock_free);
 // stays ignored. Written only while no handler is installed.
 struct sigaction previous[std::size(kSignals)];
 
+// A line on stderr, from a signal handler.
+void WriteLine(const char* text) {
+  (void)!write(STDERR_FILENO, "\n", 1);
+  (void)!write(STDERR_FILENO, text, strlen(text));
+  (void)!write(STDERR_FILENO, "\n", 1);
+}
+
 void OnStopSignal(int) {
   const int saved_errno = errno;  // write() may change it under whatever this thread was doing
   if (stop_signals.fetch_add(1, std::memory_order_relaxed) == 0) {
-    constexpr char kMessage[] =
-        "\ndprof: stopping: finishing unwinds and writing symbols (press Ctrl-C again to abort)\n";
-    (void)!write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
+    WriteLine(messages.stopping);
     if (Profiler* p = stopping_profiler.load(std::memory_order_acquire)) p->RequestStop();
     errno = saved_errno;
     return;
   }
-  constexpr char kAbort[] =
-      "\ndprof: aborted; the recording stays readable up to its last complete chunk\n";
-  (void)!write(STDERR_FILENO, kAbort, sizeof(kAbort) - 1);
+  WriteLine(messages.aborted);
   // The command does not outlive its recording (as when the tracer stops it).
   if (const pid_t command = launched_command.load(std::memory_order_relaxed); command > 0) {
     kill(command, SIGKILL);
@@ -49,7 +55,8 @@ void OnStopSignal(int) {
 
 }  // namespace
 
-void InstallStopSignals(Profiler* profiler) {
+void InstallStopSignals(Profiler* profiler, StopMessages stop_messages) {
+  messages = stop_messages;
   stop_signals.store(0, std::memory_order_relaxed);
   stopping_profiler.store(profiler, std::memory_order_release);
   struct sigaction action = {};

@@ -11,8 +11,16 @@
 
 namespace dprof::cli {
 
+// What the first signal and a second one print (one line each, written from the handler).
+struct StopMessages {
+  const char* stopping =
+      "dprof: stopping: finishing unwinds and writing symbols (press Ctrl-C again to abort)";
+  const char* aborted =
+      "dprof: aborted; the recording stays readable up to its last complete chunk";
+};
+
 // Installs the handlers for `profiler`, which must stay alive until UninstallStopSignals().
-void InstallStopSignals(Profiler* profiler);
+void InstallStopSignals(Profiler* profiler, StopMessages messages = {});
 // The command the profiler launched, which a second signal kills with dprof (0: none).
 void SetStopSignalCommand(pid_t command);
 // Restores the actions from before InstallStopSignals().

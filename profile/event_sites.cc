@@ -7,7 +7,7 @@
 namespace dprof::profile::internal {
 
 void EventSites::AddSite(const Event& e, StackId user_stack) {
-  auto [it, inserted] = sites_.try_emplace(Key(e.pid, e.kernel_stack, user_stack),
+  auto [it, inserted] = sites_.try_emplace(Key(e.pid, e.kernel_stack, user_stack, e.user_mode),
                                            Span{.first_ns = e.time_ns, .last_ns = e.time_ns});
   if (inserted) return;
   it->second.first_ns = std::min(it->second.first_ns, e.time_ns);
@@ -69,10 +69,11 @@ std::vector<Event> EventSites::Representatives(const Recording& timeline) const 
 
   std::vector<Event> out;
   out.reserve(sites_.size());
-  auto add = [&out](uint32_t pid, StackId kernel, StackId user, uint64_t time_ns) {
+  auto add = [&out](uint32_t pid, StackId kernel, StackId user, bool user_mode, uint64_t time_ns) {
     out.push_back(
         Event{.pid = pid,
               .time_ns = time_ns,
+              .user_mode = user_mode,
               .kernel_stack = kernel,
               .user = user == kNoStack ? event::UserStack::kNone : event::UserStack::kInline,
               .user_stack = user});
@@ -81,8 +82,8 @@ std::vector<Event> EventSites::Representatives(const Recording& timeline) const 
   absl::flat_hash_set<uint32_t> seen;
   std::vector<uint64_t> within;
   for (const auto& [key, span] : sites_) {
-    const auto [pid, kernel, user] = key;
-    add(pid, kernel, user, span.first_ns);
+    const auto [pid, kernel, user, user_mode] = key;
+    add(pid, kernel, user, user_mode, span.first_ns);
     if (span.last_ns == span.first_ns) continue;
     // The process and its ancestors (a pid reused has several: all of them).
     line.assign(1, pid);
@@ -106,10 +107,10 @@ std::vector<Event> EventSites::Representatives(const Recording& timeline) const 
     }
     std::sort(within.begin(), within.end());
     within.erase(std::unique(within.begin(), within.end()), within.end());
-    for (uint64_t t : within) add(pid, kernel, user, t);
+    for (uint64_t t : within) add(pid, kernel, user, user_mode, t);
   }
   for (const auto& [cookie, events] : waiting_) {
-    for (const Event& e : events) add(e.pid, e.kernel_stack, kNoStack, e.time_ns);
+    for (const Event& e : events) add(e.pid, e.kernel_stack, kNoStack, e.user_mode, e.time_ns);
   }
   return out;
 }

@@ -280,8 +280,12 @@ std::string FlameGraphSubtitle(const Recording& recording, const View& profile,
                                std::span<const std::string> events) {
   const auto [first, last] = recording.EventSpan();
   const double seconds = static_cast<double>(last - first) / 1e9;
-  std::string count = absl::StrCat(profile.total_count());
-  for (int at = static_cast<int>(count.size()) - 3; at > 0; at -= 3) count.insert(at, ",");
+  const std::string digits = absl::StrCat(profile.total_count());
+  std::string count;  // in groups of three
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) count += ',';
+    count += digits[i];
+  }
   return absl::StrFormat("%s: %s %s in %.2f s", absl::StrJoin(events, ", "), count,
                          profile.total_count() == 1 ? "sample" : "samples", seconds);
 }

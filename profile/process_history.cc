@@ -31,8 +31,10 @@ ProcessHistory::ProcessHistory(const Recording& r) : recording_(&r) {
   }
   std::sort(order.begin(), order.end());
 
-  auto begin_space = [this](uint32_t pid, uint64_t time_ns, int32_t parent) {
-    spaces_.push_back(Space{.start_ns = time_ns, .parent = parent, .fork_ns = time_ns});
+  auto begin_space = [this](uint32_t pid, uint64_t time_ns, int32_t parent,
+                            int32_t before_exec = -1) {
+    spaces_.push_back(Space{
+        .start_ns = time_ns, .parent = parent, .fork_ns = time_ns, .before_exec = before_exec});
     spaces_of_[pid].push_back(static_cast<int32_t>(spaces_.size() - 1));
   };
   for (const auto& [time_ns, kind, i] : order) {
@@ -48,7 +50,7 @@ ProcessHistory::ProcessHistory(const Recording& r) : recording_(&r) {
       }
       case Kind::kName: {
         const ThreadName& t = r.threads[i];
-        if (t.exec) begin_space(t.pid, time_ns, -1);
+        if (t.exec) begin_space(t.pid, time_ns, -1, SpaceAt(t.pid, time_ns));
         names_[t.tid].emplace_back(time_ns, &t.comm);
         break;
       }
@@ -108,16 +110,33 @@ std::pair<uint32_t, uint32_t> ProcessHistory::OwnMappingAt(const Space& s, uint6
   return {past, future};
 }
 
-uint32_t ProcessHistory::MappingAt(uint32_t pid, uint64_t time_ns, uint64_t address) const {
+std::pair<uint32_t, uint32_t> ProcessHistory::MappingAlong(int32_t space, uint64_t time_ns,
+                                                           uint64_t address) const {
   uint64_t at = time_ns;
   uint32_t future = kNoMapping;
-  // The process's own space, then each ancestor's as it was when the line forked from it. A
-  // mapping recorded later counts only when none of the moment holds the address.
-  for (int32_t s = SpaceAt(pid, time_ns); s >= 0; s = spaces_[s].parent) {
+  for (int32_t s = space; s >= 0; s = spaces_[s].parent) {
     const auto [past, later] = OwnMappingAt(spaces_[s], at, address);
-    if (past != kNoMapping) return past;
+    if (past != kNoMapping) return {past, kNoMapping};
     if (future == kNoMapping) future = later;
     at = std::min(at, spaces_[s].fork_ns);
+  }
+  return {kNoMapping, future};
+}
+
+uint32_t ProcessHistory::MappingAt(uint32_t pid, uint64_t time_ns, uint64_t address,
+                                   bool in_kernel) const {
+  // The process's own space, then each ancestor's as it was when the line forked from it. A
+  // mapping recorded later counts only when none of the moment holds the address, nor (in the
+  // kernel) the old program's just before an exec.
+  const int32_t space = SpaceAt(pid, time_ns);
+  const auto [past, future] = MappingAlong(space, time_ns, address);
+  if (past != kNoMapping) return past;
+  if (in_kernel && space >= 0 && spaces_[space].before_exec >= 0) {
+    const Space& exec = spaces_[space];
+    if (const uint32_t old = MappingAlong(exec.before_exec, exec.start_ns, address).first;
+        old != kNoMapping) {
+      return old;
+    }
   }
   return future;
 }

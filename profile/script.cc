@@ -38,10 +38,9 @@ std::string FieldsText(const event::Tracepoint& tp, std::span<const uint8_t> raw
       } else {
         absl::StrAppend(&out, static_cast<uint64_t>(value));
       }
-    } else if (const size_t open = f.declaration.rfind('['); open != std::string::npos &&
-                                                            !f.data_loc &&
-                                                            uint64_t{f.offset} + f.size <=
-                                                                raw.size()) {
+    } else if (const size_t open = f.declaration.rfind('[');
+               open != std::string::npos && !f.data_loc &&
+               uint64_t{f.offset} + f.size <= raw.size()) {
       // "unsigned long args[6]": its elements, each size / count bytes.
       const uint32_t count = static_cast<uint32_t>(std::atoi(f.declaration.c_str() + open + 1));
       const uint32_t each = count == 0 ? 0 : f.size / count;
@@ -77,9 +76,9 @@ void WriteScript(const Recording& r, const View& view, std::ostream& out) {
     const View::Stack& stack = view.stacks()[shown.stack];
     const std::string& name = e.event < r.event_names.size() ? r.event_names[e.event] : "";
     line = absl::StrFormat("%s %5u [%03u] %5u.%06u: %10u %*s: ",
-                           stack.comm.empty() ? ":" + std::to_string(e.tid) : stack.comm, e.tid,
-                           e.cpu, e.time_ns / 1'000'000'000, e.time_ns % 1'000'000'000 / 1000,
-                           e.weight, static_cast<int>(name_width), name);
+                           stack.comm.empty() ? absl::StrCat(":", e.tid) : stack.comm, e.tid, e.cpu,
+                           e.time_ns / 1'000'000'000, e.time_ns % 1'000'000'000 / 1000, e.weight,
+                           static_cast<int>(name_width), name);
     if (auto tp = r.tracepoints.find(e.event); tp != r.tracepoints.end()) {
       line += FieldsText(tp->second, r.RawOf(e));
     }
@@ -101,9 +100,9 @@ void WriteScript(const Recording& r, const View& view, std::ostream& out) {
         if (at.function_offset.has_value() && names[*f] != "[unknown]") {
           absl::StrAppendFormat(&line, "+0x%x", *at.function_offset);
         }
-        absl::StrAppendFormat(&line, " (%s)\n",
-                              !outermost ? "inlined"
-                                         : (at.module.empty() ? "[unknown]" : at.module));
+        absl::StrAppendFormat(
+            &line, " (%s)\n",
+            !outermost ? "inlined" : (at.module.empty() ? "[unknown]" : at.module));
       }
     }
     line += "\n";

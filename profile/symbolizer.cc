@@ -256,7 +256,7 @@ void SymbolizeRecording(Recording& recording, Symbolizer& symbolizer) {
     user_stacks.insert(user);  // counted once; named per event (its process and time decide)
     for (size_t i = 0; i < pcs->size(); ++i) {
       const uint64_t pc = (*pcs)[i];
-      const uint32_t m = history.MappingAt(e.pid, e.time_ns, pc);
+      const uint32_t m = history.MappingAt(e.pid, e.time_ns, pc, !e.user_mode);
       (m == kNoMapping ? unmapped[{e.pid, pc}] : mapped[{m, pc}]) |= i > 0;
     }
   }

@@ -201,7 +201,8 @@ View View::Build(const Recording& r, const ViewOptions& options) {
         locations.push_back(location);
       }
       for (auto pc = s.user.rbegin(); pc != s.user.rend(); ++pc) {
-        const uint32_t mapping = by_mapping ? history.MappingAt(e.pid, e.time_ns, *pc) : kNoMapping;
+        const uint32_t mapping =
+            by_mapping ? history.MappingAt(e.pid, e.time_ns, *pc, !e.user_mode) : kNoMapping;
         const uint32_t location = builder.LocationAt(e.pid, mapping, *pc, FrameKind::kUser);
         locations.push_back(location);
         UnnamedCounts& u = p.unnamed_counts_;

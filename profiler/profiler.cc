@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "absl/time/time.h"
 #include "dprof/profile/recorder.h"
 #include "dprof/profile/symbolizer.h"
+#include "dprof/profile/window_recorder.h"
 #include "dprof/rcu/grace_period.h"
 #include "dprof/stackdepot/depot.h"
 #include "dprof/sync/mutex.h"
@@ -28,21 +30,22 @@
 namespace dprof {
 namespace {
 
-// Passes everything to the recorder, then to the caller's sinks; stops the source once the
-// recording can no longer be written (a full disk).
+// Passes everything to the recorder (or the windows), then to the caller's sinks; stops the
+// source once the recording can no longer be written (a full disk).
 class RecordingSink : public event::ForwardingSink {
  public:
-  void Attach(profile::Recorder* recorder, event::EventSource* source,
-              const std::vector<event::TraceSink*>& sinks) {
+  // `recorder` null: `windows` records.
+  void Attach(profile::Recorder* recorder, profile::WindowRecorder* windows,
+              event::EventSource* source, const std::vector<event::TraceSink*>& sinks) {
     recorder_ = recorder;
     source_ = source;
-    Add(recorder);
+    Add(recorder != nullptr ? static_cast<event::TraceSink*>(recorder) : windows);
     for (event::TraceSink* s : sinks) Add(s);
   }
 
   void OnTick(uint64_t now_ns) override {
     ForwardingSink::OnTick(now_ns);
-    if (!recorder_->status().ok()) source_->RequestStop();
+    if (recorder_ != nullptr && !recorder_->status().ok()) source_->RequestStop();
   }
 
  private:
@@ -103,6 +106,8 @@ class Profiler::Impl {
   absl::Status Init(Sampler sampler);
   std::map<std::string, std::string> Metadata(Sampler sampler) const;
   absl::Status Start(const std::map<std::string, std::string>& metadata);
+  // Has the reader start the source; its status.
+  absl::Status StartSource();
   void RequestStop() { source_->RequestStop(); }
   void Wait(std::chrono::nanoseconds timeout);
   absl::Status Finish();
@@ -124,12 +129,20 @@ class Profiler::Impl {
   std::vector<std::string> EventNames() const;
   // The formats of the events that are tracepoints, by event index.
   std::map<uint32_t, event::Tracepoint> Tracepoints() const;
+  // Names each window cut and hands it to ProfilerOptions::on_window, until the last.
+  void NamerLoop();
 
   ProfilerOptions options_;
   std::unique_ptr<stackdepot::Depot> depot_;
   std::unique_ptr<unwind::DeferredUnwinder> engine_;
   std::vector<unwind::UnwindWork> consumers_;
-  std::unique_ptr<profile::Recorder> recorder_;
+  std::unique_ptr<profile::Recorder> recorder_;  // null with windows
+  std::unique_ptr<profile::WindowRecorder> windows_;
+  std::thread namer_;
+  sync::Mutex windows_mu_;
+  sync::CondVar windows_changed_;
+  std::deque<profile::WindowRecorder::Window> cut_ ABSL_GUARDED_BY(windows_mu_);
+  bool windows_closed_ ABSL_GUARDED_BY(windows_mu_) = false;
   RecordingSink sink_;
   std::unique_ptr<event::EventSource> source_;
   tracer::Tracer* tracer_ = nullptr;  // source_, when perf_event
@@ -160,6 +173,14 @@ Profiler::Impl::~Impl() {
     running = started_ && start_status_.ok();
   }
   if (running && !finished_) (void)Finish();
+  if (namer_.joinable()) {  // windows that never ran
+    {
+      sync::MutexLock lock(&windows_mu_);
+      windows_closed_ = true;
+      windows_changed_.NotifyAll();
+    }
+    namer_.join();
+  }
   if (reader_.joinable()) {
     {
       sync::MutexLock lock(&mu_);
@@ -356,6 +377,21 @@ absl::Status Profiler::Impl::Start(const std::map<std::string, std::string>& met
     sync::MutexLock lock(&mu_);
     if (go_) return absl::FailedPreconditionError("the profiler was already started");
   }
+  if (options_.window.count() > 0) {
+    windows_ = std::make_unique<profile::WindowRecorder>(
+        depot_.get(), metadata, EventNames(),
+        profile::WindowRecorder::Options{
+            .length_ns = static_cast<uint64_t>(options_.window.count()),
+            .tracepoints = Tracepoints()},
+        [this](profile::WindowRecorder::Window w) {
+          sync::MutexLock lock(&windows_mu_);
+          cut_.push_back(std::move(w));
+          windows_changed_.NotifyAll();
+        });
+    namer_ = std::thread([this] { NamerLoop(); });
+    sink_.Attach(nullptr, windows_.get(), source_.get(), options_.sinks);
+    return StartSource();
+  }
   absl::StatusOr<std::unique_ptr<profile::Recorder>> recorder =
       options_.output.empty()
           ? profile::Recorder::CreateInMemory(depot_.get(), metadata, EventNames(),
@@ -366,7 +402,11 @@ absl::Status Profiler::Impl::Start(const std::map<std::string, std::string>& met
                                        .tracepoints = Tracepoints()});
   if (!recorder.ok()) return recorder.status();
   recorder_ = *std::move(recorder);
-  sink_.Attach(recorder_.get(), source_.get(), options_.sinks);
+  sink_.Attach(recorder_.get(), nullptr, source_.get(), options_.sinks);
+  return StartSource();
+}
+
+absl::Status Profiler::Impl::StartSource() {
   absl::Status start_status;
   {
     sync::MutexLock lock(&mu_);
@@ -410,6 +450,18 @@ absl::Status Profiler::Impl::Finish() {
   Wait(std::chrono::nanoseconds(0));
   reader_.join();
   finished_ = true;
+  if (windows_ != nullptr) {
+    windows_->Close(event::MonotonicNs());
+    {
+      sync::MutexLock lock(&windows_mu_);
+      windows_closed_ = true;
+      windows_changed_.NotifyAll();
+    }
+    namer_.join();
+    sync::MutexLock lock(&mu_);  // the reader that wrote it has exited: for the analysis
+    finish_status_ = run_status_;
+    return finish_status_;
+  }
   profile::Symbolizer symbolizer({.progress = options_.naming_progress}, source_->binaries());
   finish_status_ = recorder_->Finish(profile::CountersOf(source_->Stats()), &symbolizer);
   notes_ = symbolizer.notes();
@@ -420,8 +472,36 @@ absl::Status Profiler::Impl::Finish() {
   return finish_status_;
 }
 
+void Profiler::Impl::NamerLoop() {
+  pthread_setname_np(pthread_self(), "dprof-windows");
+  // One symbolizer for the whole run: each binary is opened once.
+  profile::Symbolizer symbolizer({}, source_->binaries());
+  for (;;) {
+    profile::WindowRecorder::Window w;
+    {
+      sync::MutexLock lock(&windows_mu_);
+      while (cut_.empty() && !windows_closed_) windows_changed_.Wait(&windows_mu_);
+      if (cut_.empty()) return;
+      w = std::move(cut_.front());
+      cut_.pop_front();
+    }
+    (void)w.recorder->Finish(profile::CountersOf(source_->Stats()), &symbolizer);  // in memory
+    absl::StatusOr<profile::Recording> recording = w.recorder->TakeRecording();
+    if (recording.ok() && options_.on_window) {
+      options_.on_window(ProfileWindow{.index = w.index,
+                                       .start_ns = w.start_ns,
+                                       .end_ns = w.end_ns,
+                                       .recording = *std::move(recording)});
+    }
+  }
+}
+
 absl::StatusOr<Profile> Profiler::Impl::Stop() {
   if (absl::Status s = Finish(); !s.ok()) return s;
+  if (windows_ != nullptr) {
+    return absl::FailedPreconditionError(
+        "a windowed profiler handed its profile over window by window (on_window)");
+  }
   absl::StatusOr<profile::Recording> recording = recorder_->TakeRecording();
   if (!recording.ok()) {
     return absl::FailedPreconditionError(
@@ -435,6 +515,11 @@ absl::StatusOr<Profile> Profiler::Impl::Stop() {
 
 absl::StatusOr<std::unique_ptr<Profiler>> Profiler::Create(ProfilerOptions options) {
   if (options.wall) options.off_cpu = true;
+  if (options.window.count() < 0) return absl::InvalidArgumentError("a window cannot be negative");
+  if (options.window.count() > 0 && !options.output.empty()) {
+    return absl::InvalidArgumentError(
+        "a windowed profiler writes no recording file; leave the output empty");
+  }
   Sampler sampler = options.sampler;
   const bool self = IsSelf(options.target);
   if (sampler == Sampler::kTimerSignal && !self) {

@@ -9,7 +9,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   # libraries (README.md "Dependencies")
   libdw-dev libelf-dev libunwind-dev libabsl-dev liburcu-dev linux-libc-dev
-  libcli11-dev libzstd-dev zlib1g-dev libprotobuf-dev protobuf-compiler
+  libcli11-dev libzstd-dev zlib1g-dev libprotobuf-dev protobuf-compiler libcurl4-openssl-dev
   # tests and benchmarks; linux-perf is the baseline the tracer benchmark compares against
   googletest libgtest-dev libgmock-dev libbenchmark-dev linux-perf
   # the HTML flame graph test drives the page in headless Chromium; the reader's fuzz target

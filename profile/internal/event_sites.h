@@ -5,10 +5,11 @@
 // user stack (inline, or its cookie's) and its time, and on the time only through which recorded
 // mappings held each address then (ProcessHistory::MappingAt). That changes only at the moments
 // the process's, or an ancestor's, address space changed: a mapping, a fork into it, an exec. So
-// one event per (process, kernel stack, user stack), with the first and last time it was seen,
-// stands for all of them: Representatives() gives that event at its first time and again at
-// every such moment within its span, and symbolizing those names exactly the (mapping, address)
-// pairs that symbolizing every event would.
+// one event per (process, kernel stack, user stack, whether it interrupted user code: just after
+// an exec, a sample in the kernel may hold the old program's addresses), with the first and last
+// time it was seen, stands for all of them: Representatives() gives that event at its first time
+// and again at every such moment within its span, and symbolizing those names exactly the (mapping,
+// address) pairs that symbolizing every event would.
 //
 // An event whose cookie's user stack has not arrived yet waits for it (Arrived()); one whose
 // stack never arrives keeps only its kernel stack, as a reader finds it.
@@ -55,8 +56,8 @@ class EventSites {
   size_t waiting() const;
 
  private:
-  // Process, kernel stack, user stack.
-  using Key = std::tuple<uint32_t, StackId, StackId>;
+  // Process, kernel stack, user stack, user mode.
+  using Key = std::tuple<uint32_t, StackId, StackId, bool>;
   struct Span {
     uint64_t first_ns;
     uint64_t last_ns;

@@ -84,6 +84,33 @@ TEST(ProcessHistoryTest, ExecReplacesTheAddressSpace) {
   EXPECT_EQ(h.NameAt(11, 11, 12), "sha1sum");
 }
 
+// Between the exec's COMM record and the kernel's switch to the new program's registers, a sample
+// in the kernel still holds the old program's user addresses (its libc's execve); once the new
+// program runs, or for a sample of user code, the old program is gone.
+TEST(ProcessHistoryTest, SamplesInTheKernelDuringAnExecSeeTheOldProgram) {
+  Recording r;
+  r.threads = {Exec(10, 1, "bash")};
+  r.mappings = {Map(10, 2, 0x1000, 0x2000, "/bin/bash"),                // 0
+                Map(10, 3, 0x7000, 0x8000, "/lib/libc.so.6")};          // 1
+  r.tasks = {Fork(10, 11, 5)};                                          // the child inherits libc
+  r.threads.push_back(Exec(11, 10, "sha1sum"));                         // and execs at 10
+  r.mappings.push_back(Map(11, 11, 0x4000, 0x5000, "/bin/sha1sum"));    // 2
+  r.mappings.push_back(Map(11, 20, 0x7000, 0x7800, "/lib/libc.so.6"));  // 3, ld.so's
+  r.mappings.push_back(Map(10, 30, 0x9000, 0xa000, "/lib/late.so"));    // 4, bash's, later
+  const ProcessHistory h(r);
+  for (uint64_t time : {10, 11, 15}) {
+    EXPECT_EQ(h.MappingAt(11, time, 0x7500, true), 1u) << "in the kernel at " << time;
+    EXPECT_EQ(h.MappingAt(11, time, 0x1500, true), 0u) << "in the kernel at " << time;
+    EXPECT_EQ(h.MappingAt(11, time, 0x1500, false), kNoMapping) << "in user code at " << time;
+  }
+  EXPECT_EQ(h.MappingAt(11, 15, 0x7500, false), 3u) << "user code: only the new program's";
+  EXPECT_EQ(h.MappingAt(11, 25, 0x7500, true), 3u) << "the new program's libc, once mapped";
+  EXPECT_EQ(h.MappingAt(11, 11, 0x4500, true), 2u) << "the new program first";
+  EXPECT_EQ(h.MappingAt(11, 40, 0x9500, true), kNoMapping)
+      << "what the old program's parent mapped after the exec";
+  EXPECT_EQ(h.MappingAt(10, 15, 0x7500, true), 1u) << "the parent keeps its own";
+}
+
 // A pid used again by an unrelated process starts over at that process's fork.
 TEST(ProcessHistoryTest, ReusedPidStartsOver) {
   Recording r;

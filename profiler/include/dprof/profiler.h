@@ -63,6 +63,15 @@ enum class Sampler : uint8_t {
 };
 std::string_view SamplerName(Sampler sampler);  // "auto", "perf_event", "timer signal"
 
+// One window of a windowed profiler (ProfilerOptions::window): the events of [start_ns, end_ns)
+// (CLOCK_MONOTONIC), as a recording of their own, named.
+struct ProfileWindow {
+  uint64_t index = 0;  // 0, 1, ... in time order
+  uint64_t start_ns = 0;
+  uint64_t end_ns = 0;
+  profile::Recording recording;
+};
+
 struct ProfilerOptions {
   // Empty (no pids, tids, command, not system-wide): the calling process, without the profiler's
   // own threads.
@@ -116,6 +125,13 @@ struct ProfilerOptions {
   // Told, once, what the user should know: that sampling fell back to timer signals, and why.
   // Called on the thread that called Create(). Library code never prints; this is how to.
   std::function<void(std::string_view)> notice = nullptr;
+  // Windows instead of one recording (a continuous profiler): every `window` of event time, the
+  // events so far are cut off into a recording of their own (profile::WindowRecorder), which is
+  // named on a thread of the profiler's and handed to `on_window` there, in time order, windows
+  // with no event too. No file is written (`output` must be empty) and Stop() gives nothing back;
+  // Finish() hands over the last, shorter window before it returns. 0: one recording.
+  std::chrono::nanoseconds window{0};
+  std::function<void(ProfileWindow)> on_window = nullptr;
   // Told how naming the recording's addresses goes when it ends (Finish()), on its thread: what
   // a caller needs for a status line while that takes long.
   std::function<void(const profile::Symbolizer::Progress&)> naming_progress = nullptr;

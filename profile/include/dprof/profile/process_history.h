@@ -11,6 +11,12 @@
 // wins (the kernel sends no munmap record: a new mapping over old ones replaces them), so code
 // unloaded and other code loaded at the same address are told apart by time.
 //
+// An exec swaps the address space before the thread leaves the old program: between the COMM
+// record that announces the exec and the moment the kernel points the registers at the new
+// program, a sample taken in the kernel still holds the old program's user registers (inside
+// execve in its libc). So an address of a sample in the kernel that the new space has no mapping
+// for is looked up in the space the process had just before the exec, as it was then.
+//
 // A thread's name is its latest COMM at the moment asked; before any, the name its creator had
 // when it was made (the kernel copies it at clone); a thread never named has its process's.
 //
@@ -47,8 +53,11 @@ class ProcessHistory {
   // The index in recording.mappings of the mapping that held `address` in process `pid` at
   // `time_ns`, or kNoMapping. A mapping recorded after the moment asked counts when no earlier
   // one holds the address: mappings read from /proc when a process is first seen are stamped
-  // when they were read, which can be after its first sample.
-  uint32_t MappingAt(uint32_t pid, uint64_t time_ns, uint64_t address) const;
+  // when they were read, which can be after its first sample. `in_kernel`: the event interrupted
+  // the kernel (Event::user_mode false), so its user addresses may still be the old program's
+  // just after an exec.
+  uint32_t MappingAt(uint32_t pid, uint64_t time_ns, uint64_t address,
+                     bool in_kernel = false) const;
 
   // The name of thread `tid` of process `pid` at `time_ns`; empty when nothing names it. The
   // idle task (tid 0) is "swapper".
@@ -64,6 +73,7 @@ class ProcessHistory {
     uint64_t start_ns = 0;  // the exec or fork that began it; 0: before the recording
     int32_t parent = -1;    // the space it was forked from
     uint64_t fork_ns = 0;
+    int32_t before_exec = -1;             // begun by an exec: the process's space just before it
     std::vector<uint32_t> by_start = {};  // its own mappings, by start address
     std::vector<uint64_t> max_end = {};   // the highest end among by_start[0..i]
   };
@@ -72,6 +82,11 @@ class ProcessHistory {
 
   // The space of `pid` at `time_ns`, or -1.
   int32_t SpaceAt(uint32_t pid, uint64_t time_ns) const;
+  // The mapping holding `address` in `space` at `time_ns`, then in each space it was forked from
+  // as it was at the fork: the latest recorded at or before the moment, and the earliest after it
+  // (each kNoMapping when none).
+  std::pair<uint32_t, uint32_t> MappingAlong(int32_t space, uint64_t time_ns,
+                                             uint64_t address) const;
   // Of `space`'s own mappings holding `address`: the latest recorded at or before `time_ns`, and
   // the earliest after it (each kNoMapping when none).
   std::pair<uint32_t, uint32_t> OwnMappingAt(const Space& space, uint64_t time_ns,
