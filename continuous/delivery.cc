@@ -1,6 +1,7 @@
 #include "dprof/continuous/delivery.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -8,26 +9,25 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "dprof/continuous/http_client.h"
-#include "dprof/continuous/pyroscope.h"
 
 namespace dprof::continuous {
 
 absl::StatusOr<std::unique_ptr<Delivery>> Delivery::Create(Options options) {
-  const std::string& url = options.pyroscope_url;
-  if (!url.empty() && !absl::StartsWith(url, "http://") && !absl::StartsWith(url, "https://")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the Pyroscope URL '", url, "' is not http:// or https://"));
-  }
   std::unique_ptr<Delivery> d(new Delivery(std::move(options)));
-  if (!d->options_.output_dir.empty()) {
-    absl::StatusOr<std::unique_ptr<OutputDir>> dir =
-        OutputDir::Open(d->options_.output_dir, d->options_.output_limits);
-    if (!dir.ok()) return dir.status();
-    d->output_dir_ = *std::move(dir);
+  if (!d->options_.spool_dir.empty()) {
+    absl::StatusOr<std::unique_ptr<Spool>> spool =
+        Spool::Open(d->options_.spool_dir, d->options_.spool_max_bytes);
+    if (!spool.ok()) return spool.status();
+    if ((*spool)->size() > 0 && d->options_.notice) {
+      d->options_.notice(
+          absl::StrCat((*spool)->size(), " profiles an earlier run could not send to ",
+                       d->options_.name, " are sent first (", d->options_.spool_dir, ")"));
+    }
+    sync::MutexLock lock(&d->mu_);
+    d->spool_ = *std::move(spool);
+    d->CountSpoolDrops();  // past a smaller bound than the last run's
   }
-  if (!d->options_.pyroscope_url.empty()) {
-    d->sender_ = std::thread([raw = d.get()] { raw->SenderLoop(); });
-  }
+  d->sender_ = std::thread([raw = d.get()] { raw->SenderLoop(); });
   return d;
 }
 
@@ -35,126 +35,196 @@ Delivery::~Delivery() {
   if (!closed_) Close(std::chrono::milliseconds(0));
 }
 
-void Delivery::Notice(std::string_view text) {
-  if (options_.notice) options_.notice(text);
+void Delivery::Tell(const std::string& cause, std::string text) {
+  if (told_.insert(cause).second) notices_.push_back(std::move(text));
 }
 
-void Delivery::Push(WindowProfile profile) {
-  if (output_dir_ != nullptr) {
-    const absl::Status s =
-        output_dir_->Write(profile.service, profile.start_unix_ns, profile.pprof);
-    bool tell = false;
-    {
-      sync::MutexLock lock(&mu_);
-      ++(s.ok() ? counters_.written : counters_.write_errors);
-      tell = !s.ok() && told_.insert(absl::StrCat("write ", s.code())).second;
+void Delivery::FlushNotices() {
+  std::vector<std::string> notices;
+  {
+    sync::MutexLock lock(&mu_);
+    notices.swap(notices_);
+  }
+  if (!options_.notice) return;
+  for (const std::string& n : notices) options_.notice(n);
+}
+
+void Delivery::CountSpoolDrops() {
+  const uint64_t dropped = spool_->dropped() + spool_->unreadable();
+  counters_.spool_dropped += dropped - spool_seen_dropped_;
+  spool_seen_dropped_ = dropped;
+}
+
+void Delivery::Spill(const Outgoing& request, uint64_t DeliveryCounters::*without_spool) {
+  if (spool_ != nullptr) {
+    const absl::Status s = spool_->Put(request);
+    CountSpoolDrops();
+    if (s.ok()) {
+      ++counters_.spooled;
+      return;
     }
-    if (tell) Notice(absl::StrCat("cannot write a profile: ", s.message()));
+    Tell("spool", absl::StrCat("cannot spool ", request.what, ": ", s.message()));
   }
-  sync::MutexLock lock(&mu_);
-  ++counters_.pushed;
-  if (!sender_.joinable()) return;
-  if (queue_.size() >= std::max<size_t>(options_.queue_max, 1)) {
-    queue_.pop_front();
-    ++counters_.overflow;
-  }
-  queue_.push_back({next_seq_++, std::move(profile)});
-  changed_.NotifyAll();
+  ++(counters_.*without_spool);
 }
 
-void Delivery::Done(uint64_t seq) {
-  if (!queue_.empty() && queue_.front().seq == seq) queue_.pop_front();
+void Delivery::Push(Outgoing request) {
+  {
+    sync::MutexLock lock(&mu_);
+    ++counters_.pushed;
+    if (queue_.size() >= std::max<size_t>(options_.queue_max, 1)) {
+      Spill(queue_.front(), &DeliveryCounters::overflow);
+      queue_.pop_front();
+    }
+    queue_.push_back(std::move(request));
+    changed_.NotifyAll();
+  }
+  FlushNotices();
 }
 
-std::chrono::milliseconds Delivery::Send(const Queued& queued, std::chrono::milliseconds backoff) {
-  const WindowProfile& p = queued.profile;
-  std::map<std::string, std::string> labels = options_.labels;
-  const HttpRequest request{
-      .url = PyroscopeIngestUrl(options_.pyroscope_url,
-                                {.service = p.service,
-                                 .labels = std::move(labels),
-                                 .from_unix_s = p.start_unix_ns / 1'000'000'000,
-                                 .until_unix_s = p.end_unix_ns / 1'000'000'000,  // windows tile
-                                 .sample_rate = options_.sample_rate}),
-      .headers =
-          [&] {
-            std::vector<std::string> h = {"Content-Type: application/octet-stream"};
-            if (!options_.tenant.empty()) h.push_back("X-Scope-OrgID: " + options_.tenant);
-            if (!options_.bearer_token.empty()) {
-              h.push_back("Authorization: Bearer " + options_.bearer_token);
-            }
-            return h;
-          }(),
-      .body = p.pprof,
-      .timeout = options_.timeout,
-      .user_password = options_.user_password};
+std::chrono::milliseconds Delivery::Send(const Outgoing& r, std::chrono::milliseconds backoff,
+                                         std::chrono::milliseconds timeout) {
+  HttpRequest request{.url = r.url,
+                      .headers = r.headers,
+                      .body = r.body,
+                      .timeout = timeout,
+                      .user_password = options_.user_password};
+  if (!options_.tenant.empty()) request.headers.push_back("X-Scope-OrgID: " + options_.tenant);
+  if (!options_.bearer_token.empty()) {
+    request.headers.push_back("Authorization: Bearer " + options_.bearer_token);
+  }
   const absl::StatusOr<HttpResponse> response = HttpPost(request);
-  std::string cause;
   std::chrono::milliseconds wait{0};
   {
     sync::MutexLock lock(&mu_);
     if (response.ok() && response->status / 100 == 2) {
       ++counters_.sent;
-      counters_.bytes_sent += p.pprof.size();
-      Done(queued.seq);
+      counters_.bytes_sent += r.body.size();
       return wait;
     }
-    const bool again = !response.ok() || response->status == 429 || response->status / 100 == 5;
-    if (again) {
+    const bool unusable = !response.ok() && absl::IsInvalidArgument(response.status());
+    if (!unusable && (!response.ok() || response->status == 429 || response->status / 100 == 5)) {
       ++counters_.retries;
-      // Jitter: a quarter either way, so that agents that failed together do not retry together.
+      // Jitter: agents that failed together do not retry together.
       absl::BitGen random;
       wait = std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(backoff.count()) *
                                                             absl::Uniform(random, 0.75, 1.25)));
       if (response.ok() && response->retry_after.has_value()) {
         wait = std::max<std::chrono::milliseconds>(wait, *response->retry_after);
       }
-      cause = response.ok() ? absl::StrCat("Pyroscope answered ", response->status, "; retrying")
-                            : absl::StrCat("Pyroscope did not answer (",
-                                           response.status().message(), "); retrying");
+      wait = std::max(wait, std::chrono::milliseconds(1));
+      if (response.ok()) {
+        Tell(absl::StrCat("status ", response->status),
+             absl::StrCat(options_.name, " answered ", response->status, "; retrying"));
+      } else {
+        Tell("no answer", absl::StrCat(options_.name, " did not answer (",
+                                       response.status().message(), "); retrying"));
+      }
     } else {
       ++counters_.rejected;
-      Done(queued.seq);
-      cause = absl::StrCat("Pyroscope refused a profile of ", p.service, " with ", response->status,
-                           ": ", response->body.substr(0, 200), "; such profiles are dropped");
+      if (unusable) {
+        Tell("unusable", absl::StrCat("cannot send to ", options_.name, ": ",
+                                      response.status().message(), "; such profiles are dropped"));
+      } else {
+        Tell(absl::StrCat("refused ", response->status),
+             absl::StrCat(options_.name, " refused ", r.what, " with ", response->status, ": ",
+                          response->body.substr(0, 200), "; such profiles are dropped"));
+      }
     }
-    if (!told_.insert(cause).second) cause.clear();
   }
-  if (!cause.empty()) Notice(cause);
   return wait;
 }
 
 void Delivery::SenderLoop() {
   pthread_setname_np(pthread_self(), "dprof-push");
   std::chrono::milliseconds backoff = options_.backoff_min;
+  std::optional<Outgoing> current;
+  bool from_spool = false;  // `current` is the spool's oldest, still on disk
+  int attempts = 0;
   for (;;) {
-    Queued head;
+    std::chrono::milliseconds timeout = options_.timeout;
     {
       sync::MutexLock lock(&mu_);
-      while (queue_.empty() && !closing_) changed_.Wait(&mu_);
-      if (queue_.empty()) return;
-      if (closing_ && std::chrono::steady_clock::now() >= deadline_) {
-        counters_.unsent += queue_.size();
-        queue_.clear();
-        return;
+      auto spooled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return spool_ != nullptr && spool_->size() > 0;
+      };
+      while (!current && queue_.empty() && !spooled() && !closing_) changed_.Wait(&mu_);
+      const auto now = std::chrono::steady_clock::now();
+      if (closing_ && now >= deadline_) break;
+      if (!current && spooled()) {
+        // What waited on disk is older than anything queued.
+        current = spool_->Oldest();
+        CountSpoolDrops();
+        if (!current) continue;
+        if (!absl::StartsWith(current->url, options_.base_url)) {
+          // Spooled for a backend given before: not for this one, nor with its credentials.
+          spool_->RemoveOldest();
+          ++counters_.spool_dropped;
+          Tell("foreign", absl::StrCat("spooled profiles for another URL than ", options_.base_url,
+                                       " are dropped (", current->url.substr(0, 100), ")"));
+          current.reset();
+          continue;
+        }
+        from_spool = true;
+        attempts = 0;
+        ++counters_.from_spool;
+      } else if (!current) {
+        if (queue_.empty()) break;  // closing, and nothing left
+        current = std::move(queue_.front());
+        queue_.pop_front();
+        from_spool = false;
+        attempts = 0;
       }
-      head = queue_.front();  // a copy: Push() may drop the head while this one is sent
+      if (closing_) {
+        timeout = std::min(
+            timeout,
+            std::max(std::chrono::milliseconds(1),
+                     std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now)));
+      }
     }
-    const std::chrono::milliseconds wait = Send(head, backoff);
+    FlushNotices();
+    const std::chrono::milliseconds wait = Send(*current, backoff, timeout);
+    FlushNotices();
     if (wait.count() == 0) {
+      sync::MutexLock lock(&mu_);
+      if (from_spool) spool_->RemoveOldest();  // delivered or given up
+      current.reset();
       backoff = options_.backoff_min;
       continue;
     }
     backoff = std::min(backoff * 2, options_.backoff_max);
     sync::MutexLock lock(&mu_);
+    if (++attempts >= options_.max_attempts && spool_ != nullptr) {
+      // To the spool's end: one the backend never takes does not hold up the others.
+      if (from_spool) {  // it only moves within the spool
+        spool_->RemoveOldest();
+        const absl::Status s = spool_->Put(*current);
+        CountSpoolDrops();
+        if (!s.ok()) {
+          ++counters_.unsent;
+          Tell("spool", absl::StrCat("cannot spool ", current->what, ": ", s.message()));
+        }
+      } else {
+        Spill(*current, &DeliveryCounters::unsent);
+      }
+      current.reset();
+    }
     const auto until = std::chrono::steady_clock::now() + wait;
-    // Close() cuts a wait short at its deadline.
-    while (std::chrono::steady_clock::now() < until) {
+    for (;;) {  // Close() cuts the wait short at its deadline
       const auto end = closing_ ? std::min(until, deadline_) : until;
-      if (std::chrono::steady_clock::now() >= end) break;
-      changed_.WaitFor(&mu_, end - std::chrono::steady_clock::now());
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= end) break;
+      changed_.WaitFor(&mu_, end - now);
     }
   }
+  // Closing: what could not be sent waits on disk for the next run (a spooled one is there).
+  {
+    sync::MutexLock lock(&mu_);
+    if (current && !from_spool) Spill(*current, &DeliveryCounters::unsent);
+    for (const Outgoing& r : queue_) Spill(r, &DeliveryCounters::unsent);
+    queue_.clear();
+  }
+  FlushNotices();
 }
 
 void Delivery::Close(std::chrono::milliseconds deadline) {

@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -45,8 +47,9 @@ struct SlistDeleter {
 absl::StatusOr<HttpResponse> HttpPost(const HttpRequest& request) {
   static std::once_flag init;
   std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-  if (curl == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
+  // Declared before the handle, so that they outlive it: curl may use both until its cleanup.
+  char error[CURL_ERROR_SIZE] = {};
+  HttpResponse response;
   std::unique_ptr<curl_slist, SlistDeleter> headers;
   for (const std::string& h : request.headers) {
     curl_slist* more = curl_slist_append(headers.get(), h.c_str());
@@ -54,15 +57,20 @@ absl::StatusOr<HttpResponse> HttpPost(const HttpRequest& request) {
     (void)headers.release();
     headers.reset(more);
   }
-  HttpResponse response;
+  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  if (curl == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
   CURL* c = curl.get();
+  // HTTP and HTTPS only: a URL read back from a spool never reaches a file or another scheme.
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for name lookups
   curl_easy_setopt(c, CURLOPT_POST, 1L);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(std::max<int64_t>(request.timeout.count(), 1)));
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, AppendBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &response.body);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, ReadHeader);
@@ -72,7 +80,6 @@ absl::StatusOr<HttpResponse> HttpPost(const HttpRequest& request) {
     curl_easy_setopt(c, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
     curl_easy_setopt(c, CURLOPT_USERPWD, request.user_password.c_str());
   }
-  char error[CURL_ERROR_SIZE] = {};
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
   const CURLcode code = curl_easy_perform(c);
   if (code == CURLE_URL_MALFORMAT || code == CURLE_UNSUPPORTED_PROTOCOL) {

@@ -10,8 +10,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "dprof/profile/output_file.h"
 
@@ -19,6 +21,21 @@ namespace dprof::continuous {
 namespace {
 
 constexpr absl::string_view kSuffix = ".pb.gz";
+
+constexpr size_t kStamp = 16;  // YYYYMMDDTHHMMSSZ
+
+// Whether `name` is one this directory writes: SERVICE-YYYYMMDDTHHMMSSZ.pb.gz.
+bool OwnName(absl::string_view name) {
+  if (!absl::ConsumeSuffix(&name, kSuffix) || name.size() < kStamp + 2) return false;
+  const absl::string_view stamp = name.substr(name.size() - kStamp);
+  if (name[name.size() - kStamp - 1] != '-') return false;
+  for (size_t i = 0; i < kStamp; ++i) {
+    const char c = stamp[i];
+    const bool ok = i == 8 ? c == 'T' : i == 15 ? c == 'Z' : absl::ascii_isdigit(c);
+    if (!ok) return false;
+  }
+  return true;
+}
 
 // A service name as a file name: no slash, no leading dot.
 std::string SafeName(std::string_view service) {
@@ -33,6 +50,7 @@ std::string SafeName(std::string_view service) {
 absl::StatusOr<std::unique_ptr<OutputDir>> OutputDir::Open(const std::string& path, Limits limits) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
+  if (!ec) std::filesystem::permissions(path, std::filesystem::perms::owner_all, ec);
   if (ec) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot create the output directory ", path, ": ", ec.message()));
@@ -68,10 +86,10 @@ void OutputDir::Prune() {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(path_, ec)) {
     const std::string name = entry.path().filename().string();
-    if (!entry.is_regular_file(ec) || !absl::EndsWith(name, kSuffix)) continue;
-    const size_t dash = name.rfind('-');
-    if (dash == std::string::npos) continue;
-    kept.push_back({name.substr(dash + 1), entry.path(), entry.file_size(ec)});
+    if (!entry.is_regular_file(ec) || !OwnName(name)) continue;
+    const uint64_t bytes = entry.file_size(ec);
+    if (ec) continue;
+    kept.push_back({name.substr(name.size() - kStamp - kSuffix.size()), entry.path(), bytes});
   }
   std::sort(kept.begin(), kept.end(),
             [](const Kept& a, const Kept& b) { return a.stamp > b.stamp; });  // newest first

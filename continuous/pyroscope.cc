@@ -1,5 +1,7 @@
 #include "dprof/continuous/pyroscope.h"
 
+#include <utility>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -19,14 +21,25 @@ std::string PercentEncode(std::string_view text) {
   return out;
 }
 
+std::string PyroscopeName(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c == '{' || c == '}' || c == ',' || c == '=' || c == '"' ||
+        absl::ascii_iscntrl(static_cast<unsigned char>(c))) {
+      c = '_';
+    }
+  }
+  return out;
+}
+
 std::string PyroscopeIngestUrl(std::string_view base, const PyroscopeSeries& series) {
   while (!base.empty() && base.back() == '/') base.remove_suffix(1);
-  std::string name = series.service;
+  std::string name = PyroscopeName(series.service);
   if (!series.labels.empty()) {
     name += '{';
     bool first = true;
     for (const auto& [key, value] : series.labels) {
-      absl::StrAppend(&name, first ? "" : ",", key, "=", value);
+      absl::StrAppend(&name, first ? "" : ",", PyroscopeName(key), "=", PyroscopeName(value));
       first = false;
     }
     name += '}';
@@ -36,6 +49,13 @@ std::string PyroscopeIngestUrl(std::string_view base, const PyroscopeSeries& ser
                                  "&until=", series.until_unix_s, "&format=pprof&spyName=dprof");
   if (series.sample_rate != 0) absl::StrAppend(&url, "&sampleRate=", series.sample_rate);
   return url;
+}
+
+Outgoing PyroscopeRequest(std::string_view base, const PyroscopeSeries& series, std::string pprof) {
+  return Outgoing{.url = PyroscopeIngestUrl(base, series),
+                  .headers = {"Content-Type: application/octet-stream"},
+                  .body = std::move(pprof),
+                  .what = absl::StrCat("a profile of ", series.service)};
 }
 
 }  // namespace dprof::continuous

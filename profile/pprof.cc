@@ -1,7 +1,5 @@
 #include "dprof/profile/pprof.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -12,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
+#include "dprof/profile/gzip.h"
 #include "profile/internal/profile.pb.h"
 
 namespace dprof::profile {
@@ -64,27 +63,6 @@ std::string MainModule(const View& p) {
     }
   }
   return main;
-}
-
-absl::Status Gzip(const std::string& bytes, std::ostream& out) {
-  z_stream z{};
-  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    return absl::InternalError("zlib: cannot start compressing");
-  }
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
-  z.avail_in = static_cast<uInt>(bytes.size());
-  char buffer[1 << 16];
-  int rc = Z_OK;
-  do {
-    z.next_out = reinterpret_cast<Bytef*>(buffer);
-    z.avail_out = sizeof(buffer);
-    rc = deflate(&z, Z_FINISH);
-    out.write(buffer, static_cast<std::streamsize>(sizeof(buffer) - z.avail_out));
-  } while (rc == Z_OK || rc == Z_BUF_ERROR);
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) return absl::InternalError("zlib: compressing the profile failed");
-  if (!out) return absl::DataLossError("writing the profile failed (disk full?)");
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -203,7 +181,11 @@ absl::Status WritePprof(const Recording& r, const View& p, std::ostream& out) {
 
   std::string bytes;
   if (!profile.SerializeToString(&bytes)) return absl::InternalError("pprof: cannot serialize");
-  return Gzip(bytes, out);
+  absl::StatusOr<std::string> gzipped = Gzip(bytes);
+  if (!gzipped.ok()) return gzipped.status();
+  out.write(gzipped->data(), static_cast<std::streamsize>(gzipped->size()));
+  if (!out) return absl::DataLossError("writing the profile failed (disk full?)");
+  return absl::OkStatus();
 }
 
 }  // namespace dprof::profile

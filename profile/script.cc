@@ -75,8 +75,10 @@ void WriteScript(const Recording& r, const View& view, std::ostream& out) {
     const Event& e = r.events[shown.event];
     const View::Stack& stack = view.stacks()[shown.stack];
     const std::string& name = e.event < r.event_names.size() ? r.event_names[e.event] : "";
-    line = absl::StrFormat("%s %5u [%03u] %5u.%06u: %10u %*s: ",
-                           stack.comm.empty() ? absl::StrCat(":", e.tid) : stack.comm, e.tid, e.cpu,
+    // A thread id as perf prints it: signed (the kernel says -1 for a task already gone).
+    const int32_t tid = static_cast<int32_t>(e.tid);
+    line = absl::StrFormat("%s %5d [%03u] %5u.%06u: %10u %*s: ",
+                           stack.comm.empty() ? absl::StrCat(":", tid) : stack.comm, tid, e.cpu,
                            e.time_ns / 1'000'000'000, e.time_ns % 1'000'000'000 / 1000, e.weight,
                            static_cast<int>(name_width), name);
     if (auto tp = r.tracepoints.find(e.event); tp != r.tracepoints.end()) {

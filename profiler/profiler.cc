@@ -485,13 +485,18 @@ void Profiler::Impl::NamerLoop() {
       w = std::move(cut_.front());
       cut_.pop_front();
     }
-    (void)w.recorder->Finish(profile::CountersOf(source_->Stats()), &symbolizer);  // in memory
+    // In memory: nothing to fail but naming, which leaves addresses unnamed. The counters are
+    // the run's so far.
+    (void)w.recorder->Finish(profile::CountersOf(source_->Stats()), &symbolizer);
     absl::StatusOr<profile::Recording> recording = w.recorder->TakeRecording();
-    if (recording.ok() && options_.on_window) {
-      options_.on_window(ProfileWindow{.index = w.index,
-                                       .start_ns = w.start_ns,
-                                       .end_ns = w.end_ns,
-                                       .recording = *std::move(recording)});
+    if (options_.on_window) {
+      // Every window is handed over, so that they tile the run; one that could not be taken is
+      // empty.
+      options_.on_window(ProfileWindow{
+          .index = w.index,
+          .start_ns = w.start_ns,
+          .end_ns = w.end_ns,
+          .recording = recording.ok() ? *std::move(recording) : profile::Recording{}});
     }
   }
 }

@@ -20,13 +20,15 @@
 #   memory  bench/record_memory.sh: peak memory of a 100k-sample `dprof record`, against perf record
 #   import  bench/import_vs_perf_script.sh: a 20k-sample dwarf perf.data to folded stacks, against
 #           perf script on the same file
-# usage: scripts/bench.sh [depot|unwind|cfi|tracer|lossless|finish|views|self|history|memory|import|all] [extra benchmark args...]
+#   soak    bench/agent_soak.sh: dprof agent -a for 30 minutes (DPROF_SOAK_MINUTES) under process
+#           churn with both cores busy: its CPU, its RSS early and late, windows lost (not in all)
+# usage: scripts/bench.sh [depot|unwind|cfi|tracer|lossless|finish|views|self|history|memory|import|soak|all] [extra benchmark args...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 which=${1:-all}
 [[ $# -gt 0 ]] && shift
-case $which in depot|unwind|cfi|tracer|lossless|finish|views|self|history|memory|import|all) ;; *) echo "usage: $0 [depot|unwind|cfi|tracer|lossless|finish|views|self|history|memory|import|all] [benchmark args]" >&2; exit 2;; esac
+case $which in depot|unwind|cfi|tracer|lossless|finish|views|self|history|memory|import|soak|all) ;; *) echo "usage: $0 [depot|unwind|cfi|tracer|lossless|finish|views|self|history|memory|import|soak|all] [benchmark args]" >&2; exit 2;; esac
 
 scripts/deps.sh
 configure build
@@ -147,6 +149,11 @@ fi
 if [[ $which == import || $which == all ]]; then
   section "import: a 20k-sample --call-graph dwarf perf.data to folded stacks, against perf script"
   bench/import_vs_perf_script.sh build 5
+fi
+
+if [[ $which == soak ]]; then
+  section "soak: dprof agent -a at 99 Hz for ${DPROF_SOAK_MINUTES:-30} minutes under churn"
+  bench/agent_soak.sh build "${DPROF_SOAK_MINUTES:-30}"
 fi
 
 if [[ $which == self || $which == all ]]; then

@@ -1,8 +1,9 @@
-// dprof agent against a receiver on 127.0.0.1 that speaks Pyroscope's ingest API and decodes
-// every body with pprof's schema (the project's profile.proto): windows that tile the run, each
-// delivered once, the service and labels in the series name, the hot functions of the profiled
-// program; a backend that answers 503 with Retry-After and 429 (retried), or 400 (dropped and
-// counted); profiles written to a directory.
+// dprof agent against a receiver on 127.0.0.1 that speaks Pyroscope's ingest API and OTLP
+// profiles over HTTP, and decodes every body with its schema (the project's profile.proto and
+// otlp_profiles.proto): windows that tile the run, each delivered once, the service and labels,
+// the hot functions of the profiled program. Faults: a backend that answers 503 with Retry-After
+// and 429 (retried), 400 (dropped and counted), answers slower than the timeout, is absent at
+// start or goes away mid-run (windows spooled, then sent by the next run), a full spool.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -27,6 +28,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "continuous/internal/otlp_profiles.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "profile/internal/profile.pb.h"
@@ -54,13 +57,18 @@ class Receiver {
   struct Answer {
     int status = 200;
     std::string headers = {};  // extra header lines, each ending in \r\n
+    int delay_ms = 0;          // before answering
   };
 
-  explicit Receiver(std::deque<Answer> script = {}) : script_(std::move(script)) {
+  // On `port` (0: any free one).
+  explicit Receiver(std::deque<Answer> script = {}, int port = 0) : script_(std::move(script)) {
     fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
     EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
     socklen_t len = sizeof(addr);
     getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
@@ -75,6 +83,7 @@ class Receiver {
     thread_.join();
   }
 
+  int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   std::vector<Request> requests() const {
     std::lock_guard lock(mu_);
@@ -133,6 +142,10 @@ class Receiver {
           script_.pop_front();
         }
         r.answered = answer.status;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(answer.delay_ms));
+      {
+        std::lock_guard lock(mu_);
         requests_.push_back(r);
       }
       const std::string response = "HTTP/1.1 " + std::to_string(answer.status) + " X\r\n" +
@@ -165,9 +178,8 @@ class Receiver {
   std::vector<Request> requests_;
 };
 
-// A gzipped pprof body decoded with profile.proto; the names of its functions.
-std::set<std::string> FunctionsOf(const std::string& gzipped) {
-  std::string raw(1 << 20, '\0');
+std::string Gunzip(const std::string& gzipped) {
+  std::string raw(16 << 20, '\0');
   z_stream z{};
   inflateInit2(&z, 16 + MAX_WBITS);
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gzipped.data()));
@@ -178,35 +190,75 @@ std::set<std::string> FunctionsOf(const std::string& gzipped) {
   raw.resize(z.total_out);
   inflateEnd(&z);
   EXPECT_EQ(rc, Z_STREAM_END);
+  return raw;
+}
+
+// A gzipped pprof body decoded with profile.proto; the names of its functions.
+std::set<std::string> FunctionsOf(const std::string& gzipped) {
   perftools::profiles::Profile profile;
-  EXPECT_TRUE(profile.ParseFromString(raw));
+  EXPECT_TRUE(profile.ParseFromString(Gunzip(gzipped)));
   std::set<std::string> names;
   for (const auto& f : profile.function()) names.insert(profile.string_table(f.name()));
   EXPECT_GT(profile.sample_size(), 0);
   return names;
 }
 
-// A sample program that keeps the CPU busy until killed.
-class Busy {
- public:
-  Busy() {
-    pid_ = fork();
-    if (pid_ == 0) {
-      const std::string program = SampleProgram("cpu_bound", "nofp");
-      execl(program.c_str(), program.c_str(), "60", nullptr);
-      _exit(127);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // past exec and startup
-  }
-  ~Busy() {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_;
+// What an OTLP body holds, decoded with the OTLP profiles schema and checked against its rules
+// (every table's zero entry, every index in range).
+struct OtlpContents {
+  std::map<std::string, std::string> resource;  // the first resource's attributes
+  std::set<std::string> leaves;                 // the functions samples end in
+  uint64_t time_unix_nano = 0, duration_nano = 0;
+  size_t samples = 0;
+  std::vector<uint64_t> timestamps;
 };
+OtlpContents DecodeOtlp(const std::string& gzipped) {
+  dprof::otlp::ExportProfilesServiceRequest request;
+  EXPECT_TRUE(request.ParseFromString(Gunzip(gzipped)));
+  const dprof::otlp::ProfilesDictionary& d = request.dictionary();
+  EXPECT_GT(d.string_table_size(), 0);
+  EXPECT_EQ(d.string_table(0), "");
+  EXPECT_GT(d.stack_table_size(), 0);
+  EXPECT_EQ(d.stack_table(0).location_indices_size(), 0);
+  EXPECT_GT(d.location_table_size(), 0);
+  EXPECT_GT(d.function_table_size(), 0);
+  EXPECT_GT(d.mapping_table_size(), 0);
+  OtlpContents out;
+  EXPECT_EQ(request.resource_profiles_size(), 1);
+  for (const auto& rp : request.resource_profiles()) {
+    for (const auto& kv : rp.resource().attributes()) {
+      out.resource.emplace(kv.key(), kv.value().string_value());
+    }
+    for (const auto& sp : rp.scope_profiles()) {
+      EXPECT_EQ(sp.scope().name(), "dprof");
+      for (const auto& p : sp.profiles()) {
+        EXPECT_EQ(d.string_table(p.sample_type().type_strindex()), "cpu");
+        EXPECT_EQ(d.string_table(p.sample_type().unit_strindex()), "nanoseconds");
+        out.time_unix_nano = p.time_unix_nano();
+        out.duration_nano = p.duration_nano();
+        for (const auto& sample : p.samples()) {
+          ++out.samples;
+          EXPECT_EQ(sample.values_size(), sample.timestamps_unix_nano_size());
+          out.timestamps.insert(out.timestamps.end(), sample.timestamps_unix_nano().begin(),
+                                sample.timestamps_unix_nano().end());
+          EXPECT_GT(sample.stack_index(), 0);
+          EXPECT_LT(sample.stack_index(), d.stack_table_size());
+          const auto& stack = d.stack_table(sample.stack_index());
+          if (stack.location_indices_size() == 0) continue;
+          const int leaf = stack.location_indices(0);
+          EXPECT_GT(leaf, 0);
+          EXPECT_LT(leaf, d.location_table_size());
+          const auto& location = d.location_table(leaf);
+          if (location.lines_size() == 0) continue;
+          const int function = location.lines(0).function_index();
+          EXPECT_LT(function, d.function_table_size());
+          out.leaves.insert(d.string_table(d.function_table(function).name_strindex()));
+        }
+      }
+    }
+  }
+  return out;
+}
 
 // Runs the agent for `seconds`, then SIGTERM.
 CliResult RunAgent(const std::vector<std::string>& args, double seconds) {
@@ -217,18 +269,25 @@ CliResult RunAgent(const std::vector<std::string>& args, double seconds) {
   return agent.Finish();
 }
 
-// The agent's closing counters: "N windows, P profiles: S sent ..." as numbers by name.
-std::map<std::string, uint64_t> Counters(const std::string& err) {
+// The agent's closing counters, "N windows, P profiles; Pyroscope: S sent (B bytes), R retries,
+// ...; OTLP: ...; files: ...": of `part` ("" the first, else the one it names), numbers by the
+// word after them.
+std::map<std::string, uint64_t> Counters(const std::string& err, const std::string& part = "") {
   std::map<std::string, uint64_t> out;
   const size_t at = err.rfind("windows, ");
   if (at == std::string::npos) return out;
   const size_t begin = err.rfind('\n', at) + 1;
   const std::string line = err.substr(begin, err.find('\n', at) - begin);
-  std::vector<std::string> words =
-      absl::StrSplit(line, absl::ByAnyChar(" ,:;()"), absl::SkipEmpty());
-  for (size_t i = 0; i + 1 < words.size(); ++i) {
-    uint64_t v = 0;
-    if (absl::SimpleAtoi(words[i], &v) && !out.contains(words[i + 1])) out[words[i + 1]] = v;
+  for (absl::string_view segment : absl::StrSplit(line, ';')) {
+    segment = absl::StripAsciiWhitespace(segment);
+    if (!part.empty() && !absl::StartsWith(segment, part + ":")) continue;
+    std::vector<std::string> words =
+        absl::StrSplit(segment, absl::ByAnyChar(" ,:()"), absl::SkipEmpty());
+    for (size_t i = 0; i + 1 < words.size(); ++i) {
+      uint64_t v = 0;
+      if (absl::SimpleAtoi(words[i], &v) && !out.contains(words[i + 1])) out[words[i + 1]] = v;
+    }
+    return out;
   }
   return out;
 }
@@ -237,16 +296,17 @@ TEST(AgentTest, PushesEveryWindowToPyroscopeOnceThroughRetries) {
   DPROF_REQUIRE_PERF_OR_SKIP();
   // The first attempt is refused for now (503, come back in a second), the second throttled.
   Receiver receiver({{.status = 503, .headers = "Retry-After: 1\r\n"}, {.status = 429}});
-  Busy busy;
-  const CliResult r =
-      RunAgent({"agent", "-p", std::to_string(busy.pid()), "--window", "1", "--pyroscope",
-                receiver.url(), "--label", "env=test", "--tenant", "team-a"},
-               4.5);
+  BusySample busy(60);
+  const CliResult r = RunAgent(
+      {"agent", "-p", std::to_string(busy.pid()), "--window", "1", "--pyroscope", receiver.url(),
+       "--label", "env=test", "--tenant", "team-a", "--spool", ScratchDir("agent-spool")},
+      4.5);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::map<std::string, uint64_t> c = Counters(r.err);
-  EXPECT_GE(c.at("windows"), 5u) << r.err;
+  const std::map<std::string, uint64_t> c = Counters(r.err, "Pyroscope");
+  EXPECT_GE(Counters(r.err).at("windows"), 5u) << r.err;
   EXPECT_EQ(c.at("retries"), 2u) << r.err;
-  EXPECT_EQ(c.at("sent"), c.at("profiles")) << r.err;
+  EXPECT_EQ(c.at("sent"), Counters(r.err).at("profiles")) << r.err;
+  EXPECT_EQ(c.at("spooled"), 0u) << r.err;
   EXPECT_EQ(c.at("refused"), 0u) << r.err;
   EXPECT_EQ(c.at("queue"), 0u) << r.err;
   EXPECT_EQ(c.at("unsent"), 0u) << r.err;
@@ -285,16 +345,17 @@ TEST(AgentTest, ProfilesTheBackendRefusesAreDroppedAndCounted) {
   DPROF_REQUIRE_PERF_OR_SKIP();
   std::deque<Receiver::Answer> refusals(100, {.status = 400});
   Receiver receiver(refusals);
-  Busy busy;
-  const CliResult r = RunAgent(
-      {"agent", "-p", std::to_string(busy.pid()), "--window", "1", "--pyroscope", receiver.url()},
-      2.5);
+  BusySample busy(60);
+  const CliResult r =
+      RunAgent({"agent", "-p", std::to_string(busy.pid()), "--window", "1", "--pyroscope",
+                receiver.url(), "--spool", ScratchDir("agent-spool")},
+               2.5);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::map<std::string, uint64_t> c = Counters(r.err);
+  const std::map<std::string, uint64_t> c = Counters(r.err, "Pyroscope");
   EXPECT_EQ(c.at("sent"), 0u);
   EXPECT_EQ(c.at("retries"), 0u);
   EXPECT_EQ(c.at("refused"), receiver.requests().size());
-  EXPECT_EQ(c.at("refused"), c.at("profiles"));
+  EXPECT_EQ(c.at("refused"), Counters(r.err).at("profiles"));
   // Told once, not once per window.
   size_t told = 0;
   for (size_t at = r.err.find("refused a profile"); at != std::string::npos;
@@ -307,13 +368,13 @@ TEST(AgentTest, ProfilesTheBackendRefusesAreDroppedAndCounted) {
 TEST(AgentTest, WritesOneFilePerWindowIntoADirectory) {
   DPROF_REQUIRE_PERF_OR_SKIP();
   const std::string dir = ScratchDir("agent-output") + "/profiles";
-  Busy busy;
+  BusySample busy(60);
   const CliResult r = RunAgent({"agent", "-p", std::to_string(busy.pid()), "--window", "1",
                                 "--output-dir", dir, "--output-max-files", "2"},
                                3.5);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::map<std::string, uint64_t> c = Counters(r.err);
-  EXPECT_GE(c.at("written"), 4u);
+  const std::map<std::string, uint64_t> c = Counters(r.err, "files");
+  EXPECT_GE(c.at("written"), 4u) << r.err;
   std::vector<std::string> files;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
     files.push_back(e.path().filename().string());
@@ -333,13 +394,188 @@ TEST(AgentTest, WritesOneFilePerWindowIntoADirectory) {
   }
 }
 
+TEST(AgentTest, SendsOtlpProfilesThatDecodeWithTheSchema) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  Receiver receiver;
+  BusySample busy(60);
+  const CliResult r =
+      RunAgent({"agent", "-p", std::to_string(busy.pid()), "--window", "1", "--otlp",
+                receiver.url() + "/", "--label", "env=test", "--spool", ScratchDir("agent-spool")},
+               3.5);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::map<std::string, uint64_t> c = Counters(r.err, "OTLP");
+  EXPECT_GE(c.at("sent"), 4u) << r.err;
+  EXPECT_EQ(c.at("retries"), 0u) << r.err;
+  const std::vector<Request> requests = receiver.requests();
+  ASSERT_EQ(requests.size(), c.at("sent"));
+  std::vector<std::pair<uint64_t, uint64_t>> windows;
+  for (const Request& q : requests) {
+    EXPECT_EQ(q.target, "/v1development/profiles");
+    EXPECT_EQ(q.headers.at("content-type"), "application/x-protobuf");
+    EXPECT_EQ(q.headers.at("content-encoding"), "gzip");
+    OtlpContents o = DecodeOtlp(q.body);
+    EXPECT_EQ(o.resource["service.name"], "cpu_bound_nofp");
+    EXPECT_FALSE(o.resource["host.name"].empty());
+    EXPECT_EQ(o.resource["env"], "test");
+    EXPECT_TRUE(o.leaves.contains("hot_a") || o.leaves.contains("hot_b"));
+    EXPECT_GT(o.samples, 0u);
+    for (uint64_t t : o.timestamps) {
+      EXPECT_GE(t, o.time_unix_nano);
+      EXPECT_LT(t, o.time_unix_nano + o.duration_nano) << "a sample's time within its window";
+    }
+    windows.emplace_back(o.time_unix_nano, o.time_unix_nano + o.duration_nano);
+  }
+  std::sort(windows.begin(), windows.end());
+  for (size_t i = 1; i < windows.size(); ++i) {
+    EXPECT_EQ(windows[i].first, windows[i - 1].second) << "window " << i;
+  }
+}
+
+// Nothing listens at first: the windows wait (memory, then the spool at exit); the next run sends
+// the spooled ones first, and the backend going away mid-run loses nothing either. Every window
+// reaches the receiver once.
+TEST(AgentTest, WindowsWaitInTheSpoolWhileTheBackendIsAwayAndAreSentOnce) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  int port = 0;
+  {
+    Receiver probe;  // a free port, closed again
+    port = probe.port();
+  }
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  const std::string spool = ScratchDir("agent-spool");
+  BusySample busy(60);
+  const std::vector<std::string> args = {"agent",
+                                         "-p",
+                                         std::to_string(busy.pid()),
+                                         "--window",
+                                         "1",
+                                         "--pyroscope",
+                                         url,
+                                         "--spool",
+                                         spool,
+                                         "--flush-timeout",
+                                         "1",
+                                         "--timeout",
+                                         "1"};
+  const CliResult down = RunAgent(args, 2.5);
+  ASSERT_EQ(down.exit_code, 0) << down.err;
+  const std::map<std::string, uint64_t> first = Counters(down.err, "Pyroscope");
+  EXPECT_EQ(first.at("sent"), 0u) << down.err;
+  EXPECT_GE(first.at("retries"), 1u) << down.err;
+  EXPECT_EQ(first.at("spooled"), Counters(down.err).at("profiles")) << down.err;
+  size_t told = 0;
+  for (size_t at = down.err.find("did not answer"); at != std::string::npos;
+       at = down.err.find("did not answer", at + 1)) {
+    ++told;
+  }
+  EXPECT_EQ(told, 1u) << "said once: " << down.err;
+
+  Receiver receiver({}, port);
+  const CliResult up = RunAgent(args, 2.5);
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  const std::map<std::string, uint64_t> second = Counters(up.err, "Pyroscope");
+  EXPECT_EQ(second.at("from"), first.at("spooled")) << up.err;
+  EXPECT_EQ(second.at("unsent"), 0u) << up.err;
+  EXPECT_EQ(second.at("spooled"), 0u) << up.err;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const Request& q : receiver.requests()) {
+    EXPECT_TRUE(seen.emplace(q.query.at("from"), q.query.at("until")).second)
+        << "window " << q.query.at("from") << " sent twice";
+  }
+  EXPECT_EQ(seen.size(), first.at("spooled") + Counters(up.err).at("profiles"));
+}
+
+// The backend goes away mid-run and comes back: what it missed is retried until it takes it.
+TEST(AgentTest, ABackendRestartedMidRunGetsEveryWindowOnce) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  int port = 0;
+  {
+    Receiver probe;
+    port = probe.port();
+  }
+  auto receiver = std::make_unique<Receiver>(std::deque<Receiver::Answer>{}, port);
+  BusySample busy(60);
+  CliProcess agent({"agent", "-p", std::to_string(busy.pid()), "--window", "1", "--pyroscope",
+                    receiver->url(), "--spool", ScratchDir("agent-spool"), "--timeout", "0.5"});
+  ASSERT_TRUE(agent.WaitForStderr("profiling", 10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  std::vector<Request> requests = receiver->requests();
+  receiver.reset();  // killed
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  receiver = std::make_unique<Receiver>(std::deque<Receiver::Answer>{}, port);  // restarted
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  kill(agent.pid(), SIGTERM);
+  const CliResult r = agent.Finish();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const Request& q : receiver->requests()) requests.push_back(q);
+  const std::map<std::string, uint64_t> c = Counters(r.err, "Pyroscope");
+  EXPECT_GE(c.at("retries"), 1u) << r.err;
+  EXPECT_EQ(c.at("sent"), Counters(r.err).at("profiles")) << r.err;
+  EXPECT_EQ(c.at("unsent"), 0u) << r.err;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const Request& q : requests) {
+    EXPECT_TRUE(seen.emplace(q.query.at("from"), q.query.at("until")).second)
+        << "window " << q.query.at("from") << " delivered twice";
+  }
+  EXPECT_EQ(seen.size(), c.at("sent"));
+}
+
+TEST(AgentTest, AnswersSlowerThanTheTimeoutAreTriedAgain) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  Receiver receiver({{.status = 200, .delay_ms = 1500}});
+  BusySample busy(60);
+  const CliResult r =
+      RunAgent({"agent", "-p", std::to_string(busy.pid()), "--window", "1", "--pyroscope",
+                receiver.url(), "--timeout", "0.5", "--spool", ScratchDir("agent-spool")},
+               3.5);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::map<std::string, uint64_t> c = Counters(r.err, "Pyroscope");
+  EXPECT_GE(c.at("retries"), 1u) << r.err;
+  EXPECT_EQ(c.at("sent"), Counters(r.err).at("profiles")) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("timed out"));
+}
+
+TEST(AgentTest, AFullSpoolDropsItsOldestAndCountsThem) {
+  DPROF_REQUIRE_PERF_OR_SKIP();
+  int port = 0;
+  {
+    Receiver probe;
+    port = probe.port();
+  }
+  const std::string spool = ScratchDir("agent-spool");
+  BusySample busy(60);
+  // Room for about one profile: each window's spills the one before.
+  const CliResult r =
+      RunAgent({"agent", "-p", std::to_string(busy.pid()), "--window", "1", "--pyroscope",
+                "http://127.0.0.1:" + std::to_string(port), "--spool", spool, "--spool-max", "1000",
+                "--queue-max", "1", "--flush-timeout", "0.5", "--timeout", "0.5"},
+               3.5);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::map<std::string, uint64_t> c = Counters(r.err, "Pyroscope");
+  EXPECT_GE(c.at("dropped"), 1u) << r.err;
+  EXPECT_EQ(c.at("sent"), 0u) << r.err;
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(spool + "/pyroscope")) {
+    files += e.path().extension() == ".req";
+  }
+  EXPECT_GE(files, 1u);
+  // Every profile is accounted for: each went to the spool (or, failing that, was counted), and
+  // what the spool got is still there or was dropped past its bound.
+  EXPECT_EQ(Counters(r.err).at("profiles"), c.at("spooled") + c.at("unsent") + c.at("queue"))
+      << r.err;
+  EXPECT_EQ(files, c.at("spooled") - c.at("dropped")) << r.err;
+}
+
 TEST(AgentTest, BadArgumentsSayWhatIsWrong) {
   CliResult r = RunDprof({"agent"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("--pyroscope URL or --output-dir DIR"));
+  EXPECT_THAT(r.err, HasSubstr("--otlp URL or --output-dir DIR"));
   r = RunDprof({"agent", "--pyroscope", "ftp://host"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("not http:// or https://"));
+  r = RunDprof({"agent", "--pyroscope", "http://127.0.0.1:1", "--spool", "/proc/version/x"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("cannot use the spool directory /proc/version/x"));
   r = RunDprof({"agent", "--output-dir", "/tmp", "--label", "bad-key=1"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("--label takes KEY=VALUE"));

@@ -90,7 +90,8 @@ Script ParseScript(const std::string& text) {
       for (std::string word; words >> word;) w.push_back(word);
       for (size_t i = 1; i + 1 < w.size(); ++i) {
         const std::string& next = w[i + 1][0] == '[' && i + 2 < w.size() ? w[i + 2] : w[i + 1];
-        if (w[i].find_first_not_of("0123456789/") != std::string::npos || next.empty() ||
+        // (-1: a sample of a task already gone, as the kernel names it.)
+        if (w[i].find_first_not_of("-0123456789/") != std::string::npos || next.empty() ||
             next.back() != ':' || next.find('.') == std::string::npos) {
           continue;
         }

@@ -53,29 +53,6 @@ void ExpectCpuBoundShares(const std::string& report) {
   EXPECT_GT(a + b, 85.0) << report;
 }
 
-// A cpu_bound process running in the background for `seconds`.
-class Target {
- public:
-  explicit Target(double seconds) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      const std::string program = SampleProgram("cpu_bound", "nofp");
-      const std::string s = std::to_string(seconds);
-      execl(program.c_str(), program.c_str(), s.c_str(), nullptr);
-      _exit(127);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // past exec and startup
-  }
-  ~Target() {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_;
-};
-
 TEST(RecordTest, CommandThenEveryView) {
   DPROF_REQUIRE_PERF_OR_SKIP();
   const std::string dir = ScratchDir("command");
@@ -339,7 +316,7 @@ TEST(RecordTest, TimerSignalsWherePerfEventIsRefused) {
 TEST(RecordTest, ByPid) {
   DPROF_REQUIRE_PERF_OR_SKIP();
   const std::string dir = ScratchDir("pid");
-  Target target(10);
+  BusySample target(10);
   CliResult r = RunDprof({"record", "-p", std::to_string(target.pid()), "-d", "1.5"}, {.cwd = dir});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = RunDprof({"report", "--comm", "cpu_bound_nofp"}, {.cwd = dir});
@@ -351,7 +328,7 @@ TEST(RecordTest, ByPid) {
 TEST(RecordTest, SystemWideFilteredToPid) {
   DPROF_REQUIRE_PERF_OR_SKIP();
   const std::string dir = ScratchDir("system");
-  Target target(10);
+  BusySample target(10);
   CliResult r = RunDprof({"record", "-a", "-d", "1.5"}, {.cwd = dir});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = RunDprof({"report", "--pid", std::to_string(target.pid()), "--no-kernel"}, {.cwd = dir});

@@ -2,12 +2,16 @@
 
 #include <errno.h>
 #include <linux/perf_event.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 namespace dprof::testing {
 
@@ -79,6 +83,22 @@ std::string SampleProgram(const std::string& name, const std::string& variant) {
 
 std::string SampleFile(const std::string& name) {
   return std::string(DPROF_SAMPLES_DIR) + "/" + name;
+}
+
+BusySample::BusySample(double seconds) {
+  const std::string program = SampleProgram("cpu_bound", "nofp");
+  const std::string s = std::to_string(seconds);
+  pid_ = fork();
+  if (pid_ == 0) {
+    execl(program.c_str(), program.c_str(), s.c_str(), nullptr);
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // past exec and startup
+}
+
+BusySample::~BusySample() {
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
 }
 
 double RatioTolerance(double a, double b) {

@@ -3,6 +3,8 @@
 #ifndef DPROF_TESTS_TRACER_TRACER_TESTING_H_
 #define DPROF_TESTS_TRACER_TRACER_TESTING_H_
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -72,6 +74,20 @@ double RatioTolerance(double a, double b);
 std::string SampleProgram(const std::string& name, const std::string& variant);
 // A file the samples/ build wrote: "inlined", "libdlopen_plugin.so", "debug/dlopen_plugin.debug".
 std::string SampleFile(const std::string& name);
+
+// samples/cpu_bound_nofp running in the background for `seconds`, past its exec and startup when
+// constructed; killed (and reaped) when destroyed.
+class BusySample {
+ public:
+  explicit BusySample(double seconds);
+  ~BusySample();
+  BusySample(const BusySample&) = delete;
+  BusySample& operator=(const BusySample&) = delete;
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_;
+};
 
 }  // namespace dprof::testing
 

@@ -1,8 +1,7 @@
 // dprof::continuous::OutputDir — windows kept as pprof files in a directory, for users with no
 // backend yet: one file per service and window, `SERVICE-YYYYMMDDTHHMMSSZ.pb.gz` (the window's
 // start, UTC), private (0600), each written whole or not at all. Past `max_files` or `max_bytes`
-// the oldest of these files (by name order within a service, by start time across services) go;
-// nothing else in the directory is touched.
+// the oldest of these files (by their start time) go; nothing else in the directory is touched.
 //
 // Example:
 //   auto dir = OutputDir::Open("/var/lib/dprof/profiles", {.max_files = 1000}).value();

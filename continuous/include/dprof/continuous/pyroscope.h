@@ -5,6 +5,7 @@
 // and `until` are Unix seconds. In multi-tenant mode the X-Scope-OrgID header names the tenant.
 //
 // Example:
+//   delivery->Push(PyroscopeRequest(url, series, std::move(pprof)));
 //   PyroscopeIngestUrl("http://pyroscope:4040", {.service = "nginx", .labels = {{"host_name",
 //       "web1"}}, .from_unix_s = 1700000000, .until_unix_s = 1700000010, .sample_rate = 99})
 //   // http://pyroscope:4040/ingest?name=nginx%7Bhost_name%3Dweb1%7D&from=1700000000&...
@@ -18,6 +19,8 @@
 #include <string>
 #include <string_view>
 
+#include "dprof/continuous/outgoing.h"
+
 namespace dprof::continuous {
 
 struct PyroscopeSeries {
@@ -29,6 +32,13 @@ struct PyroscopeSeries {
 };
 
 std::string PyroscopeIngestUrl(std::string_view base, const PyroscopeSeries& series);
+
+// The request that delivers one gzipped pprof of `series`.
+Outgoing PyroscopeRequest(std::string_view base, const PyroscopeSeries& series, std::string pprof);
+
+// `text` as a part of a series name: the characters of its syntax ({ } , = ") and control
+// characters replaced by '_' (a program may name its threads anything).
+std::string PyroscopeName(std::string_view text);
 
 // `text` with every byte but unreserved ones (RFC 3986: letters, digits, - . _ ~) as %XX.
 std::string PercentEncode(std::string_view text);

@@ -9,11 +9,17 @@
 // the events) until `grace` after its end, and is then handed to `cut`, not yet finished: the
 // caller finishes it (Recorder::Finish, which names the frames) wherever that may take long.
 // Windows with no event are handed over too, so the windows tile the run. Close() cuts the last
-// one at the moment given.
+// one at the moment given. Each window's metadata says when it started (start_time), the rest is
+// the metadata given.
+//
+// An event that arrives after its window was handed over is dropped and counted (late_events()):
+// the windows hold only events of their own time.
 //
 // Memory: one recorder per open window (at most two), plus the task records of the processes
 // alive: an exited process's records are dropped at the first window that begins a whole window
-// after its exit, unless a live process was forked from it (its mappings are the child's).
+// after its exit, unless a live process was forked from it (its mappings are the child's); an
+// exited thread's too; of a thread's names only the latest is kept, of a process's mappings at
+// one address and length only the latest.
 //
 // Example:
 //   WindowRecorder windows(depot, metadata, event_names, {.length_ns = 10'000'000'000},
@@ -73,6 +79,11 @@ class WindowRecorder : public event::TraceSink {
   void Close(uint64_t now_ns);
 
   uint64_t windows_cut() const { return next_index_; }
+  // Events that came after their window was handed over (dropped).
+  uint64_t late_events() const {
+    sync::MutexLock lock(&mu_);
+    return late_events_;
+  }
 
  private:
   // A task record kept for the windows to come, owning what the record points at.
@@ -88,7 +99,8 @@ class WindowRecorder : public event::TraceSink {
 
   // Cuts every window that ends at or before `now_ns`, and hands over those past their grace.
   void Advance(uint64_t now_ns);
-  std::unique_ptr<Recorder> NewRecorder() const;
+  // Window `index`'s recorder, with the records of the processes alive.
+  std::unique_ptr<Recorder> NewRecorder(uint64_t index) const;
   uint64_t WindowStart(uint64_t index) const { return start_ns_ + index * options_.length_ns; }
   // Window `index`, moving `recorder` into it.
   Window Take(std::unique_ptr<Recorder>& recorder, uint64_t index) const;
@@ -102,7 +114,8 @@ class WindowRecorder : public event::TraceSink {
   Options options_;
   Cut cut_;
 
-  uint64_t start_ns_;        // the first window's start
+  uint64_t start_ns_;  // the first window's start
+  int64_t unix_minus_monotonic_ns_;
   uint64_t next_index_ = 0;  // the open window's index
   bool closed_ = false;
   std::vector<KeptMmap> mmaps_;
@@ -110,8 +123,9 @@ class WindowRecorder : public event::TraceSink {
   std::vector<event::TaskRecord> tasks_;
 
   // The open window and the one cut but still waiting for user stacks; workers deliver to them.
-  sync::Mutex mu_;
+  mutable sync::Mutex mu_;
   std::unique_ptr<Recorder> current_ ABSL_GUARDED_BY(mu_);
+  uint64_t late_events_ ABSL_GUARDED_BY(mu_) = 0;
   std::unique_ptr<Recorder> previous_ ABSL_GUARDED_BY(mu_);
 };
 
