@@ -195,7 +195,12 @@ std::map<std::string, uint64_t> Collapse(const Script& script) {
     for (auto f = sample.frames.rbegin(); f != sample.frames.rend(); ++f) {
       if (f->module == "inlined") continue;
       std::string name = f->function.substr(0, f->function.find('@'));
-      if (name == "[unknown]") name = "[" + f->module.substr(f->module.rfind('/') + 1) + "]";
+      if (name == "[unknown]") {
+        // Appended, not "[" + ...: GCC 12's -O3 warns (-Wrestrict) falsely on that.
+        name = "[";
+        name += f->module.substr(f->module.rfind('/') + 1);
+        name += "]";
+      }
       stack += ";" + name;
     }
     ++out[stack];
