@@ -493,7 +493,7 @@ Runner AddRecord(CLI::App& app, const std::vector<std::string>* after_dashes) {
       ->type_name("PAGES");
   c->add_option("--unwind-queue", flags->unwind_queue,
                 "User stacks that may wait for an unwind (default: a second of samples on every "
-                "CPU, at least 2048)")
+                "CPU, 2048 to 1048576)")
       ->type_name("JOBS")
       ->check(CLI::Range(size_t{1}, size_t{1} << 22));
   c->add_option("--collector-nice", flags->collector_nice,

@@ -258,7 +258,8 @@ absl::Status Profiler::Impl::Init(Sampler sampler) {
   if (queue == 0) {
     const size_t cpus = std::max(1u, std::thread::hardware_concurrency());
     const size_t rate = options_.period == 0 ? options_.frequency * cpus : 0;
-    queue = std::max<size_t>(2048, rate);
+    // At most a million: a frequency the kernel refuses later must not cost a huge queue first.
+    queue = std::clamp<size_t>(rate, 2048, size_t{1} << 20);
   }
   unwind_queue_ = queue;
   absl::StatusOr<std::unique_ptr<unwind::DeferredUnwinder>> engine =

@@ -87,7 +87,7 @@ struct ProfilerOptions {
   size_t buffer_pages = 0;  // ring buffer data pages per CPU (perf_event); 0: by call graph
   // User stacks that may wait for an unwind worker (each holds its stack copy); beyond it they
   // are dropped and counted. 0: a second of samples at `frequency` on every CPU, at least
-  // 2048.
+  // 2048 and at most 1,048,576.
   size_t unwind_queue = 0;
   bool wall = false;  // off_cpu, and the profile's default view is wall-clock time
   // The recording file written while recording (readable up to its last chunk whatever happens);
