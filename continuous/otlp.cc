@@ -1,15 +1,14 @@
 #include "dprof/continuous/otlp.h"
 
 #include <algorithm>
-#include <cmath>
 #include <tuple>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/strings/numbers.h"
 #include "continuous/internal/otlp_profiles.pb.h"
 #include "dprof/profile/gzip.h"
+#include "dprof/profile/pprof.h"
 #include "dprof/profile/view.h"
 
 namespace dprof::continuous {
@@ -110,13 +109,6 @@ absl::StatusOr<std::string> OtlpProfilesRequest(const profile::Recording& r,
                                                 const OtlpWindow& window) {
   pb::ExportProfilesServiceRequest request;
   Dictionary dict(request.mutable_dictionary());
-  double frequency = 0;
-  uint64_t period = 0;
-  const bool has_period =
-      r.metadata.contains("period") && absl::SimpleAtoi(r.metadata.at("period"), &period);
-  const bool has_frequency = r.metadata.contains("frequency") &&
-                             absl::SimpleAtod(r.metadata.at("frequency"), &frequency) &&
-                             frequency > 0;
 
   for (const auto& [service, pids] : Services(r, window.services)) {
     pb::ScopeProfiles* scope = nullptr;
@@ -149,12 +141,7 @@ absl::StatusOr<std::string> OtlpProfilesRequest(const profile::Recording& r,
         t->set_type_strindex(dict.String(type));
         t->set_unit_strindex(dict.String(unit));
       }
-      if (has_period) {
-        profile->set_period(static_cast<int64_t>(period));
-      } else if (has_frequency) {
-        profile->set_period(
-            view.unit() == profile::WeightUnit::kCount ? 1 : std::llround(1e9 / frequency));
-      }
+      profile->set_period(profile::SamplePeriod(r, view.unit()));
       profile->set_time_unix_nano(window.start_unix_ns);
       profile->set_duration_nano(window.end_unix_ns - window.start_unix_ns);
 

@@ -67,6 +67,19 @@ std::string MainModule(const View& p) {
 
 }  // namespace
 
+int64_t SamplePeriod(const Recording& r, WeightUnit unit) {
+  double frequency = 0;
+  uint64_t period = 0;
+  if (auto it = r.metadata.find("period"); it != r.metadata.end()) {
+    return absl::SimpleAtoi(it->second, &period) ? static_cast<int64_t>(period) : 0;
+  }
+  if (auto f = r.metadata.find("frequency");
+      f != r.metadata.end() && absl::SimpleAtod(f->second, &frequency) && frequency > 0) {
+    return unit == WeightUnit::kCount ? 1 : std::llround(1e9 / frequency);
+  }
+  return 0;
+}
+
 absl::Status WritePprof(const Recording& r, const View& p, std::ostream& out) {
   pb::Profile profile;
   StringTable strings(&profile);
@@ -89,16 +102,7 @@ absl::Status WritePprof(const Recording& r, const View& p, std::ostream& out) {
   }
   *profile.mutable_period_type() = profile.sample_type(1);
   profile.set_default_sample_type(profile.sample_type(1).type());
-  // The sampling period: a clock's nanoseconds at the recorded frequency, or the events between
-  // samples.
-  double frequency = 0;
-  uint64_t period = 0;
-  if (auto it = r.metadata.find("period"); it != r.metadata.end()) {
-    if (absl::SimpleAtoi(it->second, &period)) profile.set_period(static_cast<int64_t>(period));
-  } else if (auto f = r.metadata.find("frequency");
-             f != r.metadata.end() && absl::SimpleAtod(f->second, &frequency) && frequency > 0) {
-    profile.set_period(p.unit() == WeightUnit::kCount ? 1 : std::llround(1e9 / frequency));
-  }
+  if (const int64_t period = SamplePeriod(r, p.unit()); period != 0) profile.set_period(period);
   // When: the recording's start, and its events' span.
   const auto [first, last] = r.EventSpan();
   profile.set_duration_nanos(static_cast<int64_t>(last - first));

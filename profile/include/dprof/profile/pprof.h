@@ -18,6 +18,7 @@
 #ifndef DPROF_PROFILE_PPROF_H_
 #define DPROF_PROFILE_PPROF_H_
 
+#include <cstdint>
 #include <ostream>
 
 #include "absl/status/status.h"
@@ -25,6 +26,11 @@
 #include "dprof/profile/view.h"
 
 namespace dprof::profile {
+
+// The sampling period a profile of `unit` weights states: the recorded period (events between
+// samples), else a clock's nanoseconds at the recorded frequency (1 for counted events); 0 when
+// the recording says neither.
+int64_t SamplePeriod(const Recording& recording, WeightUnit unit);
 
 // Fails only when compressing or writing fails.
 absl::Status WritePprof(const Recording& recording, const View& profile, std::ostream& out);
